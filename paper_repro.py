@@ -1,0 +1,113 @@
+"""Regenerate every table and figure of the catalogue.
+
+    python paper_repro.py --list
+    python paper_repro.py --table 6              # tables 1..13, wd-rules, residual
+    python paper_repro.py --figure 3 [--scale smoke|default|paper] [--device auto|cpu|cuda] [--force]
+    python paper_repro.py --figure all
+
+Bad input prints one line on stderr and exits with status 2.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+class UsageError(Exception):
+    """A user mistake on the command line: reported as one line, exit status 2."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="paper_repro.py", description=__doc__.split("\n")[0])
+    what = p.add_mutually_exclusive_group(required=True)
+    what.add_argument("--table", help="table id: 1..13, wd-rules, residual, or all")
+    what.add_argument("--figure", help="figure id from --list, or all")
+    what.add_argument("--list", action="store_true", help="list every figure and table")
+    p.add_argument("--scale", default="default", choices=["smoke", "default", "paper"])
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--force", action="store_true", help="recompute runs even when cached")
+    p.add_argument("--data", default="standin", choices=["standin", "cifar10"],
+                   help="Figs 3-6 data: synthetic stand-in (default) or CIFAR-10 python batches")
+    p.add_argument("--data-dir", default=None, help="directory holding the CIFAR-10 python batches")
+    p.add_argument("--out", default="results", help="output root (tables/ and figures/ below it)")
+    return p
+
+
+class _OneLineParser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # noqa: D401 - argparse hook
+        raise UsageError(message)
+
+
+def _list() -> int:
+    from figures.registry import FIGURES, FIGURE_IDS
+    from theory.cli import TABLE_IDS, table_title
+
+    print("Tables (python paper_repro.py --table ID):")
+    for tid in TABLE_IDS:
+        print(f"  {tid:<10} {table_title(tid)}")
+    print("Figures (python paper_repro.py --figure ID [--scale smoke|default|paper]):")
+    for fid in FIGURE_IDS:
+        print(f"  {fid:<22} {FIGURES[fid].title}")
+    return 0
+
+
+def _tables(table: str, out: Path) -> int:
+    from theory.cli import TABLE_IDS, run_table
+
+    ids = list(TABLE_IDS) if table == "all" else [table]
+    for tid in ids:
+        if tid not in TABLE_IDS:
+            raise UsageError(f"unknown table {tid!r}; choose from {', '.join(TABLE_IDS)} or all")
+        status = run_table(tid, out / "tables")
+        if status:
+            return status
+    return 0
+
+
+def _figures(args: argparse.Namespace, out: Path) -> int:
+    from figures.registry import FIGURE_IDS, run_figure
+
+    ids = list(FIGURE_IDS) if args.figure == "all" else [args.figure]
+    for fid in ids:
+        if fid not in FIGURE_IDS:
+            raise UsageError(f"unknown figure {fid!r}; run --list to see the catalogue")
+    if args.data == "cifar10" and not args.data_dir:
+        raise UsageError("--data cifar10 needs --data-dir DIR holding the CIFAR-10 python batches")
+    for fid in ids:
+        run_figure(fid, scale=args.scale, device=args.device, force=args.force,
+                   out_dir=out / "figures", data=args.data, data_dir=args.data_dir)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    parser.__class__ = _OneLineParser
+    try:
+        args = parser.parse_args(argv)
+        out = Path(args.out)
+        if args.list:
+            return _list()
+        if args.table is not None:
+            return _tables(args.table, out)
+        return _figures(args, out)
+    except UsageError as exc:
+        print(f"paper_repro.py: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("paper_repro.py: interrupted; finished runs are cached and will be reused", file=sys.stderr)
+        return 130
+    except Exception as exc:  # one line for any library error that names a user mistake
+        from theory.errors import TheoryError
+        from synthetic.errors import ConfigError
+
+        if isinstance(exc, (TheoryError, ConfigError)) or type(exc).__name__.endswith("Error") and getattr(
+            exc, "user_facing", False
+        ):
+            print(f"paper_repro.py: error: {exc}", file=sys.stderr)
+            return 2
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())
