@@ -1,0 +1,89 @@
+"""Numeric bridge against closed forms: value = base × r_n^a × r_L^b (× 1/d_in for dense input init)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from theory.bridge import BaseHP, layer_hparams
+from theory.errors import TheoryError
+
+BASE = BaseHP(alpha=1.5, sigma2=0.5, eta=3e-3, lam=0.1, eps=1e-8, n_base=64, L_base=2)
+
+
+def test_adamw_k2_at_4x_width_8x_depth() -> None:
+    h = layer_hparams("adamw", "mup_k2", width=256, depth=16, k=2, d_in=10, d_out=3, base=BASE)
+    assert h["hidden"].lr == BASE.eta / 4
+    assert h["hidden"].multiplier == BASE.alpha / 8
+    assert h["hidden"].wd == BASE.lam * 4
+    assert h["hidden"].eps == BASE.eps / 32
+    assert h["hidden"].init_var == BASE.sigma2 / 4
+    assert h["output"].multiplier == BASE.alpha / 4
+    assert h["output"].lr == BASE.eta and h["output"].init_var == BASE.sigma2
+    assert h["input"].init_var == BASE.sigma2 / 10 and h["input"].eps == BASE.eps / 4
+    assert h["input_bias"].lr == BASE.eta and h["input_bias"].init_var == BASE.sigma2
+    assert h["hidden_bias"].lr == BASE.eta and h["hidden_bias"].eps == BASE.eps / 32
+
+
+def test_sgd_k2_fig3_setting() -> None:
+    base = BaseHP(alpha=1.0, sigma2=2.0, eta=1e-3, lam=0.0, n_base=1, L_base=1)
+    h = layer_hparams("sgd", "mup_k2", width=256, depth=16, k=2, d_in=3072, d_out=1, base=base)
+    assert h["input"].lr == 1e-3 * 256
+    assert h["hidden"].lr == 1e-3 * 16
+    assert h["output"].lr == 1e-3 * 256
+    assert h["hidden_bias"].lr == 1e-3 * 256 * 16
+    assert h["output"].multiplier == 1 / 256
+    assert h["hidden"].multiplier == 1 / 16
+    assert h["input"].init_var == 2 / 3072
+    assert h["hidden"].init_var == 2 / 256
+    assert all(v.eps is None for v in h.values())
+
+
+def test_muon_k1_square_roots() -> None:
+    h = layer_hparams("muon", "mup_k1", width=256, depth=8, k=1, d_in=5, d_out=2, base=BASE)
+    assert set(h) == {"input", "hidden", "output"}
+    assert h["hidden"].lr == BASE.eta / 2
+    assert h["hidden"].multiplier == BASE.alpha / 2
+    assert h["input"].lr == BASE.eta * 2 and h["output"].lr == BASE.eta * 2
+    assert h["input"].wd == BASE.lam / 2 and h["hidden"].wd == BASE.lam
+    h = layer_hparams("muon_kimi", "mup_k1", width=128, depth=6, k=1, d_in=5, d_out=2, base=BASE)
+    assert math.isclose(h["hidden"].lr, BASE.eta / math.sqrt(2 * 3), rel_tol=1e-15)
+    assert math.isclose(h["hidden"].wd, BASE.lam * math.sqrt(2), rel_tol=1e-15)
+
+
+def test_sp_is_base_everywhere_and_one_hot_input() -> None:
+    h = layer_hparams("adamw", "sp", width=1024, depth=32, k=2, d_in=50, d_out=50, base=BASE, input_kind="one_hot")
+    for role, v in h.items():
+        assert (v.multiplier, v.lr, v.wd, v.eps) == (BASE.alpha, BASE.eta, BASE.lam, BASE.eps), role
+        assert v.init_var == BASE.sigma2
+    dense = layer_hparams("adamw", "sp", width=1024, depth=32, k=2, d_in=50, d_out=50, base=BASE)
+    assert dense["input"].init_var == BASE.sigma2 / 50
+
+
+def test_width_only_mup_ignores_depth() -> None:
+    h = layer_hparams("sgd", "mup_width", width=128, depth=64, k=2, d_in=4, d_out=1, base=BASE)
+    assert h["hidden"].multiplier == BASE.alpha and h["hidden"].lr == BASE.eta
+    assert h["input"].lr == BASE.eta * 2 and h["output"].multiplier == BASE.alpha / 2
+
+
+def test_roles_subset() -> None:
+    h = layer_hparams("adamw", "mup_k2", width=64, depth=2, k=3, d_in=4, d_out=1, base=BASE, roles=["hidden"])
+    assert list(h) == ["hidden"] and h["hidden"].lr == BASE.eta
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    (dict(optimizer="nope"), "unknown optimizer"),
+    (dict(parameterization="mup_k9"), "unknown parameterization"),
+    (dict(k=0), "k must be"),
+    (dict(width=0), "width must be"),
+    (dict(depth=-1), "depth must be"),
+    (dict(optimizer="muon", roles=["hidden_bias"]), "does not apply"),
+])
+def test_bad_input_raises_one_line(kwargs: dict, match: str) -> None:
+    args = dict(optimizer="adamw", parameterization="mup_k2", width=64, depth=4, k=2, d_in=3, d_out=1, base=BASE)
+    args.update(kwargs)
+    opt, param = args.pop("optimizer"), args.pop("parameterization")
+    with pytest.raises(TheoryError, match=match) as err:
+        layer_hparams(opt, param, **args)
+    assert "\n" not in str(err.value)

@@ -1,0 +1,7 @@
+"""`python -m theory --table N|wd-rules|residual [--out DIR]`, `python -m theory --list`."""
+
+import sys
+
+from theory.cli import main
+
+sys.exit(main())

@@ -1,0 +1,102 @@
+"""Numeric bridge: derived exponents -> per-layer numbers for the engine (the only source of HPs).
+
+value = base × r_n^a × r_L^b with r_n = width/n_base, r_L = depth/L_base; the input init variance
+also carries its Θ(1) factor 1/d_in (dense input; fan-in 1 for one-hot).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Sequence
+
+import sympy as sp
+
+from theory.errors import TheoryError
+from theory.optimizers import get_optimizer
+from theory.roles import BIAS_ROLES, ROLES, Role
+from theory.scales import d0, dout
+from theory.solver import DerivedTable, derive_table
+
+
+@dataclass(frozen=True)
+class BaseHP:
+    """Base hyperparameters, tuned at (n_base, L_base)."""
+
+    alpha: float = 1.0
+    sigma2: float = 1.0
+    eta: float = 1e-3
+    lam: float = 0.0
+    eps: float = 1e-8
+    n_base: int = 256
+    L_base: int = 4
+
+
+@dataclass(frozen=True)
+class LayerHP:
+    """The numbers one layer role trains with."""
+
+    multiplier: float
+    init_var: float
+    lr: float
+    wd: float
+    eps: float | None
+
+
+def _ratio_factor(r_n: Fraction, r_L: Fraction, exps: tuple[sp.Rational, sp.Rational]) -> float:
+    """r_n^a · r_L^b, exact where the exponents are integers, else via one float power per factor."""
+    a, b = (Fraction(int(x.p), int(x.q)) for x in exps)
+    exact, approx = Fraction(1), 1.0
+    for r, e in ((r_n, a), (r_L, b)):
+        if e.denominator == 1:
+            exact *= r ** int(e)
+        elif e.denominator == 2:
+            exact *= r ** math.floor(e)
+            approx *= math.sqrt(r)
+        else:
+            approx *= float(r) ** float(e)
+    return float(exact) * approx if approx != 1.0 else float(exact)
+
+
+def _check(width: int, depth: int, k: int, d_in: int, d_out: int, input_kind: str, base: BaseHP) -> None:
+    for name, value in (("width", width), ("depth", depth), ("d_in", d_in), ("d_out", d_out),
+                        ("n_base", base.n_base), ("L_base", base.L_base)):
+        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+            raise TheoryError(f"{name} must be a positive integer, got {value!r}")
+    if not isinstance(k, int) or k < 1:
+        raise TheoryError(f"block depth k must be an integer >= 1, got {k!r}")
+    if input_kind not in ("dense", "one_hot"):
+        raise TheoryError(f"input_kind must be 'dense' or 'one_hot', got {input_kind!r}")
+
+
+def layer_hparams(optimizer: str, parameterization: str, *, width: int, depth: int, k: int,
+                  d_in: int, d_out: int, base: BaseHP, input_kind: str = "dense",
+                  roles: Sequence[Role] | None = None) -> dict[Role, LayerHP]:
+    """Per-role multiplier, init variance, lr, wd and eps for a net of this width/depth/k."""
+    _check(width, depth, k, d_in, d_out, input_kind, base)
+    spec = get_optimizer(optimizer)
+    table: DerivedTable = derive_table(optimizer, parameterization, k)
+    if roles is None:
+        roles = tuple(r for r in ROLES if spec.biases or r not in BIAS_ROLES)
+    r_n, r_L = Fraction(width, base.n_base), Fraction(depth, base.L_base)
+    dims = {d0: d_in if input_kind == "dense" else 1, dout: d_out}
+    bases = {"multiplier": base.alpha, "init_var": base.sigma2, "lr": base.eta, "wd": base.lam, "eps": base.eps}
+    out: dict[Role, LayerHP] = {}
+    for role in roles:
+        if role not in ROLES:
+            raise TheoryError(f"unknown role {role!r}; known: {', '.join(ROLES)}")
+        if table.get("lr", role) is None:
+            raise TheoryError(f"optimizer {optimizer!r} does not apply to {role} (a matrix optimizer; train biases with AdamW)")
+        values: dict[str, float | None] = {}
+        for hp, b in bases.items():
+            entry = table.get(hp, role)  # type: ignore[arg-type]
+            if entry is None:
+                values[hp] = None
+                continue
+            value = b * _ratio_factor(r_n, r_L, entry.exps)
+            if entry.fixed != 1:
+                value *= float(entry.fixed.subs(dims))
+            values[hp] = value
+        out[role] = LayerHP(**values)  # type: ignore[arg-type]
+    return out
