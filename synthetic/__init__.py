@@ -1,0 +1,1 @@
+"""Numeric core: stacked residual networks, stacked optimizers, batched trainer, measurements (see ARCHITECTURE.md)."""

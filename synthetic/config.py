@@ -1,0 +1,203 @@
+"""Frozen run configurations for the synthetic engine, with canonical JSON and validation.
+
+`RunConfig.bucket_key()` groups runs that can be trained as one stacked model: everything except `base`, `seed`
+and `parameterization` (those only change per-run numbers, never shapes or code paths).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Literal, get_args
+
+from theory.bridge import BaseHP
+
+from synthetic.errors import ConfigError
+
+Activation = Literal["identity", "relu", "gelu"]
+NormKind = Literal["none", "rms", "layer"]
+LossKind = Literal["mse", "bce", "ce"]
+DType = Literal["float32", "float64"]
+DataKind = Literal["teacher_regression", "teacher_classification", "two_class_standin", "cifar10"]
+EngineOptimizer = Literal["sgd", "adamw", "lion", "muon", "muon_kimi", "muon_kimi_adamw"]
+Parameterization = Literal["sp", "mup_width", "mup_k1", "mup_k2"]
+InputKind = Literal["dense", "one_hot"]
+
+MATRIX_QUANTITIES = (
+    "w_rms", "dw_rms", "dw_cum_rms", "w_op", "dw_op", "dw_cum_op", "sigma1", "sigma1_pi", "spectrum", "g1_weight",
+)
+LAYER_QUANTITIES = ("gain", "g2_activation", "g3_alignment")
+FEATURE_QUANTITIES = ("h_rms", "dh_rms", "g1_feature")
+BLOCK_QUANTITIES = ("claim_e1", "claim_e2")
+MODEL_QUANTITIES = ("loss", "test_loss")
+QUANTITIES = MATRIX_QUANTITIES + LAYER_QUANTITIES + FEATURE_QUANTITIES + BLOCK_QUANTITIES + MODEL_QUANTITIES
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Stacked residual MLP: input map, `depth` blocks of `k` maps, output map (see synthetic.models)."""
+
+    width: int
+    depth: int
+    k: int = 2
+    d_in: int = 32
+    d_out: int = 1
+    activation: Activation = "relu"
+    act_after_input: bool = False
+    act_after_branch: bool = False
+    norm: NormKind = "none"
+    bias: bool = False
+    hidden_ratio: float = 1.0
+    input_kind: InputKind = "dense"
+
+    @classmethod
+    def eq28(cls, width: int, depth: int, d_in: int = 3072, d_out: int = 1) -> "ModelConfig":
+        """Zheng et al. Eq. 28: h0 = α0 φ(W0 x), h_l = h_{l-1} + α_l φ(W2 φ(W1 h_{l-1})), out = α W h_L (ReLU, no bias)."""
+        return cls(width=width, depth=depth, k=2, d_in=d_in, d_out=d_out, activation="relu", act_after_input=True,
+                   act_after_branch=True, norm="none", bias=False)
+
+    @property
+    def hidden_width(self) -> int:
+        """Inner width n_l of a block (between its maps)."""
+        return max(1, round(self.width * self.hidden_ratio))
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    """Optimizer family and its Θ(1) constants; lr, wd and eps come from theory.bridge per role."""
+
+    name: EngineOptimizer = "adamw"
+    momentum: float = 0.0
+    nesterov: bool = False
+    betas: tuple[float, float] = (0.9, 0.999)
+    ns_steps: int = 5
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """What synthetic.data serves; `n_train=None` means a fresh batch every step."""
+
+    kind: DataKind = "teacher_regression"
+    n_train: int | None = None
+    n_test: int = 512
+    teacher_rank: int = 8
+    noise: float = 0.1
+    n_classes: int = 2
+    data_dir: str | None = None
+
+
+def _tuple(x: Any) -> tuple:
+    return tuple(x) if isinstance(x, (list, tuple)) else (x,)
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """One training run. Runs with equal `bucket_key()` train together in one stacked model."""
+
+    model: ModelConfig
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    parameterization: Parameterization = "mup_k2"
+    base: BaseHP = field(default_factory=BaseHP)
+    data: DataConfig = field(default_factory=DataConfig)
+    loss: LossKind = "mse"
+    steps: int = 100
+    batch_size: int = 64
+    seed: int = 0
+    dtype: DType = "float32"
+    measure_at: tuple[int, ...] = ()
+    measurements: tuple[str, ...] = ("loss",)
+    measure_layers: tuple[str, ...] = ()
+    bias_init_zero: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        """Canonical JSON-able dict (tuples as lists, nested configs as dicts)."""
+        return json.loads(json.dumps(asdict(self)))
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "RunConfig":
+        """Inverse of `to_dict`; raises ConfigError on unknown or missing fields."""
+        try:
+            d = dict(d)
+            model = ModelConfig(**d.pop("model"))
+            o = dict(d.pop("optim", {}))
+            if "betas" in o:
+                o["betas"] = tuple(o["betas"])
+            optim = OptimConfig(**o)
+            base = BaseHP(**d.pop("base", {}))
+            data = DataConfig(**d.pop("data", {}))
+            for name in ("measure_at", "measurements", "measure_layers"):
+                if name in d:
+                    d[name] = _tuple(d[name])
+            return cls(model=model, optim=optim, base=base, data=data, **d)
+        except (TypeError, KeyError) as e:
+            raise ConfigError(f"bad run config dict: {e}") from None
+
+    def canonical_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+
+    def bucket_key(self) -> str:
+        """Canonical JSON of every field except base, seed and parameterization."""
+        d = self.to_dict()
+        for name in ("base", "seed", "parameterization"):
+            d.pop(name)
+        return json.dumps(d, sort_keys=True, separators=(",", ":"))
+
+    def validate(self) -> "RunConfig":
+        """Raise ConfigError with one clear line if this run cannot be trained; return self otherwise."""
+        m, o = self.model, self.optim
+
+        def choice(value: Any, lit: Any, what: str) -> None:
+            allowed = get_args(lit)
+            if value not in allowed:
+                raise ConfigError(f"unknown {what} {value!r}; expected one of {', '.join(map(str, allowed))}")
+
+        def positive_int(value: Any, what: str) -> None:
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                raise ConfigError(f"{what} must be a positive integer (got {value!r})")
+
+        positive_int(m.width, "width")
+        positive_int(m.depth, "depth")
+        if isinstance(m.k, bool) or not isinstance(m.k, int) or m.k < 1:
+            raise ConfigError(f"block depth k must be an integer >= 1 (got {m.k!r})")
+        positive_int(m.d_in, "d_in")
+        positive_int(m.d_out, "d_out")
+        if not m.hidden_ratio > 0:
+            raise ConfigError(f"hidden_ratio must be > 0 (got {m.hidden_ratio!r})")
+        choice(m.activation, Activation, "activation")
+        choice(m.norm, NormKind, "norm")
+        choice(m.input_kind, InputKind, "input_kind")
+        choice(o.name, EngineOptimizer, "optimizer")
+        if not 0.0 <= o.momentum < 1.0:
+            raise ConfigError(f"momentum must be in [0, 1) (got {o.momentum!r})")
+        if len(o.betas) != 2 or not all(0.0 <= b < 1.0 for b in o.betas):
+            raise ConfigError(f"betas must be two numbers in [0, 1) (got {o.betas!r})")
+        positive_int(o.ns_steps, "ns_steps")
+        if o.nesterov and o.momentum == 0.0:
+            raise ConfigError("nesterov needs momentum > 0")
+        choice(self.parameterization, Parameterization, "parameterization")
+        choice(self.data.kind, DataKind, "data kind")
+        choice(self.loss, LossKind, "loss")
+        choice(self.dtype, DType, "dtype")
+        if self.loss == "bce" and m.d_out != 1:
+            raise ConfigError(f"loss 'bce' needs d_out = 1 (got {m.d_out})")
+        if self.loss == "ce" and m.d_out < 2:
+            raise ConfigError(f"loss 'ce' needs d_out >= 2 classes (got {m.d_out})")
+        positive_int(self.steps, "steps")
+        positive_int(self.batch_size, "batch_size")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise ConfigError(f"seed must be a non-negative integer (got {self.seed!r})")
+        for t in self.measure_at:
+            if isinstance(t, bool) or not isinstance(t, int) or not 0 <= t <= self.steps:
+                raise ConfigError(f"measure_at step {t!r} is outside 0..steps={self.steps}")
+        unknown = [q for q in self.measurements if q not in QUANTITIES]
+        if unknown:
+            raise ConfigError(f"unknown measurement {unknown[0]!r}; expected one of {', '.join(QUANTITIES)}")
+        from synthetic.records import all_layer_names
+
+        known = set(all_layer_names(m.depth, m.k, m.bias))
+        bad = [name for name in self.measure_layers if name not in known]
+        if bad:
+            raise ConfigError(f"unknown layer {bad[0]!r} in measure_layers (depth {m.depth}, k {m.k}, bias {m.bias})")
+        if any(q not in ("loss", "sigma1_pi") for q in self.measurements) and not self.measure_at:
+            raise ConfigError("measurements other than 'loss' and 'sigma1_pi' need measure_at steps")
+        return self

@@ -1,0 +1,180 @@
+"""Batched trainer: one stacked model per bucket of runs, measurements kept on the device until the end.
+
+`train_bucket(runs)` trains runs that share `bucket_key()` (same shapes, optimizer family, data kind, steps,
+measurements) as one stacked model; they may differ in `base`, `seed` and `parameterization`. Each run gets its own
+init (its seed), its own data stream (its seed), and its own multipliers, lr, wd and eps (theory.bridge).
+
+The step: forward all M runs, per-run loss vector [M], gradient of its sum (so runs never mix), per-run divergence
+check on the device (`diverged_at` = first step whose loss is NaN/inf; from then the run is frozen: its weights stop
+changing and its numbers never reach another run), stacked optimizer update. Nothing in the step synchronises with the
+host. Step t = `steps` is executed only when it is a measurement step (to measure ΔW and Δh at T); its update is never
+used for anything else.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+from dataclasses import dataclass
+from typing import Iterator, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from synthetic.config import RunConfig
+from synthetic.errors import ConfigError
+from synthetic.measure import Measurer
+from synthetic.models import StackedResidualNet, group_role
+from synthetic.optim import StackedOptimizer, role_rules, run_hparams
+from synthetic.records import SCHEMA_VERSION, Record
+
+DTYPES = {"float32": torch.float32, "float64": torch.float64}
+
+
+@dataclass(frozen=True)
+class RunResult:
+    config: RunConfig
+    run_id: str
+    records: list[Record]
+    diverged_at: int | None
+
+
+def run_id(config: RunConfig) -> str:
+    """sha256 of the canonical config JSON followed by the records schema version."""
+    return hashlib.sha256((config.canonical_json() + SCHEMA_VERSION).encode()).hexdigest()
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    """A torch.device, or ConfigError for an unknown name or an absent CUDA device."""
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ConfigError(f"unknown device {device!r}") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("CUDA device requested but CUDA is not available")
+    return dev
+
+
+@contextlib.contextmanager
+def full_precision() -> Iterator[None]:
+    """TF32 off for the duration (float32 measurements feed exponent fits)."""
+    saved = (torch.get_float32_matmul_precision(), torch.backends.cuda.matmul.allow_tf32,
+             torch.backends.cudnn.allow_tf32)
+    torch.set_float32_matmul_precision("highest")
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.set_float32_matmul_precision(saved[0])
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved[1], saved[2]
+
+
+def per_run_loss(kind: str, out: Tensor, y: Tensor) -> Tensor:
+    """Mean loss of each run over its batch: out [M, B, d_out] -> [M]."""
+    if kind == "mse":
+        return (out - y).square().mean(dim=(1, 2))
+    if kind == "bce":
+        return F.binary_cross_entropy_with_logits(out, y, reduction="none").mean(dim=(1, 2))
+    if kind == "ce":
+        return F.cross_entropy(out.transpose(1, 2), y, reduction="none").mean(dim=1)
+    raise ConfigError(f"unknown loss {kind!r}")
+
+
+def build(runs: Sequence[RunConfig], device: torch.device) -> tuple[StackedResidualNet, StackedOptimizer]:
+    """The stacked model and optimizer of a bucket, every number from theory.bridge."""
+    first = runs[0]
+    hps = [run_hparams(r) for r in runs]
+    roles = list(hps[0])
+    multipliers = {r: [h[r].multiplier for h in hps] for r in roles}
+    init_vars = {r: [h[r].init_var for h in hps] for r in roles}
+    model = StackedResidualNet(first.model, multipliers, init_vars, [r.seed for r in runs], device=device,
+                               dtype=DTYPES[first.dtype], bias_init_zero=first.bias_init_zero)
+    rules = role_rules(first.optim.name)
+    group_rules = {g: rules[group_role(g)] for g in model.params}
+    group_hps = {g: {hp: [getattr(h[group_role(g)], hp) for h in hps] for hp in ("lr", "wd", "eps")}
+                 for g in model.params}
+    return model, StackedOptimizer(model.params, group_rules, group_hps, first.optim)
+
+
+def train_bucket(runs: Sequence[RunConfig], device: str | torch.device = "cpu", data_source=None) -> list[RunResult]:
+    """Train runs sharing one bucket key as one stacked model; returns one RunResult per run, in order.
+
+    `data_source` (optional) follows synthetic.data's protocol: `train_batch(step) -> (x [M,B,d_in], y)`,
+    `test_set() -> (x [M,N,d_in], y)`; by default `synthetic.data.make_data_source` builds it from the runs' seeds."""
+    runs = list(runs)
+    if not runs:
+        return []
+    for r in runs:
+        r.validate()
+    key = runs[0].bucket_key()
+    if any(r.bucket_key() != key for r in runs[1:]):
+        raise ConfigError("runs in one bucket must differ only in base, seed and parameterization")
+    dev = resolve_device(device)
+    with full_precision(), torch.random.fork_rng(devices=[]):
+        return _train(runs, dev, data_source)
+
+
+def _train(runs: list[RunConfig], dev: torch.device, data_source) -> list[RunResult]:
+    cfg = runs[0]
+    model, opt = build(runs, dev)
+    if data_source is None:
+        from synthetic.data import make_data_source
+        data_source = make_data_source(cfg.data, d_in=cfg.model.d_in, d_out=cfg.model.d_out, loss=cfg.loss,
+                                       batch_size=cfg.batch_size, seeds=[r.seed for r in runs], device=dev,
+                                       dtype=DTYPES[cfg.dtype])
+    measure_at = set(cfg.measure_at)
+    quantities = set(cfg.measurements) | {"loss"}
+    n_iter = cfg.steps + (1 if cfg.steps in measure_at else 0)
+    meas = Measurer(model, sorted(quantities), sorted(measure_at), n_iter, [r.seed for r in runs])
+    test = data_source.test_set() if meas.need_test else None
+    names = list(model.params)
+    leaves = [model.params[g] for g in names]
+    M = len(runs)
+    alive = torch.ones(M, dtype=torch.bool, device=dev)
+    diverged = torch.full((M,), -1, dtype=torch.int64, device=dev)
+
+    for t in range(n_iter):
+        x, y = data_source.train_batch(t)
+        measuring = t in measure_at
+        out, cap = model.forward(model.params, x, capture=measuring)
+        loss = per_run_loss(cfg.loss, out, y)
+        zs: list[Tensor] = []
+        if measuring and meas.need_zgrad:
+            zs = [z for g in meas.weight_groups for z in cap.preacts[g]]
+        grads = torch.autograd.grad(loss.sum(), leaves + zs)
+        loss = loss.detach()
+        meas.loss_step(t, loss)
+        bad = ~torch.isfinite(loss)
+        diverged = torch.where(bad & alive, torch.full_like(diverged, t), diverged)
+        alive = alive & ~bad
+        if meas.pi:
+            meas.pi_step(t, model.params)
+        w_prev = None
+        if measuring:
+            zgrads = None
+            if zs:
+                zgrads, it = {}, iter(grads[len(leaves):])
+                for g in meas.weight_groups:
+                    parts = [next(it) for _ in cap.preacts[g]]
+                    zgrads[g] = torch.stack(parts, dim=1) if g.startswith("hidden") else parts[0]
+            test_loss = None
+            if test is not None:
+                with torch.no_grad():
+                    test_loss = per_run_loss(cfg.loss, model.forward(model.params, test[0])[0], test[1])
+            meas.pre(t, model.params, cap, zgrads, test_loss)
+            if meas.need_snapshot:
+                w_prev = {g: p.detach().clone() for g, p in model.params.items()}
+        opt.step(dict(zip(names, grads[: len(leaves)])), alive)
+        if measuring:
+            cap_next = None
+            if meas.need_post_forward:
+                with torch.no_grad():
+                    cap_next = model.forward(model.params, x, capture=True)[1]
+            meas.post(t, w_prev, model.params, cap, cap_next)
+
+    div = [None if d < 0 else int(d) for d in diverged.cpu().tolist()]
+    ids = [run_id(r) for r in runs]
+    recs = meas.records(ids, div, n_iter, cfg.measure_layers)
+    return [RunResult(r, i, rec, d) for r, i, rec, d in zip(runs, ids, recs, div)]

@@ -1,0 +1,22 @@
+"""Exceptions of synthetic/: each carries a single-line message meant for the user, never a traceback."""
+
+from __future__ import annotations
+
+
+class SyntheticError(ValueError):
+    """Base class; the message is collapsed to one line."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(" ".join(str(message).split()))
+
+
+class ConfigError(SyntheticError):
+    """A run configuration that cannot be trained (bad size, unknown name, inconsistent settings)."""
+
+
+class DataError(SyntheticError):
+    """Data settings that cannot be served (unknown kind, missing files, inconsistent sizes)."""
+
+
+class CacheError(SyntheticError):
+    """A cache entry that is missing, unreadable or corrupted."""

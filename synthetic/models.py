@@ -1,0 +1,189 @@
+"""Stacked residual MLPs: M runs of one shape trained as one model (weights [M, out, in], forward by batched matmul).
+
+Network (Zheng et al. Eq. 2 / Eq. 28, general k, optional biases and pre-norm):
+
+    h_0     = α_0 · φ_in(W_0 x + b_0)
+    h_l     = h_{l-1} + α_l · φ_br(W_l^(k) φ(… φ(W_l^(1) norm(h_{l-1}) + b_l^(1)) …) + b_l^(k)),   l = 1..L
+    out     = α_{L+1} · W_{L+1} h_L
+
+φ acts between the k maps; φ_in / φ_br (the same activation) only when `act_after_input` / `act_after_branch`;
+`norm` is RMSNorm / LayerNorm without learnable parameters (torch's default epsilon). A bias sits inside its block's
+multiplier, so the bridge's bias-role multipliers are not used. Identity activation gives a deep linear network.
+
+Parameters are grouped by role so the optimizer touches few tensors: `"input"` [M, n, d_in], `"hidden.{i}"`
+[M, L, out_i, in_i] (map i of every block), `"output"` [M, d_out, n], and when `bias`: `"input_bias"` [M, n],
+`"hidden_bias.{i}"` [M, L, out_i]. Each run draws its init from its own CPU `torch.Generator` seeded with the run seed
+(float64 normals scaled by the bridge's σ, then cast), so a run's init is independent of its bucket, device and dtype.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from synthetic.config import ModelConfig
+
+ROLE_OF_GROUP_PREFIX = {"input": "input", "hidden": "hidden", "output": "output",
+                        "input_bias": "input_bias", "hidden_bias": "hidden_bias"}
+
+
+def group_role(group: str) -> str:
+    """Role (theory vocabulary) of a parameter group name such as "hidden.2" or "hidden_bias.1"."""
+    return ROLE_OF_GROUP_PREFIX[group.split(".")[0]]
+
+
+def weight_groups(k: int) -> list[str]:
+    return ["input"] + [f"hidden.{i}" for i in range(1, k + 1)] + ["output"]
+
+
+def bias_groups(k: int) -> list[str]:
+    return ["input_bias"] + [f"hidden_bias.{i}" for i in range(1, k + 1)]
+
+
+def group_layer_names(group: str, depth: int) -> list[str]:
+    """Layer names (records.py convention) of the matrices or biases stored in a parameter group."""
+    if group in ("input", "output", "input_bias"):
+        return [group]
+    kind, i = group.split(".")
+    if kind == "hidden":
+        return [f"block{l}.{i}" for l in range(1, depth + 1)]
+    return [f"block{l}.bias{i}" for l in range(1, depth + 1)]
+
+
+def param_shapes(cfg: ModelConfig) -> dict[str, tuple[int, ...]]:
+    """Per-run shape of every parameter group (without the leading M)."""
+    n, nh, L, k = cfg.width, cfg.hidden_width, cfg.depth, cfg.k
+    shapes: dict[str, tuple[int, ...]] = {"input": (n, cfg.d_in)}
+    for i in range(1, k + 1):
+        fan_in = n if i == 1 else nh
+        fan_out = n if i == k else nh
+        shapes[f"hidden.{i}"] = (L, fan_out, fan_in)
+    shapes["output"] = (cfg.d_out, n)
+    if cfg.bias:
+        shapes["input_bias"] = (n,)
+        for i in range(1, k + 1):
+            shapes[f"hidden_bias.{i}"] = (L, shapes[f"hidden.{i}"][1])
+    return shapes
+
+
+def activation_fn(name: str):
+    if name == "identity":
+        return lambda z: z
+    if name == "relu":
+        return torch.relu
+    if name == "gelu":
+        return F.gelu
+    raise ValueError(f"unknown activation {name!r}")
+
+
+@dataclass
+class Capture:
+    """What a forward pass saw, per weight group: layer inputs u, pre-activations z = W u + b, map outputs o = φ(z)
+    (lists over blocks for hidden groups), and the residual-stream features h_0..h_L and the output."""
+
+    inputs: dict[str, list[Tensor]] = field(default_factory=dict)
+    preacts: dict[str, list[Tensor]] = field(default_factory=dict)
+    outputs: dict[str, list[Tensor]] = field(default_factory=dict)
+    features: list[Tensor] = field(default_factory=list)
+
+    def add(self, group: str, u: Tensor, z: Tensor, o: Tensor) -> None:
+        self.inputs.setdefault(group, []).append(u)
+        self.preacts.setdefault(group, []).append(z)
+        self.outputs.setdefault(group, []).append(o)
+
+    @staticmethod
+    def stacked(d: dict[str, list[Tensor]], group: str) -> Tensor:
+        """[M, B, d] for input/output groups, [M, L, B, d] for hidden groups."""
+        xs = d[group]
+        return torch.stack(xs, dim=1) if group.startswith("hidden") else xs[0]
+
+
+def _linear(u: Tensor, w: Tensor, b: Tensor | None) -> Tensor:
+    if b is None:
+        return torch.bmm(u, w.transpose(1, 2))
+    return torch.baddbmm(b.unsqueeze(1), u, w.transpose(1, 2))
+
+
+class StackedResidualNet:
+    """M residual MLPs of one shape; `params` maps group name -> leaf tensor with requires_grad."""
+
+    def __init__(self, cfg: ModelConfig, multipliers: dict[str, Sequence[float]], init_vars: dict[str, Sequence[float]],
+                 seeds: Sequence[int], *, device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32,
+                 bias_init_zero: bool = True) -> None:
+        self.cfg = cfg
+        self.M = len(seeds)
+        self.device, self.dtype = torch.device(device), dtype
+        self.alpha = {role: torch.tensor(list(multipliers[role]), dtype=dtype, device=self.device).view(-1, 1, 1)
+                      for role in ("input", "hidden", "output")}
+        self.act = activation_fn(cfg.activation)
+        self.params = self._init_params(init_vars, seeds, bias_init_zero)
+
+    def _init_params(self, init_vars, seeds, bias_init_zero) -> dict[str, Tensor]:
+        shapes = param_shapes(self.cfg)
+        order = weight_groups(self.cfg.k) + (bias_groups(self.cfg.k) if self.cfg.bias else [])
+        per_run: dict[str, list[Tensor]] = {g: [] for g in order}
+        for m, seed in enumerate(seeds):
+            gen = torch.Generator(device="cpu").manual_seed(int(seed))
+            for g in order:
+                role = group_role(g)
+                if role.endswith("bias") and bias_init_zero:
+                    per_run[g].append(torch.zeros(shapes[g], dtype=torch.float64))
+                    continue
+                std = math.sqrt(float(init_vars[role][m]))
+                per_run[g].append(torch.randn(shapes[g], generator=gen, dtype=torch.float64) * std)
+        return {g: torch.stack(per_run[g]).to(device=self.device, dtype=self.dtype).requires_grad_(True)
+                for g in order}
+
+    def norm(self, h: Tensor) -> Tensor:
+        if self.cfg.norm == "rms":
+            return F.rms_norm(h, (h.shape[-1],))
+        if self.cfg.norm == "layer":
+            return F.layer_norm(h, (h.shape[-1],))
+        return h
+
+    def activation_after(self, group: str):
+        """The activation applied right after a weight group's map (identity where there is none)."""
+        cfg = self.cfg
+        if group == "input":
+            return self.act if cfg.act_after_input else (lambda z: z)
+        if group == "output":
+            return lambda z: z
+        i = int(group.split(".")[1])
+        if i < cfg.k or cfg.act_after_branch:
+            return self.act
+        return lambda z: z
+
+    def forward(self, params: dict[str, Tensor], x: Tensor, capture: bool = False) -> tuple[Tensor, Capture | None]:
+        """x [M, B, d_in] -> output [M, B, d_out]; with `capture`, also the per-layer tensors of `Capture`."""
+        cfg = self.cfg
+        cap = Capture() if capture else None
+        z = _linear(x, params["input"], params.get("input_bias"))
+        o = self.act(z) if cfg.act_after_input else z
+        h = self.alpha["input"] * o
+        if cap is not None:
+            cap.add("input", x, z, o)
+            cap.features.append(h)
+        ws = [params[f"hidden.{i}"].unbind(1) for i in range(1, cfg.k + 1)]
+        bs = [params[f"hidden_bias.{i}"].unbind(1) for i in range(1, cfg.k + 1)] if cfg.bias else None
+        for l in range(cfg.depth):
+            u = self.norm(h)
+            for i in range(cfg.k):
+                z = _linear(u, ws[i][l], bs[i][l] if bs is not None else None)
+                o = self.act(z) if (i < cfg.k - 1 or cfg.act_after_branch) else z
+                if cap is not None:
+                    cap.add(f"hidden.{i + 1}", u, z, o)
+                u = o
+            h = h + self.alpha["hidden"] * u
+            if cap is not None:
+                cap.features.append(h)
+        z = _linear(h, params["output"], None)
+        out = self.alpha["output"] * z
+        if cap is not None:
+            cap.add("output", h, z, z)
+            cap.features.append(out)
+        return out, cap

@@ -1,0 +1,188 @@
+"""Stacked optimizers vs torch.optim step for step (float64), and Muon's Newton–Schulz direction vs an exact SVD."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+from theory.bridge import BaseHP, layer_hparams
+
+from synthetic.config import ModelConfig, OptimConfig, RunConfig
+from synthetic.engine import build, per_run_loss
+from synthetic.optim import NS_CUBIC, NS_QUINTIC, KIMI_SCALE, newton_schulz
+from test_engine_support import data_for
+
+MODEL = ModelConfig(width=6, depth=2, k=2, d_in=4, d_out=2, activation="gelu", act_after_input=True, norm="rms",
+                    bias=True, hidden_ratio=1.5)
+
+
+def reference_forward(p: dict, hp: dict, x: torch.Tensor, cfg: ModelConfig) -> torch.Tensor:
+    """One run, plain per-layer loops (independent of the stacked bmm forward)."""
+    act = F.gelu
+    h = hp["input"].multiplier * act(x @ p["W0"].T + p["b0"])
+    for l in range(cfg.depth):
+        u = h / torch.sqrt(h.pow(2).mean(-1, keepdim=True) + torch.finfo(h.dtype).eps)
+        for i in range(cfg.k):
+            u = u @ p[f"W{l}_{i}"].T + p[f"b{l}_{i}"]
+            if i < cfg.k - 1:
+                u = act(u)
+        h = h + hp["hidden"].multiplier * u
+    return hp["output"].multiplier * (h @ p["Wout"].T)
+
+
+def torch_reference(run: RunConfig, init: dict, m: int, steps: int, data, opt_name: str):
+    """Train run m with torch.optim and per-role param groups holding the bridge's lr / wd / eps."""
+    hp = layer_hparams(opt_name, run.parameterization, width=run.model.width, depth=run.model.depth, k=run.model.k,
+                       d_in=run.model.d_in, d_out=run.model.d_out, base=run.base,
+                       roles=["input", "hidden", "output", "input_bias", "hidden_bias"])
+    p, roles = {}, {}
+    p["W0"], roles["W0"] = init["input"][m].clone(), "input"
+    p["b0"], roles["b0"] = init["input_bias"][m].clone(), "input_bias"
+    for l in range(run.model.depth):
+        for i in range(run.model.k):
+            p[f"W{l}_{i}"], roles[f"W{l}_{i}"] = init[f"hidden.{i + 1}"][m, l].clone(), "hidden"
+            p[f"b{l}_{i}"], roles[f"b{l}_{i}"] = init[f"hidden_bias.{i + 1}"][m, l].clone(), "hidden_bias"
+    p["Wout"], roles["Wout"] = init["output"][m].clone(), "output"
+    params = {k: torch.nn.Parameter(v) for k, v in p.items()}
+    groups = []
+    for role in ("input", "hidden", "output", "input_bias", "hidden_bias"):
+        g = {"params": [params[k] for k in params if roles[k] == role], "lr": hp[role].lr,
+             "weight_decay": hp[role].wd}
+        if opt_name == "adamw":
+            g["eps"] = hp[role].eps
+        groups.append(g)
+    o = run.optim
+    if opt_name == "sgd":
+        opt = torch.optim.SGD(groups, lr=1.0, momentum=o.momentum, nesterov=o.nesterov)
+    else:
+        opt = torch.optim.AdamW(groups, lr=1.0, betas=o.betas)
+    for t in range(steps):
+        x, y = data.train_batch(t)
+        opt.zero_grad()
+        out = reference_forward(params, hp, x[m], run.model)
+        F.mse_loss(out, y[m]).backward()
+        opt.step()
+    return params
+
+
+@pytest.mark.parametrize("opt_name,momentum,nesterov", [("sgd", 0.0, False), ("sgd", 0.9, False),
+                                                        ("sgd", 0.9, True), ("adamw", 0.0, False)])
+def test_stacked_optimizer_equals_torch_optim(opt_name, momentum, nesterov):
+    bases = [BaseHP(eta=0.01, lam=0.1, n_base=4, L_base=1), BaseHP(eta=0.005, lam=0.0, eps=1e-6, sigma2=0.15),
+             BaseHP(eta=0.02, lam=0.3, alpha=0.5, n_base=3, L_base=2)]
+    params = ["mup_k2", "sp", "mup_k1"]
+    runs = [RunConfig(model=MODEL, optim=OptimConfig(name=opt_name, momentum=momentum, nesterov=nesterov),
+                      parameterization=pz, base=b, loss="mse", steps=20, batch_size=5, seed=s, dtype="float64",
+                      bias_init_zero=False)
+            for s, (b, pz) in enumerate(zip(bases, params))]
+    data = data_for(runs)
+    model, opt = build(runs, torch.device("cpu"))
+    init = {g: p.detach().clone() for g, p in model.params.items()}
+    names = list(model.params)
+    for t in range(20):
+        x, y = data.train_batch(t)
+        loss = per_run_loss("mse", model.forward(model.params, x)[0], y)
+        grads = torch.autograd.grad(loss.sum(), [model.params[g] for g in names])
+        opt.step(dict(zip(names, grads)))
+    for m, run in enumerate(runs):
+        ref = torch_reference(run, init, m, 20, data, opt_name)
+        stacked = {"W0": model.params["input"][m], "b0": model.params["input_bias"][m],
+                   "Wout": model.params["output"][m]}
+        for l in range(MODEL.depth):
+            for i in range(MODEL.k):
+                stacked[f"W{l}_{i}"] = model.params[f"hidden.{i + 1}"][m, l]
+                stacked[f"b{l}_{i}"] = model.params[f"hidden_bias.{i + 1}"][m, l]
+        for key, ref_p in ref.items():
+            assert not torch.equal(ref_p.detach(), init_value(init, key, m)), key  # it did train
+            assert torch.isfinite(ref_p).all(), (m, key)
+            diff = (stacked[key].detach() - ref_p.detach()).abs().max().item()
+            assert diff < 1e-12, (m, key, diff)
+
+
+def init_value(init, key, m):
+    if key == "W0":
+        return init["input"][m]
+    if key == "b0":
+        return init["input_bias"][m]
+    if key == "Wout":
+        return init["output"][m]
+    l, i = key[1:].split("_")
+    return init[("hidden." if key[0] == "W" else "hidden_bias.") + str(int(i) + 1)][m, int(l)]
+
+
+def exact_polar(g: torch.Tensor) -> torch.Tensor:
+    u, _, vh = torch.linalg.svd(g, full_matrices=False)
+    return u @ vh
+
+
+def test_newton_schulz_cubic_converges_to_polar_factor():
+    """Documented tolerance: 60 cubic steps on well-conditioned matrices reach U Vᵀ to 1e-10 (float64)."""
+    g = torch.randn(3, 2, 12, 8, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    for mat in (g, g.mT):  # tall and wide
+        torch.testing.assert_close(newton_schulz(mat, 60, NS_CUBIC), exact_polar(mat), rtol=0, atol=1e-10)
+
+
+def test_newton_schulz_quintic_band():
+    """Documented band: 5 default quintic steps keep U and V (error ≤ 1e-6 after dividing out singular values) and
+    put every singular value in [0.65, 1.2] for inputs with σ_min/σ_max ≥ 0.05."""
+    gen = torch.Generator().manual_seed(1)
+    g = torch.randn(64, 24, 16, generator=gen, dtype=torch.float64)
+    s = torch.linalg.svdvals(g)
+    assert (s[:, -1] / s[:, 0]).min() >= 0.05
+    x = newton_schulz(g, 5, NS_QUINTIC)
+    sx = torch.linalg.svdvals(x)
+    assert sx.min() >= 0.65 and sx.max() <= 1.2
+    u, _, vh = torch.linalg.svd(g, full_matrices=False)
+    # same singular vectors: Uᵀ X V is diagonal
+    core = u.mT @ x @ vh.mT
+    off = core - torch.diag_embed(torch.diagonal(core, dim1=-2, dim2=-1))
+    assert off.abs().max() < 1e-6
+
+
+@pytest.mark.parametrize("name", ["muon", "muon_kimi"])
+def test_muon_step_is_lr_times_ns_direction(name):
+    """The step is exactly W ← W − η·s·NS(G) (s = 1 or 0.2·sqrt(max(n_in, n_out))); for full-rank gradients (the output map
+    here; the others have rank ≤ d_out or ≤ d_in in a deep linear net) NS(G) has exactly G's singular vectors and singular values in the quintic band."""
+    model = ModelConfig(width=8, depth=2, k=2, d_in=4, d_out=2, activation="identity")
+    runs = [RunConfig(model=model, optim=OptimConfig(name=name, ns_steps=40),
+                      base=BaseHP(eta=0.01 * (s + 1), n_base=8, L_base=2), steps=1, batch_size=16, seed=s,
+                      dtype="float64") for s in range(2)]
+    data = data_for(runs)
+    net, opt = build(runs, torch.device("cpu"))
+    before = {g: p.detach().clone() for g, p in net.params.items()}
+    x, y = data.train_batch(0)
+    names = list(net.params)
+    grads = dict(zip(names, torch.autograd.grad(per_run_loss("mse", net.forward(net.params, x)[0], y).sum(),
+                                                [net.params[g] for g in names])))
+    opt.step(grads)
+    for g in names:
+        w = net.params[g].detach()
+        scale = KIMI_SCALE * math.sqrt(max(w.shape[-2:])) if name == "muon_kimi" else 1.0
+        expect = before[g] - opt.lr[g] * scale * newton_schulz(grads[g], 40)
+        torch.testing.assert_close(w, expect, rtol=0, atol=1e-13)
+    for g in ("output",):
+        direction = newton_schulz(grads[g], 40)
+        core = exact_polar(grads[g]).mT @ direction  # = V diag(s') Vᵀ when the singular vectors agree
+        torch.testing.assert_close(core, core.mT, rtol=0, atol=1e-12)
+        ev = torch.linalg.eigvalsh(core)[..., -min(direction.shape[-2:]):]
+        assert ev.min() > 0.65 and ev.max() < 1.2, g
+
+
+def test_lion_first_step_is_sign():
+    model = ModelConfig(width=6, depth=1, k=2, d_in=3, d_out=1)
+    runs = [RunConfig(model=model, optim=OptimConfig(name="lion"), base=BaseHP(eta=0.01, lam=0.5), steps=1,
+                      batch_size=4, seed=0, dtype="float64")]
+    data = data_for(runs)
+    net, opt = build(runs, torch.device("cpu"))
+    before = {g: p.detach().clone() for g, p in net.params.items()}
+    x, y = data.train_batch(0)
+    names = list(net.params)
+    grads = dict(zip(names, torch.autograd.grad(per_run_loss("mse", net.forward(net.params, x)[0], y).sum(),
+                                                [net.params[g] for g in names])))
+    opt.step(grads)
+    for g in names:
+        lr, wd = opt.lr[g], opt.wd[g]
+        expect = before[g] * (1 - lr * wd) - lr * torch.sign(grads[g])
+        torch.testing.assert_close(net.params[g].detach(), expect, rtol=0, atol=1e-15)
