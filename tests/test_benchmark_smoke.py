@@ -1,0 +1,76 @@
+"""Smoke run of the engine-vs-plain-loop benchmark (`--quick`, one process, < 60 s on a 2-core CPU).
+
+Not a timed test: it checks that both paths train the same runs to the same final losses (the plain loop is
+torch.optim + nn.Module, an independent reference) and that the report carries every field the issue asks for.
+"""
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench") / "quick.json"
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.bench_engine", "--quick", "--device", "cpu",
+                           "--threads", "1", "--json", str(out)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=180)
+    return proc, json.loads(out.read_text()) if out.exists() else None
+
+
+def test_quick_run_succeeds_and_losses_agree(quick_run):
+    proc, report = quick_run
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert [g["grid"] for g in report["grids"]] == ["G1", "G2"]
+    for g in report["grids"]:
+        loss = g["losses"]
+        assert loss["compared"] == g["runs"] > 0
+        assert loss["agree"] == loss["compared"], loss
+        assert loss["max_rel_diff"] <= loss["rtol"]
+
+
+def test_report_fields(quick_run):
+    proc, report = quick_run
+    for key in ("date", "device", "device_name", "torch", "precision", "peak", "threads"):
+        assert key in report
+    assert report["device"] == "cpu" and report["peak"]["fp32"] is None
+    assert "TF32 off" in report["precision"]
+    for g in report["grids"]:
+        flops = 6.0 * sum(b["params_per_run"] * b["runs"] for b in g["buckets_detail"]) * g["spec"]["batch"] \
+            * g["spec"]["steps"]
+        assert math.isclose(g["flops"], flops, rel_tol=1e-12)
+        assert g["engine_s"] > 0 and g["plain_s"] > 0
+        assert math.isclose(g["ratio"], g["plain_s"] / g["engine_s"], rel_tol=1e-12)
+        assert math.isclose(g["engine_tflops"], g["flops"] / g["engine_s"] / 1e12, rel_tol=1e-12)
+        assert g["engine_peak_share"] is None
+    for field in ("engine", "plain", "ratio", "TFLOP/s", "peak share unknown", "losses agree"):
+        assert field in proc.stdout
+    assert "precision: float32, TF32 off" in proc.stdout
+
+
+def test_parameter_count_matches_the_engine_model():
+    from benchmarks.plain_loop import parameter_count
+    from synthetic.config import ModelConfig
+    from synthetic.models import param_shapes
+
+    for cfg in (ModelConfig(width=48, depth=3, k=3, d_in=7, d_out=5, bias=True, hidden_ratio=2.0),
+                ModelConfig(width=32, depth=2)):
+        expected = sum(math.prod(s) for s in param_shapes(cfg).values())
+        assert parameter_count(cfg) == expected
+
+
+def test_cuda_absent_is_one_line_error():
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA device is present")
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.bench_engine", "--quick", "--device", "cuda"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert proc.returncode != 0
+    assert proc.stderr.strip().count("\n") == 0 and "CUDA" in proc.stderr
