@@ -1,0 +1,167 @@
+"""`python -m synthetic grid ...` trains a grid and writes tidy records; `python -m synthetic fit ...` fits exponents.
+
+Bad input gives one line on stderr and exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import sys
+import time
+from typing import Sequence
+
+import torch
+
+from theory.bridge import BaseHP
+from theory.errors import TheoryError
+
+from synthetic.config import DataConfig, ModelConfig, OptimConfig, RunConfig
+from synthetic.errors import SyntheticError
+from synthetic.fit import fit_table, format_fits
+from synthetic.grid import DEFAULT_CACHE_DIR, read_csv, results_table, run_grid, write_csv
+
+EXIT_BAD_INPUT = 2
+
+
+class UsageError(Exception):
+    """Raised by the argument parser instead of printing usage and exiting."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="python -m synthetic", description=__doc__,
+                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    g = sub.add_parser("grid", help="train width x depth x lr x wd x seed grid, write tidy records as CSV",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    g.add_argument("--widths", type=int, nargs="+", default=[64, 128, 256])
+    g.add_argument("--depths", type=int, nargs="+", default=[2, 4, 8])
+    g.add_argument("--lrs", type=float, nargs="+", default=[1e-3, 3e-3, 1e-2, 3e-2], help="η_base values")
+    g.add_argument("--wds", type=float, nargs="+", default=[0.0], help="λ_base values")
+    g.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    g.add_argument("--optimizer", default="adamw")
+    g.add_argument("--parameterization", nargs="+", default=["mup_k2"],
+                   help="one or more of sp mup_width mup_k1 mup_k2")
+    g.add_argument("--steps", type=int, default=200)
+    g.add_argument("--batch", type=int, default=64)
+    g.add_argument("--k", type=int, default=2, help="maps per residual block")
+    g.add_argument("--activation", default="relu")
+    g.add_argument("--norm", default="none", help="pre-norm: none, rms or layer")
+    g.add_argument("--d-in", type=int, default=32)
+    g.add_argument("--d-out", type=int, default=1)
+    g.add_argument("--data", default="teacher_regression",
+                   help="teacher_regression, teacher_classification, two_class_standin or cifar10")
+    g.add_argument("--data-dir", default=None, help="folder with the CIFAR-10 python batches (--data cifar10)")
+    g.add_argument("--n-train", type=int, default=None, help="fixed training-set size (default: fresh batches)")
+    g.add_argument("--noise", type=float, default=0.1, help="label noise: std (regression) or flip probability")
+    g.add_argument("--loss", default=None, help="mse, bce or ce (default: mse for regression, bce otherwise)")
+    g.add_argument("--alpha", type=float, default=1.0, help="α_base")
+    g.add_argument("--sigma2", type=float, default=2.0, help="σ²_base")
+    g.add_argument("--n-base", type=int, default=1, help="base width (1 = absolute-n convention)")
+    g.add_argument("--L-base", type=int, default=1, help="base depth (1 = absolute-L convention)")
+    g.add_argument("--measure", nargs="+", default=["loss"], help="quantities to record (see synthetic.config)")
+    g.add_argument("--measure-at", type=int, nargs="*", default=None,
+                   help="steps for the non-loss quantities (default: 0, steps/2, steps when any are asked)")
+    g.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    g.add_argument("--dtype", default="float32", help="float32 or float64")
+    g.add_argument("--threads", type=int, default=None,
+                   help="CPU threads for torch (default: torch's choice; 1 is faster on a busy machine)")
+    g.add_argument("--cache", default=DEFAULT_CACHE_DIR, help="run cache folder")
+    g.add_argument("--no-cache", action="store_true", help="neither read nor write the run cache")
+    g.add_argument("--max-bucket", type=int, default=256, help="most runs trained as one stacked model")
+    g.add_argument("--out", default="records.csv", help="tidy records CSV to write")
+    g.add_argument("--progress", choices=["auto", "always", "never"], default="auto")
+
+    f = sub.add_parser("fit", help="fit log-log exponents of one quantity over a config column",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    f.add_argument("--records", required=True, help="CSV written by `grid`")
+    f.add_argument("--quantity", default="loss")
+    f.add_argument("--over", default="width", choices=["width", "depth", "lr", "wd"])
+    f.add_argument("--at-step", type=int, default=-1, help="step to fit at; -1 = each run's last recorded step")
+    f.add_argument("--layer", default="model")
+    f.add_argument("--index", type=int, default=0, help="singular-value index for spectra")
+    f.add_argument("--groupby", nargs="*", default=[], help="config columns listed first (every varying config "
+                                                            "column other than --over and seed splits the fits)")
+    f.add_argument("--ci", type=float, default=0.95)
+    f.add_argument("--n-boot", type=int, default=1000)
+    return p
+
+
+def grid_runs(a: argparse.Namespace) -> list[RunConfig]:
+    """The RunConfigs of a `grid` command line (validated)."""
+    classification = a.data != "teacher_regression"
+    loss = a.loss or ("bce" if classification else "mse")
+    d_in = 3072 if a.data in ("two_class_standin", "cifar10") and a.d_in == 32 else a.d_in
+    measurements = tuple(dict.fromkeys(["loss", *a.measure]))
+    measure_at: tuple[int, ...] = ()
+    if any(q not in ("loss", "sigma1_pi") for q in measurements):
+        measure_at = tuple(sorted(set(a.measure_at if a.measure_at else (0, a.steps // 2, a.steps))))
+    data = DataConfig(kind=a.data, n_train=a.n_train, noise=a.noise, data_dir=a.data_dir)
+    runs = []
+    for width, depth, param, lr, wd, seed in itertools.product(a.widths, a.depths, a.parameterization, a.lrs,
+                                                               a.wds, a.seeds):
+        model = ModelConfig(width=width, depth=depth, k=a.k, d_in=d_in, d_out=a.d_out, activation=a.activation,
+                            norm=a.norm)
+        base = BaseHP(alpha=a.alpha, sigma2=a.sigma2, eta=lr, lam=wd, n_base=a.n_base, L_base=a.L_base)
+        runs.append(RunConfig(model=model, optim=OptimConfig(name=a.optimizer), parameterization=param, base=base,
+                              data=data, loss=loss, steps=a.steps, batch_size=a.batch, seed=seed, dtype=a.dtype,
+                              measure_at=measure_at, measurements=measurements).validate())
+    if a.max_bucket < 1:
+        raise UsageError(f"--max-bucket must be >= 1 (got {a.max_bucket})")
+    for name, value in (("--lrs", a.lrs), ("--wds", a.wds)):
+        if any(not v >= 0 for v in value):
+            raise UsageError(f"{name} must be non-negative numbers")
+    if a.n_base < 1 or a.L_base < 1 or not a.sigma2 > 0:
+        raise UsageError("--n-base and --L-base must be >= 1 and --sigma2 > 0")
+    return runs
+
+
+def cmd_grid(a: argparse.Namespace) -> int:
+    runs = grid_runs(a)
+    if a.threads is not None:
+        if a.threads < 1:
+            raise UsageError(f"--threads must be >= 1 (got {a.threads})")
+        torch.set_num_threads(a.threads)
+    progress = {"auto": True, "always": "force", "never": False}[a.progress]
+    start = time.monotonic()
+    results = run_grid(runs, cache_dir=None if a.no_cache else a.cache, device=a.device, progress=progress,
+                       max_bucket=a.max_bucket)
+    table = results_table(results)
+    write_csv(table, a.out)
+    diverged = sum(r.diverged_at is not None for r in results)
+    print(f"{len(results)} runs ({diverged} diverged), {len(table['value'])} records -> {a.out} "
+          f"in {time.monotonic() - start:.1f}s")
+    return 0
+
+
+def cmd_fit(a: argparse.Namespace) -> int:
+    if not 0 < a.ci < 1:
+        raise UsageError(f"--ci must be in (0, 1) (got {a.ci})")
+    if a.n_boot < 10:
+        raise UsageError(f"--n-boot must be >= 10 (got {a.n_boot})")
+    table = read_csv(a.records)
+    fits = fit_table(table, quantity=a.quantity, over=a.over, at_step=a.at_step, layer=a.layer, index=a.index,
+                     groupby=a.groupby, n_boot=a.n_boot, ci=a.ci)
+    print(format_fits(fits, quantity=a.quantity, over=a.over, ci=a.ci))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        a = build_parser().parse_args(argv)
+        return cmd_grid(a) if a.command == "grid" else cmd_fit(a)
+    except (UsageError, SyntheticError, TheoryError) as exc:
+        print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except OSError as exc:
+        print(f"error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("interrupted; finished buckets are cached and will not be recomputed", file=sys.stderr)
+        return 130

@@ -1,0 +1,182 @@
+"""Scaling exponents: least-squares fits on log-log axes, with confidence intervals.
+
+`loglog_fit` fits log y = intercept + slope·log x by ordinary least squares (`scipy.stats.linregress`). Without
+`groups` the CI is the t-interval slope ± t_{(1+ci)/2, n-2}·stderr. With `groups` (usually the seed of each point)
+it is a cluster bootstrap: whole groups are resampled with replacement, the slope is refitted, and the CI is the
+percentile interval; this respects that points of one seed are correlated (same data, same init). Points where x or
+y is not finite and positive (e.g. a diverged run's NaN loss) are dropped and counted.
+
+`fit_table` does the usual job on a tidy table (columns as written by `python -m synthetic grid`): pick one quantity
+at one step, and fit it against a config column (width, depth, lr, wd) separately for every combination of the
+other config columns that vary, with the seed as the bootstrap cluster.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+from scipy import stats
+
+from synthetic.errors import SyntheticError
+
+CONFIG_COLUMNS = ("width", "depth", "lr", "wd", "seed", "parameterization", "optimizer")
+
+
+class FitError(SyntheticError):
+    """Too few usable points, or a degenerate design (all x equal)."""
+
+
+@dataclass(frozen=True)
+class FitResult:
+    """slope ± CI of log y against log x; `method` is "t" or "cluster_bootstrap"."""
+
+    slope: float
+    intercept: float
+    ci_low: float
+    ci_high: float
+    stderr: float
+    n: int
+    n_dropped: int = 0
+    n_groups: int = 0
+    method: str = "t"
+
+
+def loglog_fit(x: Sequence[float], y: Sequence[float], groups: Sequence[Any] | None = None, n_boot: int = 1000,
+               ci: float = 0.95, seed: int = 0) -> FitResult:
+    """OLS slope of log y on log x with a t-based CI, or a per-group (cluster) bootstrap CI when groups are given."""
+    x = np.asarray(x, dtype=np.float64).ravel()
+    y = np.asarray(y, dtype=np.float64).ravel()
+    if x.shape != y.shape:
+        raise FitError(f"x and y differ in length ({x.size} != {y.size})")
+    if not 0 < ci < 1:
+        raise FitError(f"ci must be in (0, 1) (got {ci})")
+    keep = np.isfinite(x) & np.isfinite(y) & (x > 0) & (y > 0)
+    g = None
+    if groups is not None:
+        g = np.asarray(groups, dtype=object).ravel()
+        if g.shape != x.shape:
+            raise FitError(f"groups and x differ in length ({g.size} != {x.size})")
+        g = g[keep]
+    lx, ly = np.log(x[keep]), np.log(y[keep])
+    n, dropped = int(lx.size), int((~keep).sum())
+    if n < 3:
+        raise FitError(f"a log-log fit needs at least 3 positive finite points (got {n}, dropped {dropped})")
+    if np.ptp(lx) == 0:
+        raise FitError("a log-log fit needs at least two distinct x values")
+    reg = stats.linregress(lx, ly)
+    slope, intercept, stderr = float(reg.slope), float(reg.intercept), float(reg.stderr)
+    if g is not None:
+        labels, cluster = np.unique(g.astype(str), return_inverse=True)
+        if labels.size >= 2:
+            lo, hi = _cluster_bootstrap(lx, ly, cluster, labels.size, n_boot, ci, seed)
+            return FitResult(slope, intercept, lo, hi, stderr, n, dropped, int(labels.size), "cluster_bootstrap")
+    half = float(stats.t.ppf(0.5 + ci / 2, n - 2)) * stderr
+    return FitResult(slope, intercept, slope - half, slope + half, stderr, n, dropped,
+                     0 if g is None else int(np.unique(g.astype(str)).size), "t")
+
+
+def _cluster_bootstrap(lx: np.ndarray, ly: np.ndarray, cluster: np.ndarray, n_clusters: int, n_boot: int,
+                       ci: float, seed: int) -> tuple[float, float]:
+    """Percentile CI of the OLS slope when whole clusters are resampled with replacement (vectorised as weights)."""
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(0, n_clusters, size=(n_boot, n_clusters))
+    counts = np.zeros((n_boot, n_clusters))
+    np.add.at(counts, (np.arange(n_boot)[:, None], draws), 1.0)
+    w = counts[:, cluster]
+    sw = w.sum(axis=1, keepdims=True)
+    xm = (w * lx).sum(axis=1, keepdims=True) / sw
+    ym = (w * ly).sum(axis=1, keepdims=True) / sw
+    sxx = (w * (lx - xm) ** 2).sum(axis=1)
+    sxy = (w * (lx - xm) * (ly - ym)).sum(axis=1)
+    ok = sxx > 1e-12 * max(1.0, float(np.ptp(lx)) ** 2)
+    if not ok.any():
+        raise FitError("every bootstrap resample had a single x value; cannot form a CI")
+    slopes = sxy[ok] / sxx[ok]
+    tail = (1 - ci) / 2
+    lo, hi = np.quantile(slopes, [tail, 1 - tail])
+    return float(lo), float(hi)
+
+
+@dataclass(frozen=True)
+class GroupFit:
+    """One fit of `fit_table`: the fixed config values and the result."""
+
+    group: dict[str, Any]
+    fit: FitResult
+
+
+def fit_table(table: Mapping[str, np.ndarray], *, quantity: str, over: str, at_step: int = -1,
+              layer: str = "model", index: int = 0, groupby: Sequence[str] = (), cluster: str = "seed",
+              n_boot: int = 1000, ci: float = 0.95, seed: int = 0) -> list[GroupFit]:
+    """Fit `quantity` (at `layer`, `index`) against config column `over` at one step of each run.
+
+    `at_step` = -1 means each run's last recorded step for that quantity (other negatives count back from the end).
+    A separate fit is made for every combination of the config columns that vary other than `over` and `cluster`;
+    `groupby` names the columns to list first. `cluster` (the seed) defines the bootstrap clusters.
+    """
+    for col in (over, cluster, "run_id", "step", "layer", "quantity", "index", "value", *groupby):
+        if col not in table:
+            raise FitError(f"records have no column {col!r}; columns are {', '.join(table)}")
+    rows = (np.asarray(table["quantity"]) == quantity) & (np.asarray(table["layer"]) == layer) \
+        & (np.asarray(table["index"]).astype(int) == index)
+    if not rows.any():
+        have = sorted({f"{q}@{l}" for q, l in zip(table["quantity"], table["layer"])})
+        raise FitError(f"no records for quantity {quantity!r} at layer {layer!r}; available: {', '.join(have[:12])}")
+    idx = np.flatnonzero(rows)
+    run_ids = np.asarray(table["run_id"])[idx]
+    steps = np.asarray(table["step"]).astype(int)[idx]
+    chosen = []
+    for rid in np.unique(run_ids):
+        mine, mine_steps = idx[run_ids == rid], steps[run_ids == rid]
+        uniq = np.unique(mine_steps)
+        want = uniq[at_step] if at_step < 0 and -at_step <= uniq.size else at_step
+        hit = mine[mine_steps == want]
+        if hit.size:
+            chosen.append(hit[0])
+    if not chosen:
+        raise FitError(f"no run has {quantity!r} recorded at step {at_step}")
+    chosen = np.asarray(chosen)
+    cols = [c for c in CONFIG_COLUMNS if c in table and c not in (over, cluster)]
+    varying = [c for c in cols if np.unique(np.asarray(table[c])[chosen].astype(str)).size > 1]
+    keys = [c for c in groupby if c in varying] + [c for c in varying if c not in groupby]
+    out: list[GroupFit] = []
+    combos = {}
+    for r in chosen:
+        combos.setdefault(tuple(table[c][r] for c in keys), []).append(r)
+    for combo in sorted(combos, key=lambda t: tuple(_sort_key(v) for v in t)):
+        members = np.asarray(combos[combo])
+        xs = np.asarray(table[over])[members].astype(float)
+        ys = np.asarray(table["value"])[members].astype(float)
+        gs = np.asarray(table[cluster])[members]
+        group = dict(zip(keys, combo))
+        try:
+            fit = loglog_fit(xs, ys, groups=gs, n_boot=n_boot, ci=ci, seed=seed)
+        except FitError as exc:
+            raise FitError(f"fit for {_describe(group) or 'all runs'}: {exc}") from None
+        out.append(GroupFit(group, fit))
+    return out
+
+
+def _sort_key(v: Any) -> tuple:
+    try:
+        return (0, float(v), "")
+    except (TypeError, ValueError):
+        return (1, 0.0, str(v))
+
+
+def _describe(group: Mapping[str, Any]) -> str:
+    return " ".join(f"{k}={v}" for k, v in group.items())
+
+
+def format_fits(fits: Sequence[GroupFit], *, quantity: str, over: str, ci: float = 0.95) -> str:
+    """A plain-text table: one line per fit with slope, CI, CI method and number of points/seeds."""
+    lines = [f"exponent of {quantity} vs {over} ({round(ci * 100)}% CI)"]
+    for gf in fits:
+        f = gf.fit
+        how = f"per-seed bootstrap, {f.n_groups} seeds" if f.method == "cluster_bootstrap" else "t-interval"
+        drop = f", {f.n_dropped} dropped" if f.n_dropped else ""
+        lines.append(f"{_describe(gf.group) or 'all runs'}: slope {f.slope:+.4f}  CI [{f.ci_low:+.4f}, "
+                     f"{f.ci_high:+.4f}]  ({how}; n={f.n}{drop})")
+    return "\n".join(lines)

@@ -1,0 +1,151 @@
+"""synthetic.grid: bucketing, cache reuse, resume after an interruption, recompute after corruption."""
+
+import os
+
+import pytest
+import torch
+
+import synthetic.engine as engine
+from synthetic.cache import RunCache, cache_key
+from synthetic.config import ModelConfig, RunConfig
+from synthetic.device import resolve_device
+from synthetic.errors import ConfigError
+from synthetic.grid import bucketize, read_csv, results_table, run_grid, write_csv
+from theory.bridge import BaseHP
+
+REAL_TRAIN = engine.train_bucket
+
+
+def runs(widths=(8, 16), seeds=(0, 1), lrs=(1e-3,)):
+    return [RunConfig(model=ModelConfig(width=w, depth=1, d_in=4), base=BaseHP(eta=lr, n_base=1, L_base=1, sigma2=2.0),
+                      steps=3, batch_size=4, seed=s, dtype="float64")
+            for w in widths for lr in lrs for s in seeds]
+
+
+class Calls(list):
+    """Buckets trained so far; training raises KeyboardInterrupt once `fail_after` buckets have trained."""
+
+    fail_after = None
+
+
+@pytest.fixture
+def counting(monkeypatch):
+    """Wrap engine.train_bucket; record the widths/seeds of each bucket it trains."""
+    calls = Calls()
+
+    def wrapped(bucket, device="cpu", data_source=None):
+        if len(calls) == calls.fail_after:
+            raise KeyboardInterrupt
+        calls.append([(r.model.width, r.seed) for r in bucket])
+        return REAL_TRAIN(bucket, device, data_source)
+
+    monkeypatch.setattr(engine, "train_bucket", wrapped)
+    return calls
+
+
+def test_bucketize_groups_by_key_and_splits_evenly():
+    grid = runs(widths=(8, 16), seeds=(0, 1, 2, 3, 4), lrs=(1e-3, 1e-2))
+    buckets = bucketize(grid)
+    assert [len(b) for b in buckets] == [10, 10]
+    assert all(len({r.bucket_key() for r in b}) == 1 for b in buckets)
+    assert {r.model.width for r in buckets[0]} == {8}
+    split = bucketize(grid, max_bucket=4)
+    assert [len(b) for b in split] == [4, 3, 3, 4, 3, 3]
+    assert sorted(map(id, (r for b in split for r in b))) == sorted(map(id, grid))
+    with pytest.raises(ConfigError):
+        bucketize(grid, max_bucket=0)
+
+
+def test_grid_caches_and_resumes_after_interruption(tmp_path, counting):
+    grid = runs()
+    first = run_grid(grid, cache_dir=tmp_path, device="cpu", progress=False)
+    assert counting == [[(8, 0), (8, 1)], [(16, 0), (16, 1)]]
+    assert [r.config for r in first] == grid and all(len(r.records) == 3 for r in first)
+
+    counting.clear()
+    again = run_grid(grid, cache_dir=tmp_path, device="cpu", progress=False)
+    assert counting == []
+    assert [r.records for r in again] == [r.records for r in first]
+
+    os.remove(RunCache(tmp_path).path(cache_key(grid[3])))  # one run lost
+    run_grid(grid, cache_dir=tmp_path, device="cpu", progress=False)
+    assert counting == [[(16, 1)]]
+
+    # an interruption after the first bucket: that bucket's runs are cached, the rest are not
+    bigger = runs(widths=(8, 16, 32), lrs=(1e-2,))
+    counting.clear()
+    counting.fail_after = 1
+    with pytest.raises(KeyboardInterrupt):
+        run_grid(bigger, cache_dir=tmp_path, device="cpu", progress=False)
+    assert counting == [[(8, 0), (8, 1)]]
+    counting.clear()
+    counting.fail_after = None
+    resumed = run_grid(bigger, cache_dir=tmp_path, device="cpu", progress=False)
+    assert counting == [[(16, 0), (16, 1)], [(32, 0), (32, 1)]]
+    fresh = REAL_TRAIN(bigger[:2], "cpu")
+    assert [r.records for r in resumed[:2]] == [r.records for r in fresh]
+
+
+def test_corrupted_file_is_recomputed(tmp_path, counting, capsys):
+    grid = runs(widths=(8,))
+    first = run_grid(grid, cache_dir=tmp_path, device="cpu", progress=False)
+    path = RunCache(tmp_path).path(cache_key(grid[1]))
+    raw = open(path, "rb").read()
+    open(path, "wb").write(raw[:-40] + b"0" + raw[-39:])
+    counting.clear()
+    again = run_grid(grid, cache_dir=tmp_path, device="cpu", progress=False)
+    assert counting == [[(8, 1)]]
+    assert "corrupted cache file" in capsys.readouterr().err
+    assert [r.records for r in again] == [r.records for r in first]
+    assert os.path.exists(path)  # rewritten
+
+
+def test_duplicates_trained_once_and_no_cache_mode(tmp_path, counting):
+    grid = runs(widths=(8,), seeds=(0,))
+    out = run_grid(grid + grid, cache_dir=None, device="cpu", progress=False)
+    assert counting == [[(8, 0)]] and out[0] is out[1]
+    assert not os.listdir(tmp_path)
+
+
+def test_tidy_table_csv_round_trip(tmp_path):
+    res = run_grid(runs(), cache_dir=None, device="cpu", progress=False)
+    table = results_table(res)
+    assert len(table["value"]) == sum(len(r.records) for r in res)
+    assert set(table["width"].tolist()) == {8, 16} and table["lr"][0] == 1e-3
+    write_csv(table, tmp_path / "r.csv")
+    back = read_csv(tmp_path / "r.csv")
+    assert list(back) == list(table)
+    for name in table:
+        assert back[name].tolist() == table[name].tolist()
+
+
+def test_device_resolution():
+    assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    assert resolve_device("cpu") == torch.device("cpu")
+    with pytest.raises(ConfigError, match="unknown device"):
+        resolve_device("tpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(ConfigError, match="CUDA is not available"):
+            resolve_device("cuda")
+
+
+def test_progress_bar_only_when_forced_or_on_a_terminal():
+    import io
+
+    from synthetic.progress import Progress
+
+    quiet = io.StringIO()
+    with Progress(3, stream=quiet, delay=0.0) as bar:
+        bar.advance(3)
+    assert quiet.getvalue() == ""  # not a terminal, not forced
+    loud = io.StringIO()
+    with Progress(3, stream=loud, force=True, delay=0.0) as bar:
+        bar.advance(1)
+        bar.advance(2)
+    text = loud.getvalue()
+    assert "1/3 runs" in text and text.rstrip("\n").split("\r")[-1].startswith("[" + "#" * 30 + "] 3/3 runs")
+    assert text.endswith("\n")
+    slow = io.StringIO()
+    with Progress(3, stream=slow, force=True, delay=60.0) as bar:
+        bar.advance(3)
+    assert slow.getvalue() == ""  # finished before the delay: no bar at all
