@@ -119,6 +119,7 @@ def train_bucket(runs: Sequence[RunConfig], device: str | torch.device = "cpu", 
 def _train(runs: list[RunConfig], dev: torch.device, data_source) -> list[RunResult]:
     cfg = runs[0]
     model, opt = build(runs, dev)
+    model.reuse_grad_buffers()
     if data_source is None:
         from synthetic.data import make_data_source
         data_source = make_data_source(cfg.data, d_in=cfg.model.d_in, d_out=cfg.model.d_out, loss=cfg.loss,

@@ -109,6 +109,21 @@ def _linear(u: Tensor, w: Tensor, b: Tensor | None) -> Tensor:
     return torch.baddbmm(b.unsqueeze(1), u, w.transpose(1, 2))
 
 
+class _UnbindInto(torch.autograd.Function):
+    """`w.unbind(1)` whose backward stacks the per-layer gradients into a caller-owned buffer instead of a fresh
+    tensor (a fresh [M, L, out, in] allocation per step costs page faults on a CPU)."""
+
+    @staticmethod
+    def forward(ctx, w: Tensor, out: Tensor):
+        ctx.out = out
+        return w.unbind(1)
+
+    @staticmethod
+    def backward(ctx, *grads):
+        grads = [torch.zeros_like(ctx.out[:, 0]) if g is None else g for g in grads]
+        return torch.stack(grads, dim=1, out=ctx.out), None
+
+
 class StackedResidualNet:
     """M residual MLPs of one shape; `params` maps group name -> leaf tensor with requires_grad."""
 
@@ -122,6 +137,13 @@ class StackedResidualNet:
                       for role in ("input", "hidden", "output")}
         self.act = activation_fn(cfg.activation)
         self.params = self._init_params(init_vars, seeds, bias_init_zero)
+        self.grad_buffers: dict[str, Tensor] | None = None
+
+    def reuse_grad_buffers(self) -> None:
+        """From now on the gradient of each stacked hidden group is written into one buffer reused by every backward
+        (so a gradient is valid only until the next backward through this model; the engine consumes it at once)."""
+        self.grad_buffers = {g: torch.empty_like(p, memory_format=torch.contiguous_format)
+                             for g, p in self.params.items() if g.startswith("hidden")}
 
     def _init_params(self, init_vars, seeds, bias_init_zero) -> dict[str, Tensor]:
         shapes = param_shapes(self.cfg)
@@ -158,6 +180,13 @@ class StackedResidualNet:
             return self.act
         return lambda z: z
 
+    def _layers(self, params: dict[str, Tensor], group: str) -> tuple[Tensor, ...]:
+        w = params[group]
+        buf = None if self.grad_buffers is None else self.grad_buffers.get(group)
+        if buf is not None and w.requires_grad and torch.is_grad_enabled() and buf.shape == w.shape:
+            return _UnbindInto.apply(w, buf)
+        return w.unbind(1)
+
     def forward(self, params: dict[str, Tensor], x: Tensor, capture: bool = False) -> tuple[Tensor, Capture | None]:
         """x [M, B, d_in] -> output [M, B, d_out]; with `capture`, also the per-layer tensors of `Capture`."""
         cfg = self.cfg
@@ -168,8 +197,8 @@ class StackedResidualNet:
         if cap is not None:
             cap.add("input", x, z, o)
             cap.features.append(h)
-        ws = [params[f"hidden.{i}"].unbind(1) for i in range(1, cfg.k + 1)]
-        bs = [params[f"hidden_bias.{i}"].unbind(1) for i in range(1, cfg.k + 1)] if cfg.bias else None
+        ws = [self._layers(params, f"hidden.{i}") for i in range(1, cfg.k + 1)]
+        bs = [self._layers(params, f"hidden_bias.{i}") for i in range(1, cfg.k + 1)] if cfg.bias else None
         for l in range(cfg.depth):
             u = self.norm(h)
             for i in range(cfg.k):

@@ -90,8 +90,53 @@ def _per_run(values: Sequence[float], like: Tensor) -> Tensor:
     return t.view(-1, *([1] * (like.ndim - 1)))
 
 
+CPU_TILE_BYTES = 256 * 1024
+"""On a CPU the element-wise update runs tile by tile (this many bytes per tensor), so the ~10 passes of one update
+over p, g, state and scratch stay in the L2 cache and each tensor streams from memory once. Elsewhere one tile is the
+whole group (every run in one kernel)."""
+
+
+def _tiles(M: int, R: int, tile: int | None) -> list[tuple[slice, slice]]:
+    """(runs, columns) slices covering an [M, R] view, each at most `tile` elements (a whole row at least when rows
+    fit); one slice pair when `tile` is None."""
+    if tile is None or M * R <= tile:
+        return [(slice(0, M), slice(0, R))]
+    if R <= tile:
+        k = tile // R
+        return [(slice(i, min(i + k, M)), slice(0, R)) for i in range(0, M, k)]
+    return [(slice(i, i + 1), slice(c, min(c + tile, R))) for i in range(M) for c in range(0, R, tile)]
+
+
+class _Group:
+    """One parameter group seen as [M, R]: its tiles, the tile views of the weights and of each state tensor, and
+    per-run factors as [M, 1] columns."""
+
+    def __init__(self, p: Tensor, state: dict[str, Tensor], tile: int | None) -> None:
+        self.M = p.shape[0]
+        self.R = p[0].numel()
+        self.tiles = _tiles(self.M, self.R, tile)
+        self.p = self.views(p.detach())
+        self.state = {k: self.views(s) for k, s in state.items()}
+
+    def views(self, x: Tensor) -> list[Tensor]:
+        x2 = x.reshape(self.M, self.R)
+        return [x2[rs, cs] for rs, cs in self.tiles]
+
+
+def _col(x: Tensor) -> Tensor:
+    return x.reshape(-1, 1)
+
+
+def _slice_len(s: slice, n: int) -> int:
+    return len(range(*s.indices(n)))
+
+
 class StackedOptimizer:
-    """Updates a dict of stacked parameters in place; `hps[group] = {"lr", "wd", "eps"}` per-run value lists."""
+    """Updates a dict of stacked parameters in place; `hps[group] = {"lr", "wd", "eps"}` per-run value lists.
+
+    Every update is in place with per-run factors broadcast over [M, 1] columns, through one scratch buffer reused by
+    every group and step. A frozen run (`alive` false) gets a decay factor of exactly 1 and an update zeroed by
+    `masked_fill_` (NaN-safe), so its weights stay bit-for-bit; its own state may become garbage."""
 
     def __init__(self, params: dict[str, Tensor], rules: dict[str, str], hps: dict[str, dict[str, Sequence[float]]],
                  cfg: OptimConfig) -> None:
@@ -99,10 +144,15 @@ class StackedOptimizer:
         self.t = 0
         self.lr, self.wd, self.eps = {}, {}, {}
         self.state: dict[str, dict[str, Tensor]] = {}
+        self.groups: dict[str, _Group] = {}
+        self.decay: dict[str, Tensor | None] = {}
+        scratch = 0
         for name, p in params.items():
             rule = rules[name]
             self.lr[name] = _per_run(hps[name]["lr"], p)
             self.wd[name] = _per_run(hps[name]["wd"], p)
+            self.decay[name] = (1 - _col(self.lr[name]) * _col(self.wd[name])
+                                if any(float(w) != 0.0 for w in hps[name]["wd"]) else None)
             if rule == "adamw":
                 eps = hps[name]["eps"]
                 if any(e is None for e in eps):
@@ -115,45 +165,84 @@ class StackedOptimizer:
                 self.state[name] = {"m": zeros()}
             else:
                 self.state[name] = {}
+            tile = CPU_TILE_BYTES // p.element_size() if p.device.type == "cpu" else None
+            elementwise = {k: v for k, v in self.state[name].items() if rule not in ("muon", "muon_kimi")}
+            self.groups[name] = _Group(p, elementwise, tile)
+            grp = self.groups[name]
+            scratch = max([scratch] + [_slice_len(rs, grp.M) * _slice_len(cs, grp.R) for rs, cs in grp.tiles])
+        like = next(iter(params.values()))
+        self._scratch = torch.empty(2 if "adamw" in rules.values() else 1, scratch, dtype=like.dtype, device=like.device)
+
+    def _u(self, tile_view: Tensor, i: int = 0) -> Tensor:
+        """Scratch buffer i (0 or 1) shaped like one tile."""
+        return self._scratch[i, : tile_view.numel()].view(tile_view.shape)
 
     @torch.no_grad()
     def step(self, grads: dict[str, Tensor], alive: Tensor | None = None) -> None:
         """One update of every group; runs with `alive[m] == False` keep their weights unchanged."""
         self.t += 1
+        keep = None if alive is None else alive.reshape(-1, 1)
+        dead = None if keep is None else ~keep
         for name, p in self.params.items():
-            new = getattr(self, "_" + self.rules[name])(name, p.detach(), grads[name].detach())
-            if alive is None:
-                p.copy_(new)
-            else:
-                p.copy_(torch.where(alive.view(-1, *([1] * (p.ndim - 1))), new, p))
+            decay = self.decay[name]
+            if decay is not None and keep is not None:
+                decay = torch.where(keep, decay, torch.ones((), dtype=decay.dtype, device=decay.device))
+            getattr(self, "_" + self.rules[name])(name, p.detach(), grads[name].detach(), decay, dead)
 
-    def _sgd(self, name: str, p: Tensor, g: Tensor) -> Tensor:
-        mu = self.cfg.momentum
-        d = g + self.wd[name] * p
-        if mu > 0:
-            buf = self.state[name]["m"]
-            buf.mul_(mu).add_(d)
-            d = d + mu * buf if self.cfg.nesterov else buf
-        return p - self.lr[name] * d
+    def _sgd(self, name: str, p: Tensor, g: Tensor, decay: Tensor | None, dead: Tensor | None) -> None:
+        mu, nesterov = self.cfg.momentum, self.cfg.nesterov
+        grp = self.groups[name]
+        wd = _col(self.wd[name]) if self.decay[name] is not None else None
+        neg_lr = -_col(self.lr[name])
+        bufs = grp.state["m"] if mu > 0 else None
+        for j, ((rs, cs), pt, gt) in enumerate(zip(grp.tiles, grp.p, grp.views(g))):
+            u = self._u(pt)
+            d = gt
+            if wd is not None:
+                d = torch.addcmul(gt, pt, wd[rs], out=u)
+            if bufs is not None:
+                buf = bufs[j]
+                buf.mul_(mu).add_(d)
+                if nesterov:
+                    d = d.add_(buf, alpha=mu) if d is u else torch.add(d, buf, alpha=mu, out=u)
+                else:
+                    d = buf
+            if dead is not None:
+                if d is gt:
+                    d = u.copy_(gt)
+                d.masked_fill_(dead[rs], 0)
+            pt.addcmul_(d, neg_lr[rs])
 
-    def _adamw(self, name: str, p: Tensor, g: Tensor) -> Tensor:
+    def _adamw(self, name: str, p: Tensor, g: Tensor, decay: Tensor | None, dead: Tensor | None) -> None:
         b1, b2 = self.cfg.betas
-        st = self.state[name]
-        lr = self.lr[name]
-        st["m"].lerp_(g, 1 - b1)
-        st["v"].mul_(b2).addcmul_(g, g, value=1 - b2)
-        bc1 = 1 - b1 ** self.t
+        grp = self.groups[name]
+        eps = _col(self.eps[name])
+        step = _col(self.lr[name]) / (1 - b1 ** self.t)
         bc2_sqrt = math.sqrt(1 - b2 ** self.t)
-        denom = (st["v"].sqrt() / bc2_sqrt).add_(self.eps[name])
-        return p * (1 - lr * self.wd[name]) - (lr / bc1) * st["m"] / denom
+        for (rs, cs), pt, gt, m, v in zip(grp.tiles, grp.p, grp.views(g), grp.state["m"], grp.state["v"]):
+            denom, u = self._u(pt), self._u(pt, 1)
+            if decay is not None:
+                pt.mul_(decay[rs])
+            m.lerp_(gt, 1 - b1)
+            v.mul_(b2).addcmul_(gt, gt, value=1 - b2)
+            torch.sqrt(v, out=denom).div_(bc2_sqrt).add_(eps[rs])
+            torch.mul(m, step[rs], out=u).div_(denom)
+            if dead is not None:
+                u.masked_fill_(dead[rs], 0)
+            pt.sub_(u)
 
-    def _lion(self, name: str, p: Tensor, g: Tensor) -> Tensor:
+    def _lion(self, name: str, p: Tensor, g: Tensor, decay: Tensor | None, dead: Tensor | None) -> None:
         b1, b2 = self.cfg.betas
-        m = self.state[name]["m"]
-        c = m.lerp(g, 1 - b1)
-        m.lerp_(g, 1 - b2)
-        lr = self.lr[name]
-        return p * (1 - lr * self.wd[name]) - lr * torch.sign(c)
+        grp = self.groups[name]
+        neg_lr = -_col(self.lr[name])
+        for (rs, cs), pt, gt, m in zip(grp.tiles, grp.p, grp.views(g), grp.state["m"]):
+            u = torch.lerp(m, gt, 1 - b1, out=self._u(pt)).sign_()
+            m.lerp_(gt, 1 - b2)
+            if decay is not None:
+                pt.mul_(decay[rs])
+            if dead is not None:
+                u.masked_fill_(dead[rs], 0)
+            pt.addcmul_(u, neg_lr[rs])
 
     def _muon_direction(self, name: str, g: Tensor) -> Tensor:
         mu = self.cfg.momentum
@@ -164,11 +253,21 @@ class StackedOptimizer:
             u = g.lerp(buf, mu) if self.cfg.nesterov else buf
         return newton_schulz(u, self.cfg.ns_steps)
 
-    def _muon(self, name: str, p: Tensor, g: Tensor) -> Tensor:
-        lr = self.lr[name]
-        return p * (1 - lr * self.wd[name]) - lr * self._muon_direction(name, g)
+    def _apply_direction(self, name: str, direction: Tensor, scale: float, decay: Tensor | None,
+                         dead: Tensor | None) -> None:
+        """W ← W·decay − η·scale·A for a freshly computed direction A (owned here, so it is masked in place)."""
+        grp = self.groups[name]
+        neg_lr = _col(self.lr[name]) * -scale
+        for (rs, cs), pt, a in zip(grp.tiles, grp.p, grp.views(direction)):
+            if decay is not None:
+                pt.mul_(decay[rs])
+            if dead is not None:
+                a.masked_fill_(dead[rs], 0)
+            pt.addcmul_(a, neg_lr[rs])
 
-    def _muon_kimi(self, name: str, p: Tensor, g: Tensor) -> Tensor:
-        lr = self.lr[name]
+    def _muon(self, name: str, p: Tensor, g: Tensor, decay: Tensor | None, dead: Tensor | None) -> None:
+        self._apply_direction(name, self._muon_direction(name, g), 1.0, decay, dead)
+
+    def _muon_kimi(self, name: str, p: Tensor, g: Tensor, decay: Tensor | None, dead: Tensor | None) -> None:
         scale = KIMI_SCALE * math.sqrt(max(p.shape[-2], p.shape[-1]))
-        return p * (1 - lr * self.wd[name]) - (lr * scale) * self._muon_direction(name, g)
+        self._apply_direction(name, self._muon_direction(name, g), scale, decay, dead)

@@ -186,3 +186,55 @@ def test_lion_first_step_is_sign():
         lr, wd = opt.lr[g], opt.wd[g]
         expect = before[g] * (1 - lr * wd) - lr * torch.sign(grads[g])
         torch.testing.assert_close(net.params[g].detach(), expect, rtol=0, atol=1e-15)
+
+
+@pytest.mark.parametrize("rule", ["sgd", "adamw", "lion", "muon"])
+def test_tiled_update_and_frozen_run(rule, monkeypatch):
+    """The CPU tiling changes nothing (tiles of 7 elements vs one tile); a frozen run with NaN gradients keeps its
+    weights bit-for-bit and the other runs get exactly the update they get when every run is alive."""
+    import synthetic.optim as optim
+
+    gen = torch.Generator().manual_seed(3)
+    M, shape = 3, (2, 5, 4)
+    p0 = torch.randn(M, *shape, generator=gen, dtype=torch.float64)
+    grads = [torch.randn(M, *shape, generator=gen, dtype=torch.float64) for _ in range(3)]
+    hps = {"w": {"lr": [0.1, 0.01, 0.05], "wd": [0.1, 0.0, 0.3], "eps": [1e-8, 1e-6, 1e-8]}}
+    cfg = OptimConfig(name=rule, momentum=0.9 if rule in ("sgd", "muon") else 0.0, nesterov=rule == "sgd")
+
+    def run(tile_bytes, alive=None, poison=False):
+        monkeypatch.setattr(optim, "CPU_TILE_BYTES", tile_bytes)
+        p = p0.clone()
+        opt = optim.StackedOptimizer({"w": p}, {"w": rule}, hps, cfg)
+        for g in grads:
+            g = g.clone()
+            if poison:
+                g[1] = float("nan")
+            opt.step({"w": g}, alive)
+        return p
+
+    whole = run(1 << 30)
+    assert not torch.equal(whole, p0)
+    assert torch.equal(run(7 * 8), whole)
+    alive = torch.tensor([True, False, True])
+    for tile in (7 * 8, 1 << 30):
+        frozen = run(tile, alive, poison=True)
+        assert torch.equal(frozen[1], p0[1])
+        assert torch.equal(frozen[0], whole[0]) and torch.equal(frozen[2], whole[2])
+
+
+def test_reused_hidden_grad_buffers_give_the_same_gradients():
+    runs = [RunConfig(model=MODEL, optim=OptimConfig(name="adamw"), base=BaseHP(eta=0.01), steps=1, batch_size=5,
+                      seed=s, dtype="float64") for s in range(2)]
+    x, y = data_for(runs).train_batch(0)
+    model, _ = build(runs, torch.device("cpu"))
+    names = list(model.params)
+
+    def grads():
+        loss = per_run_loss("mse", model.forward(model.params, x)[0], y).sum()
+        return [g.clone() for g in torch.autograd.grad(loss, [model.params[n] for n in names])]
+
+    plain = grads()
+    model.reuse_grad_buffers()
+    for _ in range(2):
+        for a, b in zip(grads(), plain):
+            assert torch.equal(a, b)
