@@ -40,15 +40,15 @@ class _OneLineParser(argparse.ArgumentParser):
 
 
 def _list() -> int:
-    from figures.registry import FIGURES, FIGURE_IDS
+    from figures.registry import all_specs
     from theory.cli import TABLE_IDS, table_title
 
     print("Tables (python paper_repro.py --table ID):")
     for tid in TABLE_IDS:
         print(f"  {tid:<10} {table_title(tid)}")
     print("Figures (python paper_repro.py --figure ID [--scale smoke|default|paper]):")
-    for fid in FIGURE_IDS:
-        print(f"  {fid:<22} {FIGURES[fid].title}")
+    for fid, spec in all_specs().items():
+        print(f"  {fid:<22} {spec.description}")
     return 0
 
 
@@ -66,11 +66,12 @@ def _tables(table: str, out: Path) -> int:
 
 
 def _figures(args: argparse.Namespace, out: Path) -> int:
-    from figures.registry import FIGURE_IDS, run_figure
+    from figures.registry import figure_ids, run_figure
 
-    ids = list(FIGURE_IDS) if args.figure == "all" else [args.figure]
+    known = figure_ids()
+    ids = list(known) if args.figure == "all" else [args.figure]
     for fid in ids:
-        if fid not in FIGURE_IDS:
+        if fid not in known:
             raise UsageError(f"unknown figure {fid!r}; run --list to see the catalogue")
     if args.data == "cifar10" and not args.data_dir:
         raise UsageError("--data cifar10 needs --data-dir DIR holding the CIFAR-10 python batches")
@@ -97,17 +98,20 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("paper_repro.py: interrupted; finished runs are cached and will be reused", file=sys.stderr)
         return 130
-    except Exception as exc:  # one line for any library error that names a user mistake
-        from theory.errors import TheoryError
-        from synthetic.errors import ConfigError
-
-        if isinstance(exc, (TheoryError, ConfigError)) or type(exc).__name__.endswith("Error") and getattr(
-            exc, "user_facing", False
-        ):
+    except Exception as exc:
+        if _user_facing(exc):
             print(f"paper_repro.py: error: {exc}", file=sys.stderr)
             return 2
         raise
 
+
+def _user_facing(exc: Exception) -> bool:
+    """Errors that name a user mistake (bad size, optimizer, device, data dir): one line, no traceback."""
+    from figures.registry import FigureError
+    from synthetic.errors import SyntheticError
+    from theory.errors import TheoryError
+
+    return isinstance(exc, (FigureError, SyntheticError, TheoryError))
 
 if __name__ == "__main__":
     sys.exit(main())
