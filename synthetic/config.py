@@ -49,6 +49,17 @@ class ModelConfig:
     bias: bool = False
     hidden_ratio: float = 1.0
     input_kind: InputKind = "dense"
+    final_norm: bool = False
+    """Normalize h_L (no learnable parameters) before the output map: the `norm` kind, or RMSNorm when `norm` is
+    "none". With pre-norm blocks this makes every map writing into the residual stream scale-invariant (Fan et al.'s
+    final norm before the readout)."""
+
+    @property
+    def final_norm_kind(self) -> NormKind:
+        """The norm applied to h_L before the output map ("none" without `final_norm`)."""
+        if not self.final_norm:
+            return "none"
+        return self.norm if self.norm != "none" else "rms"
 
     @classmethod
     def eq28(cls, width: int, depth: int, d_in: int = 3072, d_out: int = 1) -> "ModelConfig":
@@ -86,6 +97,11 @@ class DataConfig:
     data_dir: str | None = None
 
 
+OPTIONAL_DEFAULTS: tuple[tuple[tuple[str, ...], Any], ...] = ((("model", "final_norm"), False),
+                                                             (("decay_roles",), None))
+"""(path in `RunConfig.to_dict()`, default) of fields omitted from the canonical JSON at their default."""
+
+
 def _tuple(x: Any) -> tuple:
     return tuple(x) if isinstance(x, (list, tuple)) else (x,)
 
@@ -108,10 +124,22 @@ class RunConfig:
     measurements: tuple[str, ...] = ("loss",)
     measure_layers: tuple[str, ...] = ()
     bias_init_zero: bool = True
+    decay_roles: tuple[str, ...] | None = None
+    """None: the bridge's weight decay on every role. Otherwise a mask: only the listed roles (theory.roles names) get
+    the bridge's λ, every other role λ = 0 (Fan et al.'s λ1 = 0 for vector-like parameters: ("hidden",))."""
 
     def to_dict(self) -> dict[str, Any]:
-        """Canonical JSON-able dict (tuples as lists, nested configs as dicts)."""
-        return json.loads(json.dumps(asdict(self)))
+        """Canonical JSON-able dict (tuples as lists, nested configs as dicts). Fields added after the first cached
+        runs (`OPTIONAL_DEFAULTS`) are left out while at their default, so older configs keep their run ids."""
+        d = json.loads(json.dumps(asdict(self)))
+        for path, default in OPTIONAL_DEFAULTS:
+            *parents, name = path
+            owner = d
+            for key in parents:
+                owner = owner[key]
+            if owner[name] == default:
+                del owner[name]
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "RunConfig":
@@ -128,6 +156,8 @@ class RunConfig:
             for name in ("measure_at", "measurements", "measure_layers"):
                 if name in d:
                     d[name] = _tuple(d[name])
+            if d.get("decay_roles") is not None:
+                d["decay_roles"] = _tuple(d["decay_roles"])
             return cls(model=model, optim=optim, base=base, data=data, **d)
         except (TypeError, KeyError) as e:
             raise ConfigError(f"bad run config dict: {e}") from None
@@ -178,6 +208,16 @@ class RunConfig:
         choice(self.data.kind, DataKind, "data kind")
         choice(self.loss, LossKind, "loss")
         choice(self.dtype, DType, "dtype")
+        if not isinstance(m.final_norm, bool):
+            raise ConfigError(f"final_norm must be true or false (got {m.final_norm!r})")
+        if self.decay_roles is not None:
+            from theory.roles import ROLES
+
+            if isinstance(self.decay_roles, str) or not isinstance(self.decay_roles, tuple):
+                raise ConfigError(f"decay_roles must be a tuple of role names or None (got {self.decay_roles!r})")
+            for role in self.decay_roles:
+                if role not in ROLES:
+                    raise ConfigError(f"unknown role {role!r} in decay_roles; expected some of {', '.join(ROLES)}")
         if self.loss == "bce" and m.d_out != 1:
             raise ConfigError(f"loss 'bce' needs d_out = 1 (got {m.d_out})")
         if self.loss == "ce" and m.d_out < 2:

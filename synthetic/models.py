@@ -4,11 +4,13 @@ Network (Zheng et al. Eq. 2 / Eq. 28, general k, optional biases and pre-norm):
 
     h_0     = α_0 · φ_in(W_0 x + b_0)
     h_l     = h_{l-1} + α_l · φ_br(W_l^(k) φ(… φ(W_l^(1) norm(h_{l-1}) + b_l^(1)) …) + b_l^(k)),   l = 1..L
-    out     = α_{L+1} · W_{L+1} h_L
+    out     = α_{L+1} · W_{L+1} norm_f(h_L)
 
 φ acts between the k maps; φ_in / φ_br (the same activation) only when `act_after_input` / `act_after_branch`;
-`norm` is RMSNorm / LayerNorm without learnable parameters (torch's default epsilon). A bias sits inside its block's
-multiplier, so the bridge's bias-role multipliers are not used. Identity activation gives a deep linear network.
+`norm` is RMSNorm / LayerNorm without learnable parameters (torch's default epsilon); `norm_f` is the identity unless
+`final_norm` (then the `norm` kind, RMSNorm when `norm` is "none"; `ModelConfig.final_norm_kind`). A bias sits inside
+its block's multiplier, so the bridge's bias-role multipliers are not used. Identity activation gives a deep linear
+network.
 
 Parameters are grouped by role so the optimizer touches few tensors: `"input"` [M, n, d_in], `"hidden.{i}"`
 [M, L, out_i, in_i] (map i of every block), `"output"` [M, d_out, n], and when `bias`: `"input_bias"` [M, n],
@@ -161,12 +163,21 @@ class StackedResidualNet:
         return {g: torch.stack(per_run[g]).to(device=self.device, dtype=self.dtype).requires_grad_(True)
                 for g in order}
 
-    def norm(self, h: Tensor) -> Tensor:
-        if self.cfg.norm == "rms":
+    @staticmethod
+    def _apply_norm(kind: str, h: Tensor) -> Tensor:
+        if kind == "rms":
             return F.rms_norm(h, (h.shape[-1],))
-        if self.cfg.norm == "layer":
+        if kind == "layer":
             return F.layer_norm(h, (h.shape[-1],))
         return h
+
+    def norm(self, h: Tensor) -> Tensor:
+        """The pre-norm of every block."""
+        return self._apply_norm(self.cfg.norm, h)
+
+    def final_norm(self, h: Tensor) -> Tensor:
+        """The norm of h_L before the output map (identity without `final_norm`)."""
+        return self._apply_norm(self.cfg.final_norm_kind, h)
 
     def activation_after(self, group: str):
         """The activation applied right after a weight group's map (identity where there is none)."""
@@ -210,9 +221,10 @@ class StackedResidualNet:
             h = h + self.alpha["hidden"] * u
             if cap is not None:
                 cap.features.append(h)
-        z = _linear(h, params["output"], None)
+        u = self.final_norm(h)
+        z = _linear(u, params["output"], None)
         out = self.alpha["output"] * z
         if cap is not None:
-            cap.add("output", h, z, z)
+            cap.add("output", u, z, z)
             cap.features.append(out)
         return out, cap

@@ -19,6 +19,7 @@ touches another run. `step()` does no host synchronisation.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Sequence
 
 import torch
@@ -53,7 +54,8 @@ def role_rules(optimizer: str) -> dict[str, str]:
 
 
 def run_hparams(run: RunConfig) -> dict[str, LayerHP]:
-    """Every role's LayerHP for one run, from theory.bridge (the only source of these numbers)."""
+    """Every role's LayerHP for one run, from theory.bridge (the only source of these numbers); with
+    `run.decay_roles`, the roles not listed get wd = 0 (a mask on the bridge's λ, Fan's λ1 = 0)."""
     m = run.model
     roles = WEIGHT_ROLES + (BIAS_ROLES if m.bias else ())
     rules = role_rules(run.optim.name)
@@ -66,6 +68,8 @@ def run_hparams(run: RunConfig) -> dict[str, LayerHP]:
         except TheoryError as e:
             raise ConfigError(str(e)) from None
         out.update({r: hps[r] for r in wanted})
+    if run.decay_roles is not None:
+        out = {r: hp if r in run.decay_roles else replace(hp, wd=0.0) for r, hp in out.items()}
     return out
 
 

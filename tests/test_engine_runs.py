@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 
 import pytest
@@ -12,6 +13,7 @@ from theory.bridge import BaseHP
 from synthetic.config import DataConfig, ModelConfig, OptimConfig, RunConfig
 from synthetic.engine import build, run_id, train_bucket
 from synthetic.errors import ConfigError
+from synthetic.optim import run_hparams
 from synthetic.records import select
 from test_engine_support import data_for
 
@@ -130,7 +132,8 @@ def _one(**kw):
     ({"parameterization": "ntk"}, "parameterization"), ({"steps": 5, "measure_at": (6,)}, "measure_at"),
     ({"measurements": ("sigma9",), "measure_at": (0,)}, "measurement"), ({"dtype": "float16"}, "dtype"),
     ({"measure_layers": ("block9.1",)}, "layer"), ({"measurements": ("w_rms",)}, "measure_at"),
-    ({"loss": "bce", "d_out": 2}, "bce"),
+    ({"loss": "bce", "d_out": 2}, "bce"), ({"decay_roles": ("hidden", "readout")}, "decay_roles"),
+    ({"decay_roles": "hidden"}, "decay_roles"),
 ])
 def test_bad_config_is_one_line_config_error(kw, needle):
     run = _one(**kw)
@@ -149,3 +152,83 @@ def test_mixed_bucket_and_absent_cuda_are_config_errors():
             train_bucket([a], device="cuda")
     assert RunConfig.from_dict(a.to_dict()) == a
     assert a.bucket_key() == dataclasses.replace(a, seed=5, parameterization="sp", base=BaseHP(eta=1.0)).bucket_key()
+
+
+def _fan_model(final_norm: bool, norm: str = "rms") -> ModelConfig:
+    return ModelConfig(width=8, depth=3, k=2, d_in=5, d_out=2, activation="relu", norm=norm, final_norm=final_norm)
+
+
+@pytest.mark.parametrize("norm", ["rms", "layer", "none"])
+def test_final_norm_is_the_normalized_readout(norm):
+    """out = α_out W_out norm_f(h_L), with norm_f the block norm kind (RMSNorm when norm is "none"), computed by hand
+    from h_L; norm_f = identity without final_norm."""
+    for final in (True, False):
+        (run,) = [_one(width=8, depth=3, d_in=5, d_out=2, norm=norm, final_norm=final, dtype="float64",
+                       base=BaseHP(n_base=1, L_base=1))]
+        model, _ = build([run], torch.device("cpu"))
+        x = torch.randn(1, 7, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+        out, cap = model.forward(model.params, x, capture=True)
+        h = cap.features[-2]
+        if final and norm == "layer":
+            h = (h - h.mean(-1, keepdim=True)) / torch.sqrt(h.var(-1, unbiased=False, keepdim=True) + 1e-5)
+        elif final:
+            h = h / torch.sqrt(h.pow(2).mean(-1, keepdim=True) + torch.finfo(h.dtype).eps)
+        expected = model.alpha["output"] * (h @ model.params["output"][0].T)
+        torch.testing.assert_close(out, expected, rtol=1e-10, atol=1e-12)
+
+
+def test_final_norm_makes_the_residual_writers_scale_invariant():
+    """Pre-norm blocks + final norm: multiplying W0 and every block's last map (W_down) by c > 0 scales h_L by c and
+    leaves the output unchanged; without the final norm the output scales by c."""
+    x = torch.randn(2, 9, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(4))
+    c = 7.5
+    for final in (True, False):
+        runs = [_one(width=8, depth=3, d_in=5, d_out=2, norm="rms", final_norm=final, dtype="float64", seed=s,
+                     base=BaseHP(n_base=1, L_base=1)) for s in (1, 2)]
+        model, _ = build(runs, torch.device("cpu"))
+        with torch.no_grad():
+            out, _ = model.forward(model.params, x)
+            scaled = dict(model.params)
+            scaled["input"] = c * model.params["input"]
+            scaled["hidden.2"] = c * model.params["hidden.2"]
+            out_c, _ = model.forward(scaled, x)
+        torch.testing.assert_close(out_c, out if final else c * out, rtol=1e-9, atol=1e-12)
+
+
+def test_final_norm_and_decay_roles_defaults_keep_run_ids():
+    """The new fields are left out of the canonical JSON at their defaults (so cached run ids stay valid), are written
+    when set, and round-trip."""
+    a = _one()
+    assert "final_norm" not in a.to_dict()["model"] and "decay_roles" not in a.to_dict()
+    assert run_id(a) == run_id(dataclasses.replace(a, model=dataclasses.replace(a.model, final_norm=False),
+                                                   decay_roles=None))
+    b = _one(final_norm=True, decay_roles=("hidden", "output"))
+    assert b.to_dict()["model"]["final_norm"] is True and b.to_dict()["decay_roles"] == ["hidden", "output"]
+    assert RunConfig.from_dict(json.loads(b.canonical_json())) == b
+    assert len({run_id(a), run_id(b), run_id(dataclasses.replace(a, decay_roles=()))}) == 3
+    assert RunConfig.from_dict(a.to_dict()) == a
+
+
+@pytest.mark.parametrize("opt", ["adamw", "sgd", "muon_kimi_adamw"])
+def test_decay_roles_mask_the_bridge_weight_decay(opt):
+    """decay_roles=("hidden",): the hidden maps get the bridge's λ, every other role λ = 0. With a zero gradient one
+    step is pure decay: hidden weights become W·(1 − η λ_bridge) exactly, the others stay bit-for-bit."""
+    base = BaseHP(eta=0.05, lam=0.3, n_base=1, L_base=1)
+    run = RunConfig(model=ModelConfig(width=6, depth=2, k=2, d_in=4, d_out=1, bias=True, norm="rms", final_norm=True),
+                    optim=OptimConfig(name=opt), base=base, dtype="float64", decay_roles=("hidden",)).validate()
+    full = run_hparams(dataclasses.replace(run, decay_roles=None))
+    masked = run_hparams(run)
+    for role, hp in masked.items():
+        assert hp.wd == (full[role].wd if role == "hidden" else 0.0), role
+        assert (hp.lr, hp.multiplier, hp.init_var, hp.eps) == (full[role].lr, full[role].multiplier,
+                                                               full[role].init_var, full[role].eps)
+    assert full["hidden"].wd > 0 and all(full[r].wd > 0 for r in ("input", "output"))
+    model, optim = build([run], torch.device("cpu"))
+    before = {g: p.detach().clone() for g, p in model.params.items()}
+    optim.step({g: torch.zeros_like(p) for g, p in model.params.items()})
+    for g, p in model.params.items():
+        if g.startswith("hidden."):
+            torch.testing.assert_close(p.detach(), before[g] * (1 - full["hidden"].lr * full["hidden"].wd),
+                                       rtol=1e-14, atol=0)
+        else:
+            assert torch.equal(p.detach(), before[g]), g

@@ -1,0 +1,645 @@
+"""Fan et al. (AdamW weight-decay steady state) figures wd1–wd4: runs, analysis (the numbers), and plots.
+
+- wd1: sublayer gain over training and final singular spectra for Fan's six (η, λ) points (plus λ×4, λ×1/4 for the
+  slope fit) at one width; slope of log σ1 against log(η/λ) (expected 0.5), normalized spectra.
+- wd2: σ1 against width at one fixed (η, λ) for every layer (`sp` = every HP at its base value): α with a per-seed
+  bootstrap CI.
+- wd3: μP (η2 ∝ 1/d) with λ2 ∝ d^e for the `theory.wd_rules` rules (μP fixed λ, Fan's √d, constant ηλ) and the rule
+  built from the α̂ measured in wd2 (e = 2α̂ − 1); σ1's width exponent against the prediction p(a − e) + α̂.
+- wd4: zero-shot transfer: final test loss against η_base and λ_base per width, measured-α rule against fixed λ.
+
+Headline matrices: `PRIMARY` (W_up of blocks 2..L); W_down, block 1, the input map and weight RMS are reported beside
+them. Every run is a `RunConfig` built in `figures.wd_setup` (numbers from theory; the vector-like choice is
+`wd_setup.VECTOR_LIKE`). `analyze_*` return the headline numbers (used by the CI regression checks), `plot_*` draw them,
+`FIGURES` is the registry's spec dict; `python -m figures.wd [ids] --scale S [--gallery figures/gallery]` renders
+without the registry. wd3/wd4 read α̂ from wd2's runs in the cache (trained first if missing).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from figures import wd_setup as ws
+from figures.registry import FigureContext, FigureOutput, FigureSpec
+from synthetic.fit import FitError, loglog_fit
+
+P_PAPER = 0.5
+ALPHA_PAPER = 0.75
+TYPES = tuple(ws.HIDDEN_TYPES)
+PRIMARY = "W_up_inner"
+"""The matrices the headline numbers use: the FFN up-projections W_up of blocks 2..L. They read a normalized,
+full-rank residual stream (block 1 reads norm(W0 x), rank ≤ d_in) and are free along the ReLU rescaling symmetry
+(W_up, W_down) -> (c W_up, W_down / c). With the final norm before the readout (`wd_setup`), W_down and the input map
+are scale-invariant too; W_down, block 1 and all-block averages are always reported beside W_up."""
+PRIMARY_LABEL = "W_up, blocks 2..L"
+
+WD1_POINTS: tuple[tuple[str, float, float], ...] = (
+    ("base", 1.0, 1.0), ("η×4, λ×4", 4.0, 4.0), ("η×2, λ×2", 2.0, 2.0), ("η×0.5, λ×0.5", 0.5, 0.5),
+    ("λ×2", 1.0, 2.0), ("λ×0.5", 1.0, 0.5), ("λ×4", 1.0, 4.0), ("λ×0.25", 1.0, 0.25),
+)
+"""Fan's Fig. 1 six runs, then λ×4 and λ×1/4 (digest §10.3 E1) to widen the η/λ range of the slope fit."""
+FAN_SIX = 6
+
+WD3_RULES: tuple[str, ...] = ("mup_fixed", "fan_paper", "constant_eta_lambda", "fan_measured")
+WD3_LABELS = {"mup_fixed": "λ₂ const (μP fixed λ)", "fan_paper": "λ₂ ∝ √d (Fan, α=0.75)",
+              "constant_eta_lambda": "λ₂ ∝ d (constant ηλ)", "fan_measured": "λ₂ ∝ d^(2α̂−1) (measured α̂)"}
+WD3_COLORS = {"mup_fixed": "#d62728", "fan_paper": "#2ca02c", "constant_eta_lambda": "#9467bd",
+              "fan_measured": "#1f77b4"}
+WD4_RULES: tuple[str, ...] = ("fan_measured", "mup_fixed")
+
+
+# ---------------------------------------------------------------- runs
+
+
+def _ctx_cache(ctx: FigureContext | None) -> Path | None:
+    """Where wd3/wd4 find wd2's runs for α̂: the context's cache dir if it has one, else the registry's default."""
+    from figures.registry import default_cache_dir
+
+    cache = getattr(ctx, "cache_dir", None) if ctx is not None else None
+    return Path(cache) if cache else default_cache_dir(Path("results/figures"))
+
+
+def wd1_runs(scale: str) -> list:
+    """Fan's (η, λ) points at width `wd1_width` (every role's η and the decayed hidden role's λ scaled, as a global
+    sweep; the vector-like roles keep λ1 = 0), all seeds; steps give the slowest point (smallest ηλ) `steps_per_tau`
+    timescales."""
+    s = ws.setting(scale)
+    slowest = min(em * lm for _, em, lm in WD1_POINTS) * s.eta * s.lam
+    steps = ws.steps_for(s, slowest)
+    at = replace(s, d0=s.wd1_width)
+    return [ws.run_config(s, width=s.wd1_width, seed=seed, steps=steps,
+                          base=ws.base_hp(at, width=s.wd1_width, eta_mult=em, lam_mult=lm))
+            for _, em, lm in WD1_POINTS for seed in s.seeds]
+
+
+def wd2_runs(scale: str) -> list:
+    """σ1 against width at one (η, λ) for every layer: the `sp` parameterization (every HP at its base value)."""
+    s = ws.setting(scale)
+    steps = ws.steps_for(s, s.eta * s.lam)
+    return [ws.run_config(s, width=w, seed=seed, steps=steps, parameterization="sp",
+                          base=ws.base_hp(s, width=s.d0))
+            for w in s.widths for seed in s.seeds]
+
+
+def rule_e(rule: str, alpha_hat: float | None) -> float:
+    """λ2's width exponent e for a wd3/wd4 rule, from theory.wd_rules (Fan's rule: e = a + α/p with p = 1/2)."""
+    if rule == "fan_paper":
+        return ws.rule_exponent("fan", alpha=ALPHA_PAPER, p=P_PAPER)
+    if rule == "fan_measured":
+        return ws.rule_exponent("fan", alpha=alpha_hat, p=P_PAPER)
+    return ws.rule_exponent(rule)
+
+
+def _mup_steps(s: ws.FanSetting, es: Sequence[float], widths: Sequence[int], mults: float = 1.0) -> int:
+    """Steps for the slowest run of a μP grid: smallest κ = η2 λ2 ∝ (d/d0)^(a + e) times the smallest multiplier."""
+    a_b, _ = ws.bridge_hidden_exponents()
+    kappa = min(s.eta * s.lam * mults * (w / s.d0) ** (a_b + e) for e in es for w in widths)
+    return ws.steps_for(s, kappa)
+
+
+def wd3_runs(scale: str, alpha_hat: float) -> list:
+    s = ws.setting(scale)
+    es = {r: rule_e(r, alpha_hat) for r in WD3_RULES}
+    steps = _mup_steps(s, list(es.values()), s.widths)
+    return [ws.run_config(s, width=w, seed=seed, steps=steps, base=ws.base_hp(s, width=w, e=es[r]))
+            for r in WD3_RULES for w in s.widths for seed in s.seeds]
+
+
+def wd4_runs(scale: str, alpha_hat: float) -> list:
+    """Per transfer width and rule: an η_base sweep at λ multiplier 1 and a λ_base sweep at η multiplier 1."""
+    s = ws.setting(scale)
+    es = {r: rule_e(r, alpha_hat) for r in WD4_RULES}
+    per_tau = replace(s, steps_per_tau=s.transfer_steps_per_tau or s.steps_per_tau)
+    steps = _mup_steps(per_tau, list(es.values()), s.transfer_widths, mults=min(min(s.eta_grid), min(s.lam_grid)))
+    runs = []
+    for r in WD4_RULES:
+        for w in s.transfer_widths:
+            points = [(m, 1.0) for m in s.eta_grid] + [(1.0, m) for m in s.lam_grid if m != 1.0]
+            for em, lm in points:
+                for seed in s.seeds:
+                    runs.append(ws.run_config(s, width=w, seed=seed, steps=steps,
+                                              base=ws.base_hp(s, width=w, e=es[r], eta_mult=em, lam_mult=lm)))
+    return runs
+
+
+# ---------------------------------------------------------------- analysis
+
+
+@dataclass(frozen=True)
+class Fit:
+    slope: float
+    lo: float
+    hi: float
+    n: int
+
+    @staticmethod
+    def of(x, y, groups=None) -> "Fit":
+        try:
+            f = loglog_fit(x, y, groups=groups)
+        except FitError:
+            return Fit(math.nan, math.nan, math.nan, 0)
+        return Fit(f.slope, f.ci_low, f.ci_high, f.n)
+
+    def text(self, digits: int = 2) -> str:
+        return f"{self.slope:.{digits}f} [{self.lo:.{digits}f}, {self.hi:.{digits}f}]"
+
+    def as_dict(self) -> dict:
+        return {"value": self.slope, "ci_low": self.lo, "ci_high": self.hi, "n": self.n}
+
+
+def scalars(res) -> dict:
+    """Steady-window scalars of one run: σ1, gain, weight RMS per FFN type and over both, input-map σ1, test loss."""
+    types = ws.type_layers(res.config.model.depth)
+    both = tuple(n for v in types.values() for n in v)
+    out = {"sigma1": ws.final_value(res.records, "sigma1", both),
+           "sigma1_input": ws.final_value(res.records, "sigma1", (ws.NORMED_LAYER,)),
+           "gain": ws.final_value(res.records, "gain", both), "w_rms": ws.final_value(res.records, "w_rms", both),
+           "test_loss": ws.final_value(res.records, "test_loss", ("model",)), "diverged_at": res.diverged_at}
+    for t, names in types.items():
+        for q in ("sigma1", "gain", "w_rms"):
+            out[f"{q}_{t}"] = ws.final_value(res.records, q, names)
+        out[f"sigma1_{t}_inner"] = ws.final_value(res.records, "sigma1", ws.inner_layers(res.config.model.depth, t))
+    return out
+
+
+def _steady_rows(results) -> tuple[list[dict], dict]:
+    rows = [ws.steady(r) for r in results]
+    tsc = [r["timescales"] for r in rows]
+    summary = {"timescales_min": float(min(tsc)), "timescales_max": float(max(tsc)),
+               "steady_ok": int(sum(r["ok"] for r in rows)), "runs": len(rows),
+               "sigma1_rel_change_max": float(np.nanmax([r.get("sigma1_rel_change", math.nan) for r in rows]))}
+    return rows, summary
+
+
+def analyze_wd1(results) -> dict:
+    """Per run: η/λ (hidden), final σ1, gain, weight RMS, spectra; the slope fits and the spectrum-shape spread."""
+    runs = []
+    steady_rows, steady_sum = _steady_rows(results)
+    n_seeds = len({r.config.seed for r in results})
+    for i, res in enumerate(results):
+        eta2, lam2 = ws.hidden_eta_lam(res.config)
+        label, em, lm = WD1_POINTS[i // n_seeds]
+        prim = ws.inner_layers(res.config.model.depth, "W_up")
+        spec = np.mean([ws.final_spectrum(res.records, l) for l in prim], axis=0)
+        runs.append({"label": label, "eta_mult": em, "lam_mult": lm, "seed": res.config.seed, "eta2": eta2,
+                     "lam2": lam2, "ratio": eta2 / lam2, **scalars(res),
+                     "gain_series": ws.series(res.records, "gain", prim),
+                     "spectrum": spec, **{f"steady_{k}": v for k, v in steady_rows[i].items()}})
+    ratio = [r["ratio"] for r in runs]
+    seeds = [r["seed"] for r in runs]
+    fits = {key: Fit.of(ratio, [r[key] for r in runs], seeds)
+            for key in ("sigma1", "sigma1_W_up", "sigma1_W_down", "sigma1_W_up_inner", "sigma1_W_down_inner",
+                        "gain_W_up", "w_rms_W_up", "w_rms_W_down", "sigma1_input")}
+    # spectrum shape: max |log(σ_i/σ1) − log(base σ_i/σ1)| over i ≤ 0.8·rank, per seed, over Fan's six runs
+    spread = {0.8: 0.0, 0.5: 0.0}
+    for seed in set(seeds):
+        mine = [r for r in runs if r["seed"] == seed]
+        base = mine[0]["spectrum"] / mine[0]["spectrum"][0]
+        for frac in spread:
+            k = max(1, int(frac * base.size))
+            for r in mine[:FAN_SIX]:
+                dev = np.abs(np.log(r["spectrum"][:k] / r["spectrum"][0]) - np.log(base[:k]))
+                spread[frac] = max(spread[frac], float(np.max(dev)))
+    matched = [r[f"sigma1_{PRIMARY}"] for r in runs if r["eta_mult"] == r["lam_mult"]]
+    return {"runs": runs, "fits": fits, "spectrum_log_spread": spread[0.8], "spectrum_log_spread_half": spread[0.5],
+            "steady": steady_sum,
+            "matched_sigma1_spread": float(np.max(matched) / np.min(matched))}
+
+
+def analyze_wd2(results) -> dict:
+    rows = []
+    steady_rows, steady_sum = _steady_rows(results)
+    for i, res in enumerate(results):
+        rows.append({"width": res.config.model.width, "seed": res.config.seed, **scalars(res),
+                     **{f"steady_{k}": v for k, v in steady_rows[i].items()}})
+    w = [r["width"] for r in rows]
+    g = [r["seed"] for r in rows]
+    fits = {key: Fit.of(w, [r[key] for r in rows], g)
+            for key in ("sigma1", "sigma1_W_up", "sigma1_W_down", "sigma1_W_up_inner", "sigma1_W_down_inner",
+                        "w_rms_W_up", "w_rms_W_down", "gain_W_up")}
+    return {"rows": rows, "fits": fits, "alpha": fits[f"sigma1_{PRIMARY}"], "steady": steady_sum}
+
+
+def measured_alpha(scale: str, *, device: str = "auto", cache_dir: Path | None = None, progress: bool = False,
+                   results=None) -> tuple[float, dict]:
+    """α̂ from wd2's runs (trained or read from the cache)."""
+    if results is None:
+        from synthetic.grid import run_grid
+
+        results = run_grid(wd2_runs(scale), cache_dir=cache_dir, device=device, progress=progress)
+    a = analyze_wd2(results)
+    return a["alpha"].slope, a
+
+
+def analyze_wd3(results, alpha_hat: float, alpha_fit: Fit | None = None) -> dict:
+    s_ws = sorted({r.config.model.width for r in results})
+    per_rule = len(results) // len(WD3_RULES)
+    steady_rows, steady_sum = _steady_rows(results)
+    rows, fits = [], {}
+    for k, rule in enumerate(WD3_RULES):
+        chunk = results[k * per_rule:(k + 1) * per_rule]
+        e = rule_e(rule, alpha_hat)
+        for j, res in enumerate(chunk):
+            eta2, lam2 = ws.hidden_eta_lam(res.config)
+            rows.append({"rule": rule, "e": e, "width": res.config.model.width, "seed": res.config.seed,
+                         "eta2": eta2, "lam2": lam2, **scalars(res),
+                         **{f"steady_{kk}": v for kk, v in steady_rows[k * per_rule + j].items()}})
+        mine = [r for r in rows if r["rule"] == rule]
+        wsd, seeds = [r["width"] for r in mine], [r["seed"] for r in mine]
+        fits[rule] = {"e": e, "sigma1": Fit.of(wsd, [r[f"sigma1_{PRIMARY}"] for r in mine], seeds),
+                      **{f"{q}_{t}": Fit.of(wsd, [r[f"{q}_{t}"] for r in mine], seeds)
+                         for q in ("sigma1", "gain") for t in TYPES},
+                      **{f"sigma1_{t}_inner": Fit.of(wsd, [r[f"sigma1_{t}_inner"] for r in mine], seeds)
+                         for t in TYPES},
+                      "predicted": ws.predicted_sigma1_exponent(e, alpha=alpha_hat, p=P_PAPER)}
+    # the law's own p in this family: exponent = α + p(a − e) ⇒ slope of exponent against e is −p
+    es = np.array([fits[r]["e"] for r in WD3_RULES])
+    ex = np.array([fits[r]["sigma1"].slope for r in WD3_RULES])
+    ok = np.isfinite(ex)
+    p_fam = float(-np.polyfit(es[ok], ex[ok], 1)[0]) if ok.sum() >= 2 else math.nan
+    return {"rows": rows, "fits": fits, "alpha_hat": alpha_hat, "alpha_fit": alpha_fit, "widths": s_ws,
+            "p_family": p_fam, "steady": steady_sum}
+
+
+def analyze_wd4(results, scale: str, alpha_hat: float) -> dict:
+    s = ws.setting(scale)
+    n_seeds = len(s.seeds)
+    rows = []
+    i = 0
+    steady_rows, steady_sum = _steady_rows(results)
+    for rule in WD4_RULES:
+        for w in s.transfer_widths:
+            points = [("eta", m, 1.0) for m in s.eta_grid] + [("lam", 1.0, m) for m in s.lam_grid if m != 1.0]
+            for sweep, em, lm in points:
+                for _ in range(n_seeds):
+                    res = results[i]
+                    eta2, lam2 = ws.hidden_eta_lam(res.config)
+                    loss = ws.final_value(res.records, "test_loss", ("model",))
+                    rows.append({"rule": rule, "width": w, "sweep": sweep, "eta_mult": em, "lam_mult": lm,
+                                 "seed": res.config.seed, "eta2": eta2, "lam2": lam2,
+                                 "test_loss": loss if res.diverged_at is None else math.nan,
+                                 "diverged_at": res.diverged_at,
+                                 "sigma1": scalars(res)[f"sigma1_{PRIMARY}"],
+                                 **{f"steady_{k}": v for k, v in steady_rows[i].items()}})
+                    i += 1
+    optima = {}
+    for rule in WD4_RULES:
+        for sweep, grid, key in (("eta", s.eta_grid, "eta_mult"), ("lam", s.lam_grid, "lam_mult")):
+            best = {}
+            for w in s.transfer_widths:
+                curve = []
+                for m in grid:
+                    vals = [r["test_loss"] for r in rows if r["rule"] == rule and r["width"] == w and
+                            r[key] == m and (r["sweep"] == sweep or m == 1.0) and
+                            r["eta_mult" if sweep == "lam" else "lam_mult"] == 1.0]
+                    curve.append(float(np.nanmean(vals)) if np.isfinite(vals).any() else math.nan)
+                curve = np.array(curve)
+                best[w] = float(grid[int(np.nanargmin(curve))]) if np.isfinite(curve).any() else math.nan
+            shifts = [abs(math.log2(best[w] / best[s.transfer_widths[0]])) for w in s.transfer_widths]
+            edge = any(b in (min(grid), max(grid)) for b in best.values())
+            optima[(rule, sweep)] = {"best": best, "max_shift_steps": float(max(shifts)), "at_grid_edge": edge}
+    return {"rows": rows, "optima": optima, "alpha_hat": alpha_hat, "steady": steady_sum}
+
+
+# ---------------------------------------------------------------- plots
+
+RATIO_COLORS = {0.25: "#8c564b", 0.5: "#d62728", 1.0: "#1f77b4", 2.0: "#2ca02c", 4.0: "#ff7f0e"}
+ETA_STYLES = {4.0: ":", 2.0: "--", 1.0: "-", 0.5: "-."}
+
+
+def _ratio_key(em: float, lm: float) -> float:
+    return em / lm
+
+
+def _steady_note(st: dict) -> str:
+    return (f"{st['timescales_min']:.0f}–{st['timescales_max']:.0f} timescales 1/(η₂λ₂); "
+            f"steady (σ₁ within 15% over last 10%): {st['steady_ok']}/{st['runs']}")
+
+
+def plot_wd1(ctx: FigureContext, results) -> FigureOutput:
+    from figures.plotting import log2_axis, new_figure, note
+
+    a = analyze_wd1(results)
+    s = ws.setting(ctx.scale)
+    fig, axes = new_figure(1, 4, panel_w=3.7, panel_h=3.2,
+                           title=f"wd1 (Fan Fig. 1 analogue): AdamW steady state, width {s.wd1_width}, depth "
+                                 f"{s.depth}, pre-norm ReLU FFN; {PRIMARY_LABEL} averaged; {_steady_note(a['steady'])}")
+    ax_g, ax_s, ax_n, ax_r = axes[0]
+    seed0 = min(r["seed"] for r in a["runs"])
+    shown = [r for r in a["runs"] if r["seed"] == seed0][:FAN_SIX]
+    for r in shown:
+        c = RATIO_COLORS.get(_ratio_key(r["eta_mult"], r["lam_mult"]), "0.3")
+        ls = ETA_STYLES.get(r["eta_mult"], "-") if r["eta_mult"] == r["lam_mult"] else "-"
+        lbl = f"{r['label']} (η/λ ×{r['ratio'] / shown[0]['ratio']:g}, ηλ ×{r['eta_mult'] * r['lam_mult']:g})"
+        t, g = r["gain_series"]
+        ax_g.plot(t, g, color=c, linestyle=ls, label=lbl)
+        sp = r["spectrum"]
+        idx = np.arange(1, sp.size + 1)
+        ax_s.plot(idx, sp, color=c, linestyle=ls, label=lbl)
+        ax_n.plot(idx, sp / sp[0], color=c, linestyle=ls, label=lbl)
+    ax_g.set(xscale="log", yscale="log", xlabel="training step", ylabel="sublayer gain ‖Wx‖_rms / ‖x‖_rms",
+             title=f"(a) gain over training (seed {seed0})")
+    ax_s.set(xscale="log", yscale="log", xlabel="index i", ylabel="singular value σ_i (final)",
+             title="(b) final singular spectra")
+    ax_s.legend(loc="lower left", fontsize=6)
+    ax_n.set(xscale="log", yscale="log", xlabel="index i", ylabel="σ_i / σ₁", title="(c) normalized spectra")
+    note(ax_n, f"max |Δ log(σ_i/σ₁)| vs base:\ni ≤ rank/2: {a['spectrum_log_spread_half']:.2f}\n"
+               f"i ≤ 0.8·rank: {a['spectrum_log_spread']:.2f} (digest: ≲ 0.1)", loc="lower left")
+    # (d) every scale relative to its geometric mean, against η/λ relative to base, with the slope-0.5 reference
+    base_ratio = a["runs"][0]["ratio"]
+    rat = np.array([r["ratio"] for r in a["runs"]]) / base_ratio
+    jitter = {"sigma1_W_up_inner": 0.94, "sigma1_W_down_inner": 0.98, "w_rms_W_up": 1.02, "sigma1_input": 1.06}
+    for key, color, marker, name in (("sigma1_W_up_inner", "#1f77b4", "o", "σ₁ W_up (blocks 2..L)"),
+                                     ("sigma1_W_down_inner", "#ff7f0e", "v", "σ₁ W_down (blocks 2..L)"),
+                                     ("w_rms_W_up", "#2ca02c", "s", "entry RMS of W_up"),
+                                     ("sigma1_input", "#7f7f7f", "^", "σ₁ input map")):
+        y = np.array([r[key] for r in a["runs"]])
+        y = y / np.exp(np.mean(np.log(y)))
+        f = a["fits"][key]
+        ax_r.scatter(rat * jitter[key], y, color=color, marker=marker, s=14, alpha=0.8,
+                     label=f"{name}: {f.text()}")
+        xs = np.geomspace(rat.min(), rat.max(), 20)
+        ax_r.plot(xs, np.exp(f.slope * (np.log(xs) - np.mean(np.log(rat)))), color=color, linewidth=1)
+    xs = np.geomspace(rat.min(), rat.max(), 20)
+    ax_r.plot(xs, np.exp(0.5 * (np.log(xs) - np.mean(np.log(rat)))), color="black", linestyle="--", linewidth=1.2,
+              label="expected slope 0.5 (√(η/λ))")
+    log2_axis(ax_r, "x")
+    ax_r.set(yscale="log", xlabel="η₂/λ₂ relative to base", ylabel="value / geometric mean over runs",
+             title="(d) steady-state scale vs η/λ: fitted slopes [95% CI]")
+    ax_r.legend(loc="upper left", fontsize=6)
+    _tidy(fig)
+    rows = []
+    for r in a["runs"]:
+        base = {k: v for k, v in r.items() if k not in ("gain_series", "spectrum")}
+        rows.append({**base, "kind": "final"})
+        t, g = r["gain_series"]
+        rows += [{"label": r["label"], "seed": r["seed"], "kind": "gain_series", "step": int(tt), "value": float(gg)}
+                 for tt, gg in zip(t, g)]
+        rows += [{"label": r["label"], "seed": r["seed"], "kind": "spectrum", "index": i + 1, "value": float(v)}
+                 for i, v in enumerate(r["spectrum"])]
+    summary = {**{f"slope_{k}_vs_eta_over_lambda": f.as_dict() for k, f in a["fits"].items()},
+               "slope_input_sigma1_vs_eta_over_lambda": a["fits"]["sigma1_input"].as_dict(),
+               "spectrum_log_spread": a["spectrum_log_spread"],
+               "spectrum_log_spread_half_rank": a["spectrum_log_spread_half"], "matched_ratio_sigma1_max_over_min":
+               a["matched_sigma1_spread"], "steady": a["steady"], "vector_like": ws.vector_like_note()}
+    return FigureOutput(fig, rows, summary)
+
+
+def _tidy(fig) -> None:
+    """tight_layout without matplotlib's layout-engine warning."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        fig.tight_layout()
+
+
+def _ref_slope(ax, x, y0, slope, label, style):
+    xs = np.array([min(x), max(x)], dtype=float)
+    ax.plot(xs, y0 * (xs / xs[0]) ** slope, color="0.4", linestyle=style, linewidth=1, label=label)
+
+
+def plot_wd2(ctx: FigureContext, results) -> FigureOutput:
+    from figures.plotting import line_with_band, log2_axis, new_figure
+
+    a = analyze_wd2(results)
+    s = ws.setting(ctx.scale)
+    widths = sorted({r["width"] for r in a["rows"]})
+    fig, axes = new_figure(1, 3, panel_w=3.7, panel_h=3.1,
+                           title=f"wd2: steady-state σ₁ vs width at fixed (η, λ) = ({s.eta:g}, {s.lam:g}) for every "
+                                 f"layer; {len(s.seeds)} seeds, 95% bands; {_steady_note(a['steady'])}")
+    ax1, ax2, ax3 = axes[0]
+    colors = {"W_up": "#1f77b4", "W_down": "#ff7f0e"}
+    for t in TYPES:
+        per = [[r[f"sigma1_{t}_inner"] for r in a["rows"] if r["width"] == w] for w in widths]
+        f = a["fits"][f"sigma1_{t}_inner"]
+        line_with_band(ax1, widths, per, label=f"{t} (blocks 2..L): α = {f.text()}", color=colors[t])
+    f = a["alpha"]
+    m0 = np.mean([r[f"sigma1_{PRIMARY}"] for r in a["rows"] if r["width"] == widths[0]])
+    _ref_slope(ax1, widths, m0, 0.5, "slope 0.5 (random bulk)", ":")
+    _ref_slope(ax1, widths, m0, ALPHA_PAPER, "slope 0.75 (Fan, LLaMA)", "--")
+    log2_axis(ax1, "x")
+    ax1.set(yscale="log", xlabel="width d", ylabel="σ₁ (final, steady window)",
+            title=f"(a) σ₁ ∝ d^α; α̂ ({PRIMARY_LABEL}) = {f.text()}")
+    ax1.legend(fontsize=6.5, loc="upper left")
+    for t in TYPES:
+        per = [[r[f"w_rms_{t}"] for r in a["rows"] if r["width"] == w] for w in widths]
+        line_with_band(ax2, widths, per, label=f"{t}: slope {a['fits'][f'w_rms_{t}'].text()}", color=colors[t])
+    ax2.axhline(np.mean(per[0]), color="0.4", linestyle="--", linewidth=1, label="pure-noise prediction: flat")
+    log2_axis(ax2, "x")
+    ax2.set(yscale="log", xlabel="width d", ylabel="entry RMS of W", title="(b) weight RMS (bulk)")
+    ax2.legend(fontsize=6.5)
+    per = [[r["gain_W_up"] for r in a["rows"] if r["width"] == w] for w in widths]
+    line_with_band(ax3, widths, per, label=f"W_up gain: slope {a['fits']['gain_W_up'].text()}", color="#9467bd")
+    log2_axis(ax3, "x")
+    ax3.set(yscale="log", xlabel="width d", ylabel="sublayer gain", title="(c) sublayer gain")
+    ax3.legend(fontsize=6.5)
+    _tidy(fig)
+    summary = {"alpha": f.as_dict(), "alpha_quantity": PRIMARY_LABEL,
+               **{f"alpha_{k}": v.as_dict() for k, v in a["fits"].items()},
+               **{f"w_rms_width_exponent_{t}": a["fits"][f"w_rms_{t}"].as_dict() for t in TYPES},
+               "alpha_paper": ALPHA_PAPER, "steady": a["steady"]}
+    return FigureOutput(fig, a["rows"], summary)
+
+
+def plot_wd3(ctx: FigureContext, results, alpha_info: dict) -> FigureOutput:
+    from figures.plotting import log2_axis, new_figure, note
+
+    alpha_fit: Fit = alpha_info["alpha"]
+    a = analyze_wd3(results, alpha_fit.slope, alpha_fit)
+    widths = a["widths"]
+    fig, axes = new_figure(1, 2, panel_w=4.3, panel_h=3.3,
+                           title=f"wd3: weight-decay rules under μP η₂ ∝ 1/d (α̂ = {alpha_fit.text()} from wd2); "
+                                 f"{_steady_note(a['steady'])}")
+    ax1, ax2 = axes[0]
+    for rule in WD3_RULES:
+        mine = [r for r in a["rows"] if r["rule"] == rule]
+        means = np.array([np.mean([r[f"sigma1_{PRIMARY}"] for r in mine if r["width"] == w]) for w in widths])
+        f = a["fits"][rule]["sigma1"]
+        ax1.plot(widths, means / means[0], marker="o", color=WD3_COLORS[rule],
+                 label=f"{WD3_LABELS[rule]} (e={a['fits'][rule]['e']:.2f}): {f.text()}")
+        for r in mine:
+            ax1.scatter([r["width"]], [r[f"sigma1_{PRIMARY}"] / means[0]], color=WD3_COLORS[rule], s=8, alpha=0.5)
+    ax1.axhline(1.0, color="black", linestyle="--", linewidth=1, label="invariant (exponent 0)")
+    log2_axis(ax1, "x")
+    ax1.set(yscale="log", xlabel="width d", ylabel="σ₁(d) / σ₁(d₀)  (seed mean; dots: seeds)",
+            title="(a) steady-state σ₁ across width per rule")
+    ax1.legend(fontsize=6, loc="upper left")
+    es = np.linspace(-0.2, 1.2, 50)
+    pred = np.array([ws.predicted_sigma1_exponent(e, alpha=alpha_fit.slope, p=P_PAPER) for e in es])
+    ax2.plot(es, pred, color="black", label="predicted −1/2 + α̂ − e/2")
+    if np.isfinite(alpha_fit.lo):
+        lo = [ws.predicted_sigma1_exponent(e, alpha=alpha_fit.lo, p=P_PAPER) for e in es]
+        hi = [ws.predicted_sigma1_exponent(e, alpha=alpha_fit.hi, p=P_PAPER) for e in es]
+        ax2.fill_between(es, lo, hi, color="0.5", alpha=0.2, linewidth=0, label="α̂ 95% CI")
+    ax2.plot(es, [ws.predicted_sigma1_exponent(e, alpha=ALPHA_PAPER, p=P_PAPER) for e in es], color="0.5",
+             linestyle=":", label="paper's α = 0.75")
+    ax2.axhline(0.0, color="0.3", linestyle="--", linewidth=0.8)
+    ax2.axhspan(-0.1, 0.1, color="#1f77b4", alpha=0.07, label="|exponent| ≤ 0.1")
+    for rule in WD3_RULES:
+        f = a["fits"][rule]["sigma1"]
+        e = a["fits"][rule]["e"]
+        ax2.errorbar([e], [f.slope], yerr=[[f.slope - f.lo], [f.hi - f.slope]], color=WD3_COLORS[rule], marker="o",
+                     capsize=3, linestyle="none", label=WD3_LABELS[rule])
+    ax2.set(xlabel="rule exponent e (λ₂ ∝ d^e)", ylabel="measured width exponent of σ₁",
+            title="(b) σ₁ exponent vs rule")
+    note(ax2, f"fitted −dexp/de = p̂ = {a['p_family']:.2f} (law: 0.5)", loc="lower left")
+    ax2.legend(fontsize=6, loc="upper right")
+    _tidy(fig)
+    summary = {"alpha_hat": alpha_fit.as_dict(), "p_family": a["p_family"], "steady": a["steady"],
+               "vector_like": ws.vector_like_note(),
+               **{f"sigma1_exponent_{r}": {**a["fits"][r]["sigma1"].as_dict(), "e": a["fits"][r]["e"],
+                                           "predicted": a["fits"][r]["predicted"]} for r in WD3_RULES}}
+    return FigureOutput(fig, a["rows"], summary)
+
+
+def plot_wd4(ctx: FigureContext, results, alpha_hat: float) -> FigureOutput:
+    from figures.plotting import log2_axis, mark_optimum, new_figure, note, seq_colors
+
+    a = analyze_wd4(results, ctx.scale, alpha_hat)
+    s = ws.setting(ctx.scale)
+    fig, axes = new_figure(2, 2, panel_w=4.6, panel_h=3.0,
+                           title=f"wd4: zero-shot transfer from d₀ = {s.d0}, μP η₂ ∝ 1/d; measured-α rule "
+                                 f"(λ₂ ∝ d^{rule_e('fan_measured', alpha_hat):.2f}) vs fixed λ; {len(s.seeds)} seeds\n"
+                                 f"{_steady_note(a['steady'])}")
+    colors = dict(zip(s.transfer_widths, seq_colors(len(s.transfer_widths))))
+    for i, rule in enumerate(WD4_RULES):
+        for j, (sweep, grid, key, xl) in enumerate((("eta", s.eta_grid, "eta_mult", "η_base multiplier"),
+                                                    ("lam", s.lam_grid, "lam_mult", "λ_base multiplier"))):
+            ax = axes[i, j]
+            other = "lam_mult" if sweep == "eta" else "eta_mult"
+            for w in s.transfer_widths:
+                y = []
+                for m in grid:
+                    vals = [r["test_loss"] for r in a["rows"] if r["rule"] == rule and r["width"] == w
+                            and r[key] == m and r[other] == 1.0]
+                    y.append(float(np.nanmean(vals)) if np.isfinite(vals).any() else math.nan)
+                ax.plot(grid, y, marker="o", color=colors[w], label=f"d = {w}")
+                mark_optimum(ax, grid, y, colors[w])
+            o = a["optima"][(rule, sweep)]
+            edge = "; optimum at grid edge" if o["at_grid_edge"] else ""
+            note(ax, f"optimum moves {o['max_shift_steps']:.0f} grid step(s) (×2){edge}", loc="upper left")
+            log2_axis(ax, "x")
+            ax.set(yscale="log", xlabel=xl, ylabel="final test loss (clean labels)",
+                   title=f"{'measured-α rule' if rule == 'fan_measured' else 'μP, fixed λ'}: {sweep} sweep")
+            ax.legend(fontsize=6.5, loc="lower right")
+    _tidy(fig)
+    summary = {"alpha_hat": alpha_hat, "steady": a["steady"],
+               **{f"optimum_shift_{r}_{sw}": o["max_shift_steps"] for (r, sw), o in a["optima"].items()},
+               **{f"optimum_{r}_{sw}": o["best"] for (r, sw), o in a["optima"].items()},
+               **{f"optimum_at_grid_edge_{r}_{sw}": o["at_grid_edge"] for (r, sw), o in a["optima"].items()}}
+    return FigureOutput(fig, a["rows"], summary)
+
+
+# ---------------------------------------------------------------- specs
+
+
+def _alpha_for(ctx: FigureContext) -> dict:
+    return measured_alpha(ctx.scale, device=ctx.device, cache_dir=_ctx_cache(ctx))[1]
+
+
+def _build_wd3(ctx: FigureContext) -> list:
+    return wd3_runs(ctx.scale, _alpha_for(ctx)["alpha"].slope)
+
+
+def _plot_wd3(ctx: FigureContext, results) -> FigureOutput:
+    return plot_wd3(ctx, results, _alpha_for(ctx))
+
+
+def _build_wd4(ctx: FigureContext) -> list:
+    return wd4_runs(ctx.scale, _alpha_for(ctx)["alpha"].slope)
+
+
+def _plot_wd4(ctx: FigureContext, results) -> FigureOutput:
+    return plot_wd4(ctx, results, _alpha_for(ctx)["alpha"].slope)
+
+
+FIGURES: dict[str, FigureSpec] = {
+    "wd1": FigureSpec("wd1", "Fan Fig. 1 analogue: sublayer gain over training and final spectra for six (η, λ); "
+                             "σ1 ∝ (η/λ)^0.5", lambda ctx: wd1_runs(ctx.scale), plot_wd1),
+    "wd2": FigureSpec("wd2", "σ1 vs width at fixed (η, λ): fitted α with a per-seed bootstrap CI",
+                      lambda ctx: wd2_runs(ctx.scale), plot_wd2),
+    "wd3": FigureSpec("wd3", "WD rules under μP η2 ∝ 1/d: σ1 width exponent vs the predicted −1/2 + α − e/2",
+                      _build_wd3, _plot_wd3),
+    "wd4": FigureSpec("wd4", "zero-shot transfer of η_base and λ_base: measured-α rule vs fixed λ",
+                      _build_wd4, _plot_wd4),
+}
+
+
+# ---------------------------------------------------------------- command line
+
+GALLERY_DPI = 100
+
+
+def render(fig_id: str, scale: str, *, device: str = "auto", cache_dir: Path | None = None,
+           out_dir: Path = Path("results/figures"), gallery: Path | None = None, progress: bool = True) -> list[Path]:
+    """Train what the cache lacks, plot, write `<out_dir>/<id>/` (PNG, PDF, CSV, summary) and, with `gallery`, a
+    PNG at GALLERY_DPI to `<gallery>/<id>.png`; prints where."""
+    import time
+
+    from figures.plotting import save_outputs
+    from figures.registry import default_cache_dir
+    from synthetic.grid import run_grid
+
+    cache = Path(cache_dir) if cache_dir is not None else default_cache_dir(Path(out_dir))
+    ctx = FigureContext(fig_id=fig_id, scale=scale, device=device)
+    t0 = time.perf_counter()
+    train = lambda runs: run_grid(runs, cache_dir=cache, device=device, progress=progress)  # noqa: E731
+    if fig_id in ("wd3", "wd4"):
+        alpha_hat, info = measured_alpha(scale, device=device, cache_dir=cache, progress=progress)
+        if fig_id == "wd3":
+            out = plot_wd3(ctx, train(wd3_runs(scale, alpha_hat)), info)
+        else:
+            out = plot_wd4(ctx, train(wd4_runs(scale, alpha_hat)), alpha_hat)
+    else:
+        spec = FIGURES[fig_id]
+        out = spec.plot(ctx, train(spec.build(ctx)))
+    written = []
+    if gallery is not None:
+        Path(gallery).mkdir(parents=True, exist_ok=True)
+        g = Path(gallery) / f"{fig_id}.png"
+        out.figure.savefig(g, dpi=GALLERY_DPI, bbox_inches="tight")
+        written.append(g)
+    written = save_outputs(out.figure, Path(out_dir) / fig_id, fig_id, out.rows, out.summary) + written
+    print(f"figure {fig_id} ({scale}, {time.perf_counter() - t0:.1f} s): wrote " + ", ".join(map(str, written)))
+    return written
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    import argparse
+    import sys
+
+    ap = argparse.ArgumentParser(prog="python -m figures.wd", description="Fan et al. figures wd1-wd4")
+    ap.add_argument("ids", nargs="*", default=list(FIGURES), help="figure ids (default: all)")
+    ap.add_argument("--scale", default="default")
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--out-dir", default="results/figures")
+    ap.add_argument("--cache-dir", default=None)
+    ap.add_argument("--gallery", default=None, help="also write <dir>/<id>.png at 100 dpi (figures/gallery)")
+    args = ap.parse_args(argv)
+    from figures.scales import ScaleError, check_scale
+    from synthetic.errors import SyntheticError
+    from theory.errors import TheoryError
+
+    try:
+        check_scale(args.scale)
+        unknown = [i for i in args.ids if i not in FIGURES]
+        if unknown:
+            raise ValueError(f"unknown figure {unknown[0]!r}; known: {', '.join(FIGURES)}")
+        for fig_id in args.ids:
+            render(fig_id, args.scale, device=args.device, out_dir=Path(args.out_dir),
+                   cache_dir=Path(args.cache_dir) if args.cache_dir else None,
+                   gallery=Path(args.gallery) if args.gallery else None)
+    except (ScaleError, SyntheticError, TheoryError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

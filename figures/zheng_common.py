@@ -1,0 +1,61 @@
+"""Small helpers shared by the Zheng et al. figure modules: reading one number out of a run's records, grouping runs,
+and log-log slopes with confidence intervals (synthetic.fit)."""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Callable, Hashable, Iterable, Sequence
+from typing import Any
+
+import numpy as np
+
+from synthetic.fit import FitError, loglog_fit
+
+
+def value(result, quantity: str, layer: str, step: int | None = None, index: int = 0) -> float:
+    """One measured number of a run (the last recorded step when `step` is None); NaN if absent (e.g. diverged)."""
+    best_step, best = -1, math.nan
+    for r in result.records:
+        if r.quantity == quantity and r.layer == layer and r.index == index:
+            if step is None:
+                if r.step > best_step:
+                    best_step, best = r.step, r.value
+            elif r.step == step:
+                return float(r.value)
+    return float(best)
+
+
+def series(result, quantity: str, layer: str) -> dict[int, float]:
+    """step -> value of one quantity at one layer."""
+    return {r.step: float(r.value) for r in result.records if r.quantity == quantity and r.layer == layer and r.index == 0}
+
+
+def group(results: Iterable, key: Callable[[Any], Hashable]) -> dict[Hashable, list]:
+    out: dict[Hashable, list] = defaultdict(list)
+    for res in results:
+        out[key(res)].append(res)
+    return dict(out)
+
+
+def final_loss(result, quantity: str = "test_loss") -> float:
+    """Final (test) loss; NaN if the run diverged at any step."""
+    if result.diverged_at is not None:
+        return math.nan
+    return value(result, quantity, "model")
+
+
+def slope(xs: Sequence[float], ys: Sequence[float], seeds: Sequence[Any] | None = None) -> dict[str, float]:
+    """Log-log slope with a 95% CI (per-seed cluster bootstrap when there are several seeds, else t-interval);
+    NaNs when the fit is impossible (e.g. every point diverged)."""
+    try:
+        f = loglog_fit(xs, ys, groups=seeds)
+    except FitError:
+        return {"slope": math.nan, "ci_low": math.nan, "ci_high": math.nan, "n": 0}
+    return {"slope": f.slope, "ci_low": f.ci_low, "ci_high": f.ci_high, "n": f.n}
+
+
+def fmt_slope(s: dict[str, float]) -> str:
+    if not np.isfinite(s["slope"]):
+        return "n/a"
+    return f"{s['slope']:+.3f} [{s['ci_low']:+.3f}, {s['ci_high']:+.3f}]"

@@ -1,0 +1,131 @@
+"""Golden exponents of the Zheng et al. figures at smoke scale (CPU, float64), for the CI regression checks.
+
+    python -m figures.zheng_golden            # measure and compare with tests/golden/zheng.json
+    python -m figures.zheng_golden --update   # measure and rewrite tests/golden/zheng.json
+
+Every Zheng figure is run once per process at --scale smoke into a fresh temporary folder (fresh cache, so an engine
+change is always measured, never read back from an old cache); `exponents()` flattens their summaries into named
+numbers, and `compare()` names every exponent that moved by more than its tolerance, with old and new value.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import tempfile
+from functools import lru_cache
+from pathlib import Path
+
+from figures.registry import COORD_IDS, ZHENG_IDS, run_figure
+
+GOLDEN_PATH = Path(__file__).resolve().parent.parent / "tests" / "golden" / "zheng.json"
+SMOKE_IDS: tuple[str, ...] = ZHENG_IDS + COORD_IDS
+TOL_SLOPE = 0.02
+"""Absolute tolerance on a fitted log-log exponent (float64 smoke runs are deterministic to ~1e-12 on one machine;
+0.02 absorbs BLAS/platform differences and is far below any change of a scaling rule, which moves exponents by ≥ 0.25)."""
+TOL_LEVEL = 0.01
+"""Absolute tolerance on a measured ratio level (Figs 3–5, Claims E.1/E.2)."""
+
+
+@lru_cache(maxsize=1)
+def smoke_run() -> dict[str, dict]:
+    """Run every Zheng figure at smoke scale once per process; id -> {"paths": [...], "summary": {...}}."""
+    out = Path(tempfile.mkdtemp(prefix="zheng-smoke-"))
+    done = {}
+    for fig_id in SMOKE_IDS:
+        paths = run_figure(fig_id, scale="smoke", device="cpu", out_dir=out / "figures", cache_dir=out / "cache",
+                           progress=False)
+        summary = json.loads(paths[-1].read_text())
+        done[fig_id] = {"paths": paths, "summary": summary}
+    return done
+
+
+def exponents(runs: dict[str, dict]) -> dict[str, dict]:
+    """Named numbers with their tolerance: {name: {"value": v, "tol": t}}."""
+    out: dict[str, dict] = {}
+
+    def put(name: str, value, tol: float) -> None:
+        finite = value is not None and math.isfinite(value)
+        # an exploding SP run can give a huge slope: its tolerance is relative (10% of the value) above |v| = 1
+        out[name] = {"value": float(value) if finite else None, "tol": max(tol, 0.1 * abs(value)) if finite and abs(value) > 1 else tol}
+
+    for fid in ("3", "4", "5", "6"):
+        s = runs[fid]["summary"]
+        T = s["steps"]
+        for panel in ("input", "last.1", "last.2"):
+            f = s["fits"][f"{panel}.t{T}"]
+            put(f"fig{fid}.{panel}.slope_vs_L@T", f["slope"], TOL_SLOPE)
+            put(f"fig{fid}.{panel}.mean@T", f["mean"], TOL_LEVEL)
+    e1 = runs["e1"]["summary"]
+    for r in ("1", "4"):
+        put(f"e1.ratio{r}.slope_vs_n", e1[f"ratio{r}"]["slope"], TOL_SLOPE)
+        put(f"e1.ratio{r}.level@max_n", e1[f"ratio{r}"]["mean_at_max_width"], TOL_LEVEL)
+    e2 = runs["e2"]["summary"]
+    for name in ("GD, batch 1", "GD, batch B", "AdamW, batch 1", "AdamW, batch B"):
+        key = name.replace(", ", "_").replace(" ", "")
+        put(f"e2.{key}.mean@step0", e2[f"{name}.step0"]["mean"], TOL_LEVEL)
+    for fid in ("1", "2"):
+        s = runs[fid]["summary"]
+        for param in ("mup_k2", "sp"):
+            for axis in (("width", "depth") if fid == "1" else ("depth",)):
+                put(f"fig{fid}.{param}.h_L_slope_vs_{axis}@step10", s[f"coord.{param}.{axis}.step10"]["slope"], TOL_SLOPE)
+    for fid in COORD_IDS:
+        for key, v in runs[fid]["summary"]["headline"].items():
+            put(f"{fid}.{key}", v, TOL_SLOPE)
+    return out
+
+
+def compare(current: dict[str, dict], golden: dict[str, dict]) -> list[str]:
+    """One message per exponent that moved beyond its tolerance, appeared, or disappeared."""
+    problems = []
+    for name, g in golden.items():
+        if name not in current:
+            problems.append(f"exponent {name} is no longer measured (golden {g['value']})")
+            continue
+        old, new, tol = g["value"], current[name]["value"], g["tol"]
+        if old is None or new is None:
+            if old != new:
+                problems.append(f"exponent {name}: old {old}, new {new} (one of them not finite)")
+        elif abs(new - old) > tol:
+            problems.append(f"exponent {name} moved: old {old:+.4f}, new {new:+.4f} (|Δ| {abs(new - old):.4f} > tol {tol})")
+    for name in current:
+        if name not in golden:
+            problems.append(f"exponent {name} is new (value {current[name]['value']}); regenerate the golden file")
+    return problems
+
+
+def load_golden(path: Path = GOLDEN_PATH) -> dict[str, dict]:
+    return json.loads(path.read_text())["exponents"]
+
+
+def write_golden(current: dict[str, dict], path: Path = GOLDEN_PATH) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    doc = {"about": "Exponents of the Zheng et al. figures at --scale smoke (CPU, float64); regenerate with "
+                    "`python -m figures.zheng_golden --update` after an intended engine change.",
+           "exponents": current}
+    path.write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--update", action="store_true", help="rewrite tests/golden/zheng.json with the measured values")
+    args = ap.parse_args(argv)
+    current = exponents(smoke_run())
+    if args.update:
+        write_golden(current)
+        print(f"wrote {len(current)} exponents to {GOLDEN_PATH}")
+        return 0
+    if not GOLDEN_PATH.exists():
+        print(f"no golden file at {GOLDEN_PATH}; run with --update", file=sys.stderr)
+        return 2
+    problems = compare(current, load_golden())
+    for p in problems:
+        print(p)
+    print(f"{len(current)} exponents, {len(problems)} moved")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

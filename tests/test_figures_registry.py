@@ -1,0 +1,49 @@
+"""The figure registry: catalogue order, one spec per ID, clear errors for bad requests (no training here)."""
+
+import pytest
+
+from figures import registry
+from figures.registry import COORD_IDS, ZHENG_IDS, FigureError, UnknownFigureError, get_spec, run_figure
+
+
+def test_catalogue_order_and_specs():
+    ids = registry.FIGURE_IDS
+    assert ids[: len(ZHENG_IDS)] == ("3", "4", "5", "6", "1", "2", "e1", "e2")
+    assert ids[-len(COORD_IDS):] == ("coord-sgd", "coord-adamw", "coord-muon", "coord-muon_kimi", "coord-lion",
+                                     "coord-muon_kimi_adamw")
+    wd = [i for i in ids if i.startswith("wd")]
+    assert wd == sorted(wd)
+    assert len(set(ids)) == len(ids)
+    for fig_id in ids:
+        spec = get_spec(fig_id)
+        assert spec.fig_id == fig_id and spec.description and "\n" not in spec.description
+
+
+def test_unknown_figure_is_one_clear_error():
+    with pytest.raises(UnknownFigureError) as exc:
+        run_figure("7")
+    msg = str(exc.value)
+    assert "unknown figure '7'" in msg and "\n" not in msg and "coord-sgd" in msg
+    assert isinstance(exc.value, FigureError)
+
+
+@pytest.mark.parametrize("kwargs, text", [({"scale": "huge"}, "unknown scale"),
+                                          ({"data": "mnist"}, "unknown data"),
+                                          ({"data": "cifar10"}, "needs --data-dir")])
+def test_bad_options_are_figure_errors(kwargs, text, tmp_path):
+    with pytest.raises(FigureError, match=text):
+        run_figure("3", out_dir=tmp_path, **kwargs)
+
+
+@pytest.mark.parametrize("fig_id", ZHENG_IDS + COORD_IDS)
+def test_every_run_takes_its_hparams_from_theory(fig_id):
+    """Builders only choose base HPs and parameterizations; the runs validate and differ from SP only through theory."""
+    from figures.registry import FigureContext
+    from synthetic.optim import run_hparams
+
+    for scale in ("smoke", "default", "paper"):
+        runs = get_spec(fig_id).build(FigureContext(fig_id, scale=scale))
+        assert runs, (fig_id, scale)
+        for run in runs[:: max(1, len(runs) // 7)]:
+            run.validate()
+            assert set(run_hparams(run)) >= {"input", "hidden", "output"}

@@ -1,0 +1,151 @@
+"""CI regression checks for the Fan et al. AdamW steady-state law (smoke scale, CPU, float64).
+
+Expectations are the paper's law and the digest's tolerances (digest §10.3): σ1 ∝ (η/λ)^0.5 at steady state, and a
+weight-decay rule λ2 ∝ d^(2α̂−1) built from the measured width exponent α̂ keeps σ1 width-invariant under μP. The
+fitted exponents are also pinned in tests/golden/fan.json; `FAN_GOLDEN_UPDATE=1 pytest tests/test_regression_fan.py`
+rewrites that file (review the diff: every moved exponent is a behaviour change).
+
+Setting: Fan's recipe (digest §10.1) — pre-norm blocks, λ1 = 0 for the vector-like input map and readout
+(`decay_roles=("hidden",)`), no final norm (figures/wd_setup.py says why).
+The law is asserted on W_up of blocks 2..L (the FFN up-projections that read a normalized, full-rank residual stream);
+W_down, block 1 and the all-block averages are pinned in the golden file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+from figures import wd
+from figures import wd_setup as ws
+from synthetic.grid import run_grid
+
+SCALE = "smoke"
+GOLDEN = Path(__file__).resolve().parent / "golden" / "fan.json"
+SLOPE_TOL = 0.1
+FLAT_TOL = 0.1
+
+
+@contextlib.contextmanager
+def one_thread():
+    """Tiny stacked models are launch-bound: one intra-op thread is faster and immune to oversubscription."""
+    saved = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(saved)
+
+
+@pytest.fixture(scope="session")
+def fan_cache(tmp_path_factory):
+    """One run cache for the whole session, shared with tests/test_figures_wd.py (same base temp directory)."""
+    return tmp_path_factory.getbasetemp() / "fan_runs"
+
+
+def _train(runs, cache):
+    with one_thread():
+        return run_grid(runs, cache_dir=cache, device="cpu", progress=False)
+
+
+@pytest.fixture(scope="module")
+def wd1(fan_cache):
+    return wd.analyze_wd1(_train(wd.wd1_runs(SCALE), fan_cache))
+
+
+@pytest.fixture(scope="module")
+def wd2(fan_cache):
+    return wd.analyze_wd2(_train(wd.wd2_runs(SCALE), fan_cache))
+
+
+@pytest.fixture(scope="module")
+def wd3(fan_cache, wd2):
+    alpha = wd2["alpha"]
+    return wd.analyze_wd3(_train(wd.wd3_runs(SCALE, alpha.slope), fan_cache), alpha.slope, alpha)
+
+
+def test_smoke_runs_reach_steady_state(wd1, wd3):
+    """Every run trains for at least 5 EMA timescales 1/(η2 λ2) (the digest's minimum), none diverges."""
+    for name, a in (("wd1", wd1), ("wd3", wd3)):
+        assert a["steady"]["timescales_min"] >= 5.0 - 1e-9, f"{name}: {a['steady']}"
+    assert all(r["diverged_at"] is None for r in wd1["runs"] + wd3["rows"])
+
+
+def test_sigma1_scales_as_sqrt_eta_over_lambda(wd1):
+    """Slope of log σ1 against log(η/λ) over Fan's six points plus λ×4, λ×1/4 equals 0.5 ± 0.1 (W_up, blocks 2..L)."""
+    f = wd1["fits"]["sigma1_W_up_inner"]
+    assert abs(f.slope - 0.5) <= SLOPE_TOL, (
+        f"σ1(W_up, blocks 2..L) vs η/λ slope {f.slope:.3f} (95% CI {f.lo:.3f}..{f.hi:.3f}); expected 0.5 ± {SLOPE_TOL}")
+
+
+def test_weight_rms_scales_as_sqrt_eta_over_lambda(wd1):
+    """The bulk (entry RMS) of both FFN matrices follows the pure-noise equilibrium √(η/2λ): slope 0.5 ± 0.1."""
+    for t in wd.TYPES:
+        f = wd1["fits"][f"w_rms_{t}"]
+        assert abs(f.slope - 0.5) <= SLOPE_TOL, f"weight RMS {t} vs η/λ slope {f.slope:.3f}; expected 0.5 ± 0.1"
+
+
+def test_measured_alpha_rule_keeps_sigma1_flat(wd3):
+    """λ2 ∝ d^(2α̂−1) (theory.wd_rules' Fan rule with the measured α̂, p = 1/2) under μP: σ1's width exponent 0 ± 0.1."""
+    fit = wd3["fits"]["fan_measured"]
+    f = fit["sigma1_W_up_inner"]
+    assert abs(f.slope) <= FLAT_TOL, (
+        f"measured-α rule (α̂ = {wd3['alpha_hat']:.3f}, e = {fit['e']:.3f}): σ1(W_up, blocks 2..L) width exponent "
+        f"{f.slope:.3f}; expected 0 ± {FLAT_TOL}")
+
+
+def measured_exponents(wd1, wd2, wd3) -> dict[str, float]:
+    out = {f"wd1.slope.{k}": f.slope for k, f in wd1["fits"].items()}
+    out.update({f"wd2.alpha.{k}": f.slope for k, f in wd2["fits"].items()})
+    for rule, fits in wd3["fits"].items():
+        for k, f in fits.items():
+            if isinstance(f, wd.Fit):
+                out[f"wd3.{rule}.{k}"] = f.slope
+    out["wd3.p_family"] = wd3["p_family"]
+    return out
+
+
+def golden_mismatches(golden: dict, measured: dict[str, float]) -> list[str]:
+    """One line per exponent that moved beyond its tolerance, naming it with its old and new value."""
+    problems = []
+    for name, entry in golden["exponents"].items():
+        new = measured.get(name)
+        old, tol = entry["value"], entry["tol"]
+        if new is None or not math.isfinite(new):
+            problems.append(f"{name}: golden {old:.4f}, now missing or not finite ({new})")
+        elif abs(new - old) > tol:
+            problems.append(f"{name}: golden {old:.4f}, now {new:.4f} (moved {new - old:+.4f}, tolerance {tol})")
+    for name in sorted(set(measured) - set(golden["exponents"])):
+        problems.append(f"{name}: new exponent {measured[name]:.4f} not in the golden file")
+    return problems
+
+
+GOLDEN_TOL = 0.05
+
+
+def test_golden_exponents(wd1, wd2, wd3):
+    measured = measured_exponents(wd1, wd2, wd3)
+    if os.environ.get("FAN_GOLDEN_UPDATE"):
+        GOLDEN.parent.mkdir(parents=True, exist_ok=True)
+        GOLDEN.write_text(json.dumps({
+            "about": "Fitted exponents of the Fan et al. smoke grids (figures/wd.py, scale smoke, CPU float64). "
+                     "Regenerate with FAN_GOLDEN_UPDATE=1 pytest tests/test_regression_fan.py.",
+            "scale": SCALE, "exponents": {k: {"value": round(v, 5), "tol": GOLDEN_TOL}
+                                          for k, v in sorted(measured.items())}}, indent=1) + "\n")
+    golden = json.loads(GOLDEN.read_text())
+    problems = golden_mismatches(golden, measured)
+    assert not problems, "exponents moved:\n" + "\n".join(problems)
+
+
+def test_golden_helper_names_the_exponent():
+    """The helper itself: a moved exponent is reported with its name, old and new value."""
+    golden = {"exponents": {"wd2.alpha.x": {"value": 0.75, "tol": 0.05}}}
+    assert golden_mismatches(golden, {"wd2.alpha.x": 0.77}) == []
+    (msg,) = golden_mismatches(golden, {"wd2.alpha.x": 0.9})
+    assert "wd2.alpha.x" in msg and "0.7500" in msg and "0.9000" in msg
