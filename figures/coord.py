@@ -26,6 +26,10 @@ from theory.bridge import BaseHP
 PARAMS = ("sp", "mup_k1", "mup_k2")
 STEPS = (1, 2, 5, 10)
 SIGMA2_BASE = 2.0 ** -6
+SIGMA2_INPUT = 1.0
+"""Base input-init variance numerator (input init 1/d_in, so ‖h0‖_R = Θ(1)); the hidden base stays SIGMA2_BASE.
+With the shared σ²_base = 2^-6 the input init would be 2^-6/d_in and h0 tiny, and the random 1/√L part of the
+residual sum at init would dominate ‖h_L‖_R: under α ∝ 1/L it falls with depth (measured slope −0.3 to −0.4)."""
 D_IN = 32
 BATCH = 8
 ETA_BASE = {"sgd": 2.0 ** -5, "adamw": 2.0 ** -7, "lion": 2.0 ** -10, "muon": 2.0 ** -5, "muon_kimi": 2.0 ** -7,
@@ -60,7 +64,7 @@ def optimizer_of(fig_id: str) -> str:
 def build(ctx: FigureContext) -> list[RunConfig]:
     opt = optimizer_of(ctx.fig_id)
     g = grid(ctx.scale)
-    base = BaseHP(alpha=1.0, sigma2=SIGMA2_BASE, eta=ETA_BASE[opt], n_base=g.n_base, L_base=g.L_base)
+    base = BaseHP(alpha=1.0, sigma2=SIGMA2_BASE, sigma2_input=SIGMA2_INPUT, eta=ETA_BASE[opt], n_base=g.n_base, L_base=g.L_base)
     shapes = dict.fromkeys([(n, g.L_base) for n in g.widths] + [(g.n_base, L) for L in g.depths])
     runs = []
     for width, depth in shapes:

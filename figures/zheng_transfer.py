@@ -31,6 +31,10 @@ from theory.bridge import BaseHP
 OPTIM = OptimConfig(name="muon_kimi_adamw", momentum=0.95, nesterov=True, betas=(0.9, 0.95))
 """Paper App. E: Muon-Kimi with Nesterov momentum 0.95, AdamW β = (0.9, 0.95), one shared η_base."""
 SIGMA2_BASE = 2.0 ** -6
+SIGMA2_INPUT = 1.0
+"""Base input-init variance numerator (input init 1/d_in, so ‖h0‖_R = Θ(1)); the hidden base stays SIGMA2_BASE.
+With the shared σ²_base = 2^-6 the input init would be 2^-6/d_in and h0 tiny, and the random 1/√L part of the
+residual sum at init would dominate ‖h_L‖_R: under α ∝ 1/L it falls with depth (measured slope −0.3 to −0.4)."""
 ALPHA_BASE = 1.0
 ETA_COORD = 2.0 ** -7
 """The paper's coordinate-check LR for Muon-Kimi-AdamW (App. E.2)."""
@@ -70,7 +74,7 @@ def grid(scale: str, fig_id: str) -> Grid:
 
 def _run(ctx: FigureContext, g: Grid, *, width: int, depth: int, param: str, log2_eta: float, seed: int, norm: str,
          steps: int, batch: int, coord: bool) -> RunConfig:
-    base = BaseHP(alpha=ALPHA_BASE, sigma2=SIGMA2_BASE, eta=2.0 ** log2_eta, n_base=g.n_base, L_base=g.L_base)
+    base = BaseHP(alpha=ALPHA_BASE, sigma2=SIGMA2_BASE, sigma2_input=SIGMA2_INPUT, eta=2.0 ** log2_eta, n_base=g.n_base, L_base=g.L_base)
     if coord:
         meas, at, layers = ("loss", "h_rms"), COORD_STEPS, (f"h{depth}", "model")
     else:

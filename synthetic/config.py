@@ -98,7 +98,8 @@ class DataConfig:
 
 
 OPTIONAL_DEFAULTS: tuple[tuple[tuple[str, ...], Any], ...] = ((("model", "final_norm"), False),
-                                                             (("decay_roles",), None))
+                                                             (("decay_roles",), None),
+                                                             (("base", "sigma2_input"), None))
 """(path in `RunConfig.to_dict()`, default) of fields omitted from the canonical JSON at their default."""
 
 

@@ -87,3 +87,16 @@ def test_bad_input_raises_one_line(kwargs: dict, match: str) -> None:
     with pytest.raises(TheoryError, match=match) as err:
         layer_hparams(opt, param, **args)
     assert "\n" not in str(err.value)
+
+
+def test_sigma2_input_sets_only_the_input_init_base():
+    """A separate base for the input init changes that one number (σ²_in/d_in) and nothing else."""
+    shared = BaseHP(sigma2=2.0 ** -6, n_base=32, L_base=2)
+    split = BaseHP(sigma2=2.0 ** -6, n_base=32, L_base=2, sigma2_input=1.0)
+    a = layer_hparams("adamw", "mup_k2", width=128, depth=8, k=2, d_in=32, d_out=1, base=shared)
+    b = layer_hparams("adamw", "mup_k2", width=128, depth=8, k=2, d_in=32, d_out=1, base=split)
+    assert a["input"].init_var == 2.0 ** -6 / 32 and b["input"].init_var == 1.0 / 32
+    assert b["hidden"].init_var == a["hidden"].init_var == 2.0 ** -6 * 32 / 128
+    for role in a:
+        if role != "input":
+            assert a[role] == b[role]

@@ -27,6 +27,8 @@ class BaseHP:
     sigma2 is the per-entry variance of a hidden matrix at the base width (default: He init at n_base = 256);
     the dense-input init is sigma2/d_in and the output init sigma2, as in the paper's tables. The absolute-n
     convention of the paper's Figs 3-6 (hidden variance 2/n, input 2/d_in) is BaseHP(sigma2=2, n_base=1, L_base=1).
+    sigma2_input (None: sigma2) is the input layer's own base value, for a base model whose input init is tuned apart
+    from its hidden init (e.g. a Θ(1) h0 with a small hidden init); its scaling exponents are still theory's.
     """
 
     alpha: float = 1.0
@@ -36,6 +38,7 @@ class BaseHP:
     eps: float = 1e-8
     n_base: int = 256
     L_base: int = 4
+    sigma2_input: float | None = None
 
 
 @dataclass(frozen=True)
@@ -99,6 +102,8 @@ def layer_hparams(optimizer: str, parameterization: str, *, width: int, depth: i
             if entry is None:
                 values[hp] = None
                 continue
+            if hp == "init_var" and role == "input" and base.sigma2_input is not None:
+                b = base.sigma2_input
             value = b * _ratio_factor(r_n, r_L, entry.exps)
             if entry.fixed != 1:
                 value *= float(entry.fixed.subs(dims))
