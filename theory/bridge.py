@@ -9,12 +9,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import lru_cache
 from typing import Sequence
 
 import sympy as sp
 
 from theory.errors import TheoryError
-from theory.optimizers import get_optimizer
+from theory.optimizers import get_optimizer, registry_version
 from theory.roles import BIAS_ROLES, ROLES, Role
 from theory.scales import d0, dout
 from theory.solver import DerivedTable, derive_table
@@ -83,6 +84,15 @@ def layer_hparams(optimizer: str, parameterization: str, *, width: int, depth: i
                   roles: Sequence[Role] | None = None) -> dict[Role, LayerHP]:
     """Per-role multiplier, init variance, lr, wd and eps for a net of this width/depth/k."""
     _check(width, depth, k, d_in, d_out, input_kind, base)
+    key_roles = None if roles is None else tuple(roles)
+    return dict(_layer_hparams(optimizer, parameterization, width, depth, k, d_in, d_out, base, input_kind, key_roles,
+                               registry_version()))
+
+
+@lru_cache(maxsize=4096)
+def _layer_hparams(optimizer: str, parameterization: str, width: int, depth: int, k: int, d_in: int, d_out: int,
+                   base: BaseHP, input_kind: str, roles: tuple[Role, ...] | None,
+                   version: int) -> dict[Role, LayerHP]:
     spec = get_optimizer(optimizer)
     table: DerivedTable = derive_table(optimizer, parameterization, k)
     if roles is None:
