@@ -139,7 +139,8 @@ def _rows_fan(root: Path) -> Iterator[Row]:
         for key in sorted(k for k in s if k.startswith("sigma1_exponent_")):
             f = s[key]
             rule = key.removeprefix("sigma1_exponent_")
-            ok = abs(f["slope"] - f["predicted"]) < 0.1 if rule != "fan_measured" else abs(f["slope"]) < 0.1
+            v = f.get("slope", f.get("value"))
+            ok = abs(v - f["predicted"]) < 0.1 if rule != "fan_measured" else abs(v) < 0.1
             yield (f"wd3: σ₁ width exponent under λ₂ ∝ d^{f['e']:.2f} ({rule})",
                    f"{f['predicted']:+.2f} (−½ + α̂ − e/2)" + ("; flat" if rule == "fan_measured" else ""),
                    _fit(f), _scale(s), _yes(ok))
