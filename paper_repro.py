@@ -18,8 +18,15 @@ class UsageError(Exception):
     """A user mistake on the command line: reported as one line, exit status 2."""
 
 
+class _OneLineParser(argparse.ArgumentParser):
+    """argparse that raises UsageError (one line, exit 2) instead of printing usage."""
+
+    def error(self, message: str) -> None:
+        raise UsageError(message)
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="paper_repro.py", description=__doc__.split("\n")[0])
+    p = _OneLineParser(prog="paper_repro.py", description=__doc__.split("\n")[0])
     what = p.add_mutually_exclusive_group(required=True)
     what.add_argument("--table", help="table id: 1..13, wd-rules, residual, or all")
     what.add_argument("--figure", help="figure id from --list, or all")
@@ -32,11 +39,6 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", default=None, help="directory holding the CIFAR-10 python batches")
     p.add_argument("--out", default="results", help="output root (tables/ and figures/ below it)")
     return p
-
-
-class _OneLineParser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # noqa: D401 - argparse hook
-        raise UsageError(message)
 
 
 def _list() -> int:
@@ -83,7 +85,6 @@ def _figures(args: argparse.Namespace, out: Path) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
-    parser.__class__ = _OneLineParser
     try:
         args = parser.parse_args(argv)
         out = Path(args.out)

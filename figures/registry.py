@@ -136,7 +136,8 @@ def run_figure(fig_id: str, *, scale: str = "default", device: str = "auto", for
     drawn = spec.plot(ctx, results)
     from figures.plotting import save_outputs
 
-    paths = save_outputs(drawn.figure, out / fig_id, fig_id, drawn.rows, drawn.summary)
+    summary = {**drawn.summary, "scale": scale}
+    paths = save_outputs(drawn.figure, out / fig_id, fig_id, drawn.rows, summary)
     print(f"figure {fig_id} ({scale}, {len(runs)} runs, {time.perf_counter() - t0:.1f} s): wrote "
           + ", ".join(str(p) for p in paths))
     return paths

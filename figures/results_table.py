@@ -33,10 +33,6 @@ def _fit(d: dict[str, Any]) -> str:
     return f"{v:+.3f} [{lo:+.3f}, {hi:+.3f}]"
 
 
-def _scale(s: dict[str, Any]) -> str:
-    return str(s.get("scale", "default"))
-
-
 def _yes(ok: bool) -> str:
     return "yes" if ok else "**no**"
 
@@ -49,7 +45,7 @@ def _assumptions(s: dict[str, Any], fig_id: str, claim: str, expected: str, leve
     ok = slope < 0.1 and (level is None or all(level[0] <= m <= level[1] for m in means.values()))
     measured = (f"max \\|slope vs L\\| {slope:.3f}; at t = T: input {means['input']:.3f}, "
                 f"map 1 {means['last.1']:.3f}, map 2 {means['last.2']:.3f}")
-    return (f"Fig. {fig_id}: {claim}", expected, measured, _scale(s), _yes(ok))
+    return (f"Fig. {fig_id}: {claim}", expected, measured, s["scale"], _yes(ok))
 
 
 def _rows_assumptions(root: Path) -> Iterator[Row]:
@@ -68,17 +64,17 @@ def _rows_claims(root: Path) -> Iterator[Row]:
         for r, label in (("ratio1", "n_l = n"), ("ratio4", "n_l = 4n")):
             f = s[r]
             yield (f"Claim E.1 at init, {label}: ratio flat in width", f"slope 0 (Θ(1)); Gaussian limit {f['expected_limit']:.4f}",
-                   f"slope {_fit(f)}; {f['mean_at_max_width']:.4f} at the widest", _scale(s), _yes(abs(f["slope"]) < 0.05))
+                   f"slope {_fit(f)}; {f['mean_at_max_width']:.4f} at the widest", s["scale"], _yes(abs(f["slope"]) < 0.05))
     s = _load(root, "e2")
     if s:
         dev = s["gd_batch1_max_abs_dev_from_1"]
         yield ("Claim E.2: ‖ΔW₂W₁h‖_R/(‖ΔW₂‖_R‖W₁h‖_R) after a batch-1 GD step", "exactly 1",
-               f"max \\|ratio − 1\\| = {dev:.1e}", _scale(s), _yes(dev < 1e-3))
+               f"max \\|ratio − 1\\| = {dev:.1e}", s["scale"], _yes(dev < 1e-3))
         for name in ("GD, batch B", "AdamW, batch 1", "AdamW, batch B"):
             key = next((k for k in s if k.startswith(name) and k.endswith("step0")), None)
             if key:
                 yield (f"Claim E.2 for {name} (first step)", "below 1 (how far it moves)",
-                       f"{s[key]['mean']:.3f}, slope vs width {_fit(s[key])}", _scale(s), "shown")
+                       f"{s[key]['mean']:.3f}, slope vs width {_fit(s[key])}", s["scale"], "shown")
 
 
 def _rows_coord(root: Path) -> Iterator[Row]:
@@ -94,7 +90,7 @@ def _rows_coord(root: Path) -> Iterator[Row]:
         measured = "; ".join(f"{p[4:]} {ax} {_fit(v)}" for (p, ax), v in mup.items())
         measured += f"; SP width {_fit(sp['width'])}, depth {_fit(sp['depth'])}"
         yield (f"coord-{opt}: ‖h_L‖_R slopes, μP (k=1 and k≥2 rules) vs SP", "μP \\|slope\\| < 0.1; SP clearly positive",
-               measured, _scale(s), _yes(worst < 0.1 and min(v["slope"] for v in sp.values()) > 0.1))
+               measured, s["scale"], _yes(worst < 0.1 and min(v["slope"] for v in sp.values()) > 0.1))
 
 
 def _rows_transfer(root: Path) -> Iterator[Row]:
@@ -103,37 +99,37 @@ def _rows_transfer(root: Path) -> Iterator[Row]:
         mw, md = s["coord.mup_k2.width.step10"], s["coord.mup_k2.depth.step10"]
         pw, pd = s["coord.sp.width.step10"], s["coord.sp.depth.step10"]
         yield ("Fig. 1 (a,b): ‖h_L‖_R at step 10, pre-norm, Muon-Kimi-AdamW", "μP flat, SP grows",
-               f"μP width {_fit(mw)}, depth {_fit(md)}; SP width {_fit(pw)}, depth {_fit(pd)}", _scale(s),
+               f"μP width {_fit(mw)}, depth {_fit(md)}; SP width {_fit(pw)}, depth {_fit(pd)}", s["scale"],
                _yes(max(abs(mw["slope"]), abs(md["slope"])) < 0.1 and min(pw["slope"], pd["slope"]) > 0.1))
         spread = {k: s[f"argmin_spread.{k}"] for k in ("mup_k2.width", "mup_k2.depth", "sp.width", "sp.depth")}
         yield ("Fig. 1 (c,d): best η_base across widths / depths", "μP moves ≤ 1 grid step (×2), SP drifts",
                f"spread in grid steps: μP {spread['mup_k2.width']:g} / {spread['mup_k2.depth']:g}; "
-               f"SP {spread['sp.width']:g} / {spread['sp.depth']:g}", _scale(s),
+               f"SP {spread['sp.width']:g} / {spread['sp.depth']:g}", s["scale"],
                _yes(max(spread["mup_k2.width"], spread["mup_k2.depth"]) <= 1))
     s = _load(root, "2")
     if s:
         yield ("Fig. 2: no normalization, depth sweep", "SP ‖h_L‖ grows with L; μP's best η_base fixed",
                f"‖h_L‖ slope: SP {_fit(s['coord.sp.depth.step10'])}, μP {_fit(s['coord.mup_k2.depth.step10'])}; "
                f"best-η spread: μP {s['argmin_spread.mup_k2.depth']:g}, SP {s['argmin_spread.sp.depth']:g} steps",
-               _scale(s), _yes(s["argmin_spread.mup_k2.depth"] <= 1 and s["coord.sp.depth.step10"]["slope"] > 0.1))
+               s["scale"], _yes(s["argmin_spread.mup_k2.depth"] <= 1 and s["coord.sp.depth.step10"]["slope"] > 0.1))
 
 
 def _rows_fan(root: Path) -> Iterator[Row]:
     s = _load(root, "wd1")
     if s:
         f = s["slope_sigma1_W_up_inner_vs_eta_over_lambda"]
-        yield ("wd1: σ₁ ∝ (η/λ)^p at steady state (W_up, blocks 2..L)", "p = 0.5 ± 0.1", f"p = {_fit(f)}", _scale(s),
+        yield ("wd1: σ₁ ∝ (η/λ)^p at steady state (W_up, blocks 2..L)", "p = 0.5 ± 0.1", f"p = {_fit(f)}", s["scale"],
                _yes(abs(f["value"] - 0.5) <= 0.1))
         g = s["slope_w_rms_W_up_vs_eta_over_lambda"]
-        yield ("wd1: weight RMS ∝ (η/λ)^p (W_up)", "p = 0.5 ± 0.1", f"p = {_fit(g)}", _scale(s),
+        yield ("wd1: weight RMS ∝ (η/λ)^p (W_up)", "p = 0.5 ± 0.1", f"p = {_fit(g)}", s["scale"],
                _yes(abs(g["value"] - 0.5) <= 0.1))
         yield ("wd1: matched η/λ runs overlap", "σ₁ within ±15%",
-               f"max/min σ₁ = {s['matched_ratio_sigma1_max_over_min']:.2f}", _scale(s),
+               f"max/min σ₁ = {s['matched_ratio_sigma1_max_over_min']:.2f}", s["scale"],
                _yes(s["matched_ratio_sigma1_max_over_min"] <= 1.3))
     s = _load(root, "wd2")
     if s:
         yield ("wd2: σ₁ ∝ d^α at fixed (η, λ)", "α ≈ 0.75 in the paper's LLaMA runs (setting-dependent)",
-               f"α̂ = {_fit(s['alpha'])}", _scale(s), "measured")
+               f"α̂ = {_fit(s['alpha'])}", s["scale"], "measured")
     s = _load(root, "wd3")
     if s:
         for key in sorted(k for k in s if k.startswith("sigma1_exponent_")):
@@ -143,14 +139,14 @@ def _rows_fan(root: Path) -> Iterator[Row]:
             ok = abs(v - f["predicted"]) < 0.1 if rule != "fan_measured" else abs(v) < 0.1
             yield (f"wd3: σ₁ width exponent under λ₂ ∝ d^{f['e']:.2f} ({rule})",
                    f"{f['predicted']:+.2f} (−½ + α̂ − e/2)" + ("; flat" if rule == "fan_measured" else ""),
-                   _fit(f), _scale(s), _yes(ok))
+                   _fit(f), s["scale"], _yes(ok))
     s = _load(root, "wd4")
     if s:
         shifts = {k.removeprefix("optimum_shift_"): v for k, v in s.items() if k.startswith("optimum_shift_")}
         edges = [k for k, v in s.items() if k.startswith("optimum_at_grid_edge_") and v]
         note = f" (optimum at the grid edge: {', '.join(e.removeprefix('optimum_at_grid_edge_') for e in edges)})" if edges else ""
         yield ("wd4: zero-shot transfer of η_base and λ_base", "rule's optimum moves ≤ 1 grid step",
-               ", ".join(f"{k} {v:g}" for k, v in shifts.items()) + note, _scale(s),
+               ", ".join(f"{k} {v:g}" for k, v in shifts.items()) + note, s["scale"],
                _yes(all(v <= 1 for k, v in shifts.items() if k.startswith("fan_measured")) and not edges))
 
 

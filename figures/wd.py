@@ -605,7 +605,7 @@ def render(fig_id: str, scale: str, *, device: str = "auto", cache_dir: Path | N
         g = Path(gallery) / f"{fig_id}.png"
         out.figure.savefig(g, dpi=GALLERY_DPI, bbox_inches="tight")
         written.append(g)
-    written = save_outputs(out.figure, Path(out_dir) / fig_id, fig_id, out.rows, out.summary) + written
+    written = save_outputs(out.figure, Path(out_dir) / fig_id, fig_id, out.rows, {**out.summary, "scale": scale}) + written
     print(f"figure {fig_id} ({scale}, {time.perf_counter() - t0:.1f} s): wrote " + ", ".join(map(str, written)))
     return written
 

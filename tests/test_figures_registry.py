@@ -37,13 +37,28 @@ def test_bad_options_are_figure_errors(kwargs, text, tmp_path):
 
 @pytest.mark.parametrize("fig_id", ZHENG_IDS + COORD_IDS)
 def test_every_run_takes_its_hparams_from_theory(fig_id):
-    """Builders only choose base HPs and parameterizations; the runs validate and differ from SP only through theory."""
+    """Builders only choose base HPs and parameterizations: each run's multipliers differ from its SP twin by exactly
+    the paper's ratios (Tables 1-13: hidden 1/r_L for k >= 2, 1/sqrt(r_L) for k = 1, 1 width-only; output 1/r_n)."""
+    import dataclasses
+    import math
+
     from figures.registry import FigureContext
     from synthetic.optim import run_hparams
 
+    hidden_ratio = {"sp": lambda r_l: 1.0, "mup_width": lambda r_l: 1.0, "mup_k1": lambda r_l: 1 / math.sqrt(r_l),
+                    "mup_k2": lambda r_l: 1 / r_l}
     for scale in ("smoke", "default", "paper"):
         runs = get_spec(fig_id).build(FigureContext(fig_id, scale=scale))
         assert runs, (fig_id, scale)
         for run in runs[:: max(1, len(runs) // 7)]:
             run.validate()
-            assert set(run_hparams(run)) >= {"input", "hidden", "output"}
+            hp = run_hparams(run)
+            sp_hp = run_hparams(dataclasses.replace(run, parameterization="sp"))
+            r_n = run.model.width / run.base.n_base
+            r_l = run.model.depth / run.base.L_base
+            mup = run.parameterization != "sp"
+            assert hp["hidden"].multiplier == pytest.approx(sp_hp["hidden"].multiplier
+                                                            * hidden_ratio[run.parameterization](r_l), rel=1e-12)
+            assert hp["output"].multiplier == pytest.approx(sp_hp["output"].multiplier / (r_n if mup else 1.0),
+                                                            rel=1e-12)
+            assert hp["input"].multiplier == sp_hp["input"].multiplier == run.base.alpha

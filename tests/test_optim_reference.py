@@ -124,6 +124,19 @@ def test_newton_schulz_cubic_converges_to_polar_factor():
         torch.testing.assert_close(newton_schulz(mat, 60, NS_CUBIC), exact_polar(mat), rtol=0, atol=1e-10)
 
 
+def _one_step(runs):
+    """Build a bucket, take one optimizer step on its first batch; returns (net, opt, weights before, gradients)."""
+    data = data_for(runs)
+    net, opt = build(runs, torch.device("cpu"))
+    before = {g: p.detach().clone() for g, p in net.params.items()}
+    x, y = data.train_batch(0)
+    names = list(net.params)
+    grads = dict(zip(names, torch.autograd.grad(per_run_loss("mse", net.forward(net.params, x)[0], y).sum(),
+                                                [net.params[g] for g in names])))
+    opt.step(grads)
+    return net, opt, before, grads
+
+
 def test_newton_schulz_quintic_band():
     """Documented band: 5 default quintic steps keep U and V (error ≤ 1e-6 after dividing out singular values) and
     put every singular value in [0.65, 1.2] for inputs with σ_min/σ_max ≥ 0.05."""
@@ -149,14 +162,8 @@ def test_muon_step_is_lr_times_ns_direction(name):
     runs = [RunConfig(model=model, optim=OptimConfig(name=name, ns_steps=40),
                       base=BaseHP(eta=0.01 * (s + 1), n_base=8, L_base=2), steps=1, batch_size=16, seed=s,
                       dtype="float64") for s in range(2)]
-    data = data_for(runs)
-    net, opt = build(runs, torch.device("cpu"))
-    before = {g: p.detach().clone() for g, p in net.params.items()}
-    x, y = data.train_batch(0)
+    net, opt, before, grads = _one_step(runs)
     names = list(net.params)
-    grads = dict(zip(names, torch.autograd.grad(per_run_loss("mse", net.forward(net.params, x)[0], y).sum(),
-                                                [net.params[g] for g in names])))
-    opt.step(grads)
     for g in names:
         w = net.params[g].detach()
         scale = KIMI_SCALE * math.sqrt(max(w.shape[-2:])) if name == "muon_kimi" else 1.0
@@ -174,14 +181,8 @@ def test_lion_first_step_is_sign():
     model = ModelConfig(width=6, depth=1, k=2, d_in=3, d_out=1)
     runs = [RunConfig(model=model, optim=OptimConfig(name="lion"), base=BaseHP(eta=0.01, lam=0.5), steps=1,
                       batch_size=4, seed=0, dtype="float64")]
-    data = data_for(runs)
-    net, opt = build(runs, torch.device("cpu"))
-    before = {g: p.detach().clone() for g, p in net.params.items()}
-    x, y = data.train_batch(0)
+    net, opt, before, grads = _one_step(runs)
     names = list(net.params)
-    grads = dict(zip(names, torch.autograd.grad(per_run_loss("mse", net.forward(net.params, x)[0], y).sum(),
-                                                [net.params[g] for g in names])))
-    opt.step(grads)
     for g in names:
         lr, wd = opt.lr[g], opt.wd[g]
         expect = before[g] * (1 - lr * wd) - lr * torch.sign(grads[g])

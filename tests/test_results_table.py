@@ -17,7 +17,7 @@ def test_rows_follow_the_summaries(tmp_path):
             for p, m in (("input", 0.97), ("last.1", 0.99), ("last.2", 0.98)) for t in (0, 100)}
     _write(tmp_path, "3", {"fits": fits, "max_abs_slope": 0.004, "scale": "smoke"})
     _write(tmp_path, "e1", {f"ratio{r}": {"slope": s, "ci_low": s - 0.01, "ci_high": s + 0.01, "expected_limit": 0.25,
-                                          "mean_at_max_width": 0.251} for r, s in ((1, 0.2), (4, -0.01))})
+                                          "mean_at_max_width": 0.251} for r, s in ((1, 0.2), (4, -0.01))} | {"scale": "smoke"})
     table = markdown(tmp_path)
     fig3 = next(line for line in table.splitlines() if line.startswith("| Fig. 3"))
     assert "0.970" in fig3 and fig3.endswith("| smoke | yes |")
