@@ -4,6 +4,8 @@
     python paper_repro.py --table 6              # tables 1..13, wd-rules, residual
     python paper_repro.py --figure 3 [--scale smoke|default|paper] [--device auto|cpu|cuda] [--force]
     python paper_repro.py --figure all
+    python paper_repro.py --figure 3 --seed-offset 1000   # the same figure on fresh seeds (new runs, new cache entries)
+    python paper_repro.py --readme [--render]            # regenerate everything the README shows (figures.regenerate)
 
 Bad input prints one line on stderr and exits with status 2.
 """
@@ -31,13 +33,20 @@ def _parser() -> argparse.ArgumentParser:
     what.add_argument("--table", help="table id: 1..13, wd-rules, residual, or all")
     what.add_argument("--figure", help="figure id from --list, or all")
     what.add_argument("--list", action="store_true", help="list every figure and table")
+    what.add_argument("--readme", action="store_true",
+                      help="regenerate every figure, summary, example output and generated block of README.md")
     p.add_argument("--scale", default="default", choices=["smoke", "default", "paper"])
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--force", action="store_true", help="recompute runs even when cached")
+    p.add_argument("--seed-offset", type=int, default=0,
+                   help="shift every run's seed by N (a fresh-seed rerun); default 0")
+    p.add_argument("--render", action="store_true",
+                   help="with --readme: only render README.md from the committed summaries (no training)")
     p.add_argument("--data", default="standin", choices=["standin", "cifar10"],
                    help="Figs 3-6 data: synthetic stand-in (default) or CIFAR-10 python batches")
     p.add_argument("--data-dir", default=None, help="directory holding the CIFAR-10 python batches")
-    p.add_argument("--out", default="results", help="output root (tables/ and figures/ below it)")
+    p.add_argument("--out", default=None,
+                   help="output root: tables/ and figures/ below it (default results; with --readme results/readme)")
     return p
 
 
@@ -77,9 +86,33 @@ def _figures(args: argparse.Namespace, out: Path) -> int:
             raise UsageError(f"unknown figure {fid!r}; run --list to see the catalogue")
     if args.data == "cifar10" and not args.data_dir:
         raise UsageError("--data cifar10 needs --data-dir DIR holding the CIFAR-10 python batches")
+    if args.seed_offset < 0:
+        raise UsageError(f"--seed-offset must be >= 0 (got {args.seed_offset})")
+    check_writable_dir(out / "figures")
     for fid in ids:
-        run_figure(fid, scale=args.scale, device=args.device, force=args.force,
+        run_figure(fid, scale=args.scale, device=args.device, force=args.force, seed_offset=args.seed_offset,
                    out_dir=out / "figures", data=args.data, data_dir=args.data_dir)
+    return 0
+
+
+def check_writable_dir(path: Path) -> None:
+    """Create `path` (and parents) and check that a file can be written in it, before any training."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".write-probe"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise UsageError(f"cannot write to {path}: {exc.strerror or type(exc).__name__}") from None
+
+
+def _readme(args: argparse.Namespace) -> int:
+    from figures.regenerate import regenerate
+
+    out = Path(args.out) if args.out is not None else Path("results/readme")
+    if not args.render:
+        check_writable_dir(out)
+    regenerate(out, device=args.device, render_only=args.render)
     return 0
 
 
@@ -87,7 +120,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     try:
         args = parser.parse_args(argv)
-        out = Path(args.out)
+        if args.render and not args.readme:
+            raise UsageError("--render goes with --readme")
+        if args.readme:
+            return _readme(args)
+        out = Path(args.out if args.out is not None else "results")
         if args.list:
             return _list()
         if args.table is not None:
@@ -97,8 +134,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"paper_repro.py: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("paper_repro.py: interrupted; finished runs are cached and will be reused", file=sys.stderr)
+        print("paper_repro.py: interrupted; every finished bucket is cached and will be reused", file=sys.stderr)
         return 130
+    except OSError as exc:
+        where = f" {exc.filename}" if exc.filename else ""
+        print(f"paper_repro.py: error: cannot access{where}: {exc.strerror or type(exc).__name__}", file=sys.stderr)
+        return 2
     except Exception as exc:
         if _user_facing(exc):
             print(f"paper_repro.py: error: {exc}", file=sys.stderr)

@@ -143,7 +143,8 @@ def note(ax: Axes, text: str, *, loc: str = "lower left") -> None:
             bbox=dict(boxstyle="round,pad=0.25", facecolor="white", alpha=0.8, edgecolor="0.7"))
 
 
-def write_csv(path: Path, rows: Iterable[Mapping[str, object]]) -> None:
+def write_csv(path: Path, rows: Iterable[Mapping[str, object]], provenance: Mapping[str, object] | None = None) -> None:
+    """Tidy rows as CSV, preceded by one `# key=value` comment line per provenance entry."""
     rows = list(rows)
     keys: list[str] = []
     for r in rows:
@@ -151,6 +152,8 @@ def write_csv(path: Path, rows: Iterable[Mapping[str, object]]) -> None:
             if k not in keys:
                 keys.append(k)
     with path.open("w", newline="") as f:
+        for key, value in (provenance or {}).items():
+            f.write(f"# {key}={value}\n")
         w = csv.DictWriter(f, fieldnames=keys)
         w.writeheader()
         w.writerows(rows)
@@ -169,7 +172,7 @@ def _jsonable(x):
 
 
 def save_outputs(fig: Figure, out_dir: Path, fig_id: str, rows: Sequence[Mapping[str, object]], summary: Mapping[str, object],
-                 *, dpi: int = 100) -> list[Path]:
+                 *, dpi: int = 100, provenance: Mapping[str, object] | None = None) -> list[Path]:
     """Write fig_<id>.png/.pdf, the tidy data (fig_<id>.csv) and the headline numbers (summary_<id>.json)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     png, pdf = out_dir / f"fig_{fig_id}.png", out_dir / f"fig_{fig_id}.pdf"
@@ -177,6 +180,6 @@ def save_outputs(fig: Figure, out_dir: Path, fig_id: str, rows: Sequence[Mapping
     fig.savefig(png, dpi=dpi, bbox_inches="tight")
     fig.savefig(pdf, bbox_inches="tight")
     plt.close(fig)
-    write_csv(csv_path, rows)
+    write_csv(csv_path, rows, provenance)
     js.write_text(json.dumps(_jsonable(dict(summary)), indent=1, sort_keys=True) + "\n")
     return [png, pdf, csv_path, js]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -118,44 +118,49 @@ def default_cache_dir(out_dir: Path) -> Path:
 
 def run_figure(fig_id: str, *, scale: str = "default", device: str = "auto", force: bool = False,
                out_dir: str | Path = "results/figures", data: str = "standin", data_dir: str | None = None,
-               cache_dir: str | Path | None = None, progress: bool = True) -> list[Path]:
+               cache_dir: str | Path | None = None, progress: bool = True, seed_offset: int = 0,
+               command: str | None = None) -> list[Path]:
     """Build, train (only what the cache lacks; everything if `force`), plot and write one figure; returns the paths
-    written: PNG, PDF, CSV (tidy data) and the summary JSON (headline numbers)."""
+    written: PNG, PDF, CSV (tidy data) and the summary JSON (headline numbers and provenance).
+
+    `seed_offset` shifts every run's seed by that amount (a fresh-seed rerun: new runs, new cache entries)."""
+    from synthetic.device import resolve_device
+    from synthetic.provenance import provenance
+
     spec = get_spec(fig_id)
     scale = _checked(scale)
     if data not in ("standin", "cifar10"):
         raise FigureError(f"unknown data {data!r}; choose 'standin' or 'cifar10'")
     if data == "cifar10" and not data_dir:
         raise FigureError("--data cifar10 needs --data-dir DIR (the CIFAR-10 python batches)")
+    if seed_offset < 0:
+        raise FigureError(f"seed offset must be >= 0 (got {seed_offset})")
     out = Path(out_dir)
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir(out)
     ctx = FigureContext(fig_id=fig_id, scale=scale, data=data, data_dir=data_dir, device=device, cache_dir=cache)
     t0 = time.perf_counter()
-    runs = spec.build(ctx)
+    runs = [replace(r, seed=r.seed + seed_offset) for r in spec.build(ctx)]
     results = train(runs, cache_dir=cache, device=device, force=force, progress=progress)
     drawn = spec.plot(ctx, results)
     from figures.plotting import save_outputs
 
-    summary = {**drawn.summary, "scale": scale}
-    paths = save_outputs(drawn.figure, out / fig_id, fig_id, drawn.rows, summary)
+    summary = dict(drawn.summary)
+    if seed_offset and "seeds" in summary:
+        summary["seeds"] = [int(s) + seed_offset for s in summary["seeds"]]
+    prov = provenance(runs, resolve_device(device), command)
+    summary.update(scale=scale, seed_offset=seed_offset, provenance=prov)
+    paths = save_outputs(drawn.figure, out / fig_id, fig_id, drawn.rows, summary, provenance=prov)
     print(f"figure {fig_id} ({scale}, {len(runs)} runs, {time.perf_counter() - t0:.1f} s): wrote "
           + ", ".join(str(p) for p in paths))
     return paths
 
 
 def train(runs: list, *, cache_dir: Path, device: str = "auto", force: bool = False, progress: bool = True) -> list:
-    """`run_grid` through the cache; with `force` every run is retrained (cache ignored) and its cache entry rewritten."""
+    """`run_grid` through the cache, every finished bucket stored at once; with `force` every run is retrained and
+    its cache entry rewritten."""
     from synthetic.grid import run_grid
 
-    if not force:
-        return run_grid(runs, cache_dir=cache_dir, device=device, progress=progress)
-    from synthetic.cache import RunCache, cache_key
-
-    results = run_grid(runs, cache_dir=None, device=device, progress=progress)
-    cache = RunCache(cache_dir)
-    for run, res in zip(runs, results):
-        cache.store(cache_key(run), res.run_id, run.to_dict(), res.records, res.diverged_at)
-    return results
+    return run_grid(runs, cache_dir=cache_dir, device=device, progress=progress, force=force)
 
 
 def _checked(scale: str) -> Scale:

@@ -1,9 +1,12 @@
 """The README's results table, built from the figures' summary JSONs (never typed in).
 
-    python -m figures.results_table [--figures results/figures]
+    python -m figures.results_table [--figures figures/gallery/summaries] [--rerun figures/gallery/summaries/rerun]
 
-One row per claim of the papers: the expectation (paper or theory), the measured value with its 95% interval, the scale
-it was measured at, and whether it holds by the stated criterion. A figure not yet run gives a "not run" row.
+One row per claim of the papers: the expectation (paper or theory), the measured value with its 95% interval, the same
+measurement on fresh seeds (the rerun, `paper_repro.py --figure ID --seed-offset N`) and whether the rerun's estimates
+lie inside the first run's intervals, the scale, and the verdict by the stated criterion. A verdict that differs between
+the two runs is reported as borderline. A row whose summary was written by an engine version other than the current
+one is marked stale; a figure not run, or a summary that cannot be read, gives a row that says so.
 """
 
 from __future__ import annotations
@@ -12,32 +15,64 @@ import argparse
 import json
 import math
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-Row = tuple[str, str, str, str, str]
+from synthetic.version import ENGINE_VERSION
+
+Summary = dict[str, Any]
 COORD_OPTIMIZERS = ("sgd", "adamw", "muon", "muon_kimi", "lion", "muon_kimi_adamw")
+HEADER = ("| claim | expected | measured (95% CI) | fresh-seed rerun (95% CI) | rerun inside first CI | scale | holds |\n"
+          "|---|---|---|---|---|---|---|\n")
 
 
-def _load(root: Path, fig_id: str) -> dict[str, Any] | None:
-    path = root / fig_id / f"summary_{fig_id}.json"
-    return json.loads(path.read_text()) if path.exists() else None
+@dataclass(frozen=True)
+class Estimate:
+    """One fitted number with its interval (lo/hi None when the summary has no interval)."""
+
+    value: float
+    lo: float | None = None
+    hi: float | None = None
+
+    def contains(self, x: float) -> bool | None:
+        if self.lo is None or self.hi is None:
+            return None
+        return self.lo <= x <= self.hi
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One claim measured on one summary: its text, the measured text, the verdict and the fitted estimates."""
+
+    claim: str
+    expected: str
+    measured: str
+    verdict: str
+    estimates: tuple[Estimate, ...] = ()
+
+
+def _est(d: dict[str, Any]) -> Estimate:
+    v = d.get("slope", d.get("value"))
+    lo, hi = d.get("ci_low", d.get("lo")), d.get("ci_high", d.get("hi"))
+    if lo is None or hi is None or not all(map(math.isfinite, (lo, hi))):
+        return Estimate(float(v))
+    return Estimate(float(v), float(lo), float(hi))
 
 
 def _fit(d: dict[str, Any]) -> str:
     """'slope [lo, hi]' from a fit dict with slope/value and ci_low/ci_high (or lo/hi)."""
-    v = d.get("slope", d.get("value"))
-    lo, hi = d.get("ci_low", d.get("lo")), d.get("ci_high", d.get("hi"))
-    if lo is None or hi is None or not all(map(math.isfinite, (lo, hi))):
-        return f"{v:+.3f}"
-    return f"{v:+.3f} [{lo:+.3f}, {hi:+.3f}]"
+    e = _est(d)
+    if e.lo is None:
+        return f"{e.value:+.3f}"
+    return f"{e.value:+.3f} [{e.lo:+.3f}, {e.hi:+.3f}]"
 
 
 def _yes(ok: bool) -> str:
     return "yes" if ok else "**no**"
 
 
-def _assumptions(s: dict[str, Any], fig_id: str, claim: str, expected: str, level: tuple[float, float] | None) -> Row:
+def _assumption(s: Summary, fig_id: str, claim: str, expected: str, level: tuple[float, float] | None) -> list[Claim]:
     fits = s["fits"]
     last = max(int(k.split(".t")[-1]) for k in fits if k.startswith("input.t"))
     means = {p: fits[f"{p}.t{last}"]["mean"] for p in ("input", "last.1", "last.2")}
@@ -45,131 +80,216 @@ def _assumptions(s: dict[str, Any], fig_id: str, claim: str, expected: str, leve
     ok = slope < 0.1 and (level is None or all(level[0] <= m <= level[1] for m in means.values()))
     measured = (f"max \\|slope vs L\\| {slope:.3f}; at t = T: input {means['input']:.3f}, "
                 f"map 1 {means['last.1']:.3f}, map 2 {means['last.2']:.3f}")
-    return (f"Fig. {fig_id}: {claim}", expected, measured, s["scale"], _yes(ok))
+    return [Claim(f"Fig. {fig_id}: {claim}", expected, measured, _yes(ok))]
 
 
-def _rows_assumptions(root: Path) -> Iterator[Row]:
-    specs = (("3", "‖W+ΔW‖_R/(‖W‖_R+‖ΔW‖_R) flat in L, near 1 (Assumption G.1)", "flat, ≈ 1", (0.9, 1.0)),
-             ("4", "‖h+Δh‖_R/(‖h‖_R+‖Δh‖_R) flat in L, near 1 (Assumption G.1)", "flat, ≈ 1", (0.85, 1.0)),
-             ("5", "‖φ(Wh)‖_R/‖Wh‖_R flat in L (Assumption G.2)", "flat (≈ 1/√2 for ReLU, not from the paper)", None),
-             ("6", "per-sample vs batch update alignment flat in L (Assumption G.3)", "flat", None))
-    for fig_id, claim, expected, level in specs:
-        s = _load(root, fig_id)
-        yield _assumptions(s, fig_id, claim, expected, level) if s else (f"Fig. {fig_id}", expected, "not run", "", "")
+ASSUMPTIONS = {
+    "3": ("‖W+ΔW‖_R/(‖W‖_R+‖ΔW‖_R) flat in L, near 1 (Assumption G.1)", "flat, ≈ 1", (0.9, 1.0)),
+    "4": ("‖h+Δh‖_R/(‖h‖_R+‖Δh‖_R) flat in L, near 1 (Assumption G.1)", "flat, ≈ 1", (0.85, 1.0)),
+    "5": ("‖φ(Wh)‖_R/‖Wh‖_R flat in L (Assumption G.2)", "flat (≈ 1/√2 for ReLU, not from the paper)", None),
+    "6": ("per-sample vs batch update alignment flat in L (Assumption G.3)", "flat", None),
+}
 
 
-def _rows_claims(root: Path) -> Iterator[Row]:
-    s = _load(root, "e1")
-    if s:
-        for r, label in (("ratio1", "n_l = n"), ("ratio4", "n_l = 4n")):
-            f = s[r]
-            yield (f"Claim E.1 at init, {label}: ratio flat in width", f"slope 0 (Θ(1)); Gaussian limit {f['expected_limit']:.4f}",
-                   f"slope {_fit(f)}; {f['mean_at_max_width']:.4f} at the widest", s["scale"], _yes(abs(f["slope"]) < 0.05))
-    s = _load(root, "e2")
-    if s:
-        dev = s["gd_batch1_max_abs_dev_from_1"]
-        yield ("Claim E.2: ‖ΔW₂W₁h‖_R/(‖ΔW₂‖_R‖W₁h‖_R) after a batch-1 GD step", "exactly 1",
-               f"max \\|ratio − 1\\| = {dev:.1e}", s["scale"], _yes(dev < 1e-3))
-        for name in ("GD, batch B", "AdamW, batch 1", "AdamW, batch B"):
-            key = next((k for k in s if k.startswith(name) and k.endswith("step0")), None)
-            if key:
-                yield (f"Claim E.2 for {name} (first step)", "below 1 (how far it moves)",
-                       f"{s[key]['mean']:.3f}, slope vs width {_fit(s[key])}", s["scale"], "shown")
+def _claims_e1(s: Summary) -> list[Claim]:
+    out = []
+    for r, label in (("ratio1", "n_l = n"), ("ratio4", "n_l = 4n")):
+        f = s[r]
+        out.append(Claim(f"Claim E.1 at init, {label}: ratio flat in width",
+                         f"slope 0 (Θ(1)); Gaussian limit {f['expected_limit']:.4f}",
+                         f"slope {_fit(f)}; {f['mean_at_max_width']:.4f} at the widest", _yes(abs(f["slope"]) < 0.05),
+                         (_est(f),)))
+    return out
 
 
-def _rows_coord(root: Path) -> Iterator[Row]:
-    for opt in COORD_OPTIMIZERS:
-        s = _load(root, f"coord-{opt}")
-        if not s:
-            yield (f"coord-{opt}", "μP flat", "not run", "", "")
-            continue
+def _claims_e2(s: Summary) -> list[Claim]:
+    dev = s["gd_batch1_max_abs_dev_from_1"]
+    out = [Claim("Claim E.2: ‖ΔW₂W₁h‖_R/(‖ΔW₂‖_R‖W₁h‖_R) after a batch-1 GD step", "exactly 1",
+                 f"max \\|ratio − 1\\| = {dev:.1e}", _yes(dev < 1e-3))]
+    for name in ("GD, batch B", "AdamW, batch 1", "AdamW, batch B"):
+        key = next((k for k in s if k.startswith(name) and k.endswith("step0")), None)
+        if key:
+            out.append(Claim(f"Claim E.2 for {name} (first step)", "below 1 (how far it moves)",
+                             f"{s[key]['mean']:.3f}, slope vs width {_fit(s[key])}", "shown", (_est(s[key]),)))
+    return out
+
+
+def _claims_coord(opt: str) -> Callable[[Summary], list[Claim]]:
+    def claims(s: Summary) -> list[Claim]:
         f = s["fits"]
         mup = {(p, ax): f[f"{p}.h_rms.{ax}.gmean"] for p in ("mup_k1", "mup_k2") for ax in ("width", "depth")}
         sp = {ax: f[f"sp.h_rms.{ax}.gmean"] for ax in ("width", "depth")}
         worst = max(abs(v["slope"]) for v in mup.values())
         measured = "; ".join(f"{p[4:]} {ax} {_fit(v)}" for (p, ax), v in mup.items())
         measured += f"; SP width {_fit(sp['width'])}, depth {_fit(sp['depth'])}"
-        yield (f"coord-{opt}: ‖h_L‖_R slopes, μP (k=1 and k≥2 rules) vs SP", "μP \\|slope\\| < 0.1; SP clearly positive",
-               measured, s["scale"], _yes(worst < 0.1 and min(v["slope"] for v in sp.values()) > 0.1))
+        ok = worst < 0.1 and min(v["slope"] for v in sp.values()) > 0.1
+        return [Claim(f"coord-{opt}: ‖h_L‖_R slopes, μP (k=1 and k≥2 rules) vs SP",
+                      "μP \\|slope\\| < 0.1; SP clearly positive", measured, _yes(ok),
+                      tuple(_est(v) for v in (*mup.values(), *sp.values())))]
+    return claims
 
 
-def _rows_transfer(root: Path) -> Iterator[Row]:
-    s = _load(root, "1")
-    if s:
-        mw, md = s["coord.mup_k2.width.step10"], s["coord.mup_k2.depth.step10"]
-        pw, pd = s["coord.sp.width.step10"], s["coord.sp.depth.step10"]
-        yield ("Fig. 1 (a,b): ‖h_L‖_R at step 10, pre-norm, Muon-Kimi-AdamW", "μP flat, SP grows",
-               f"μP width {_fit(mw)}, depth {_fit(md)}; SP width {_fit(pw)}, depth {_fit(pd)}", s["scale"],
-               _yes(max(abs(mw["slope"]), abs(md["slope"])) < 0.1 and min(pw["slope"], pd["slope"]) > 0.1))
-        spread = {k: s[f"argmin_spread.{k}"] for k in ("mup_k2.width", "mup_k2.depth", "sp.width", "sp.depth")}
-        yield ("Fig. 1 (c,d): best η_base across widths / depths", "μP moves ≤ 1 grid step (×2), SP drifts",
-               f"spread in grid steps: μP {spread['mup_k2.width']:g} / {spread['mup_k2.depth']:g}; "
-               f"SP {spread['sp.width']:g} / {spread['sp.depth']:g}", s["scale"],
-               _yes(max(spread["mup_k2.width"], spread["mup_k2.depth"]) <= 1))
-    s = _load(root, "2")
-    if s:
-        yield ("Fig. 2: no normalization, depth sweep", "SP ‖h_L‖ grows with L; μP's best η_base fixed",
-               f"‖h_L‖ slope: SP {_fit(s['coord.sp.depth.step10'])}, μP {_fit(s['coord.mup_k2.depth.step10'])}; "
-               f"best-η spread: μP {s['argmin_spread.mup_k2.depth']:g}, SP {s['argmin_spread.sp.depth']:g} steps",
-               s["scale"], _yes(s["argmin_spread.mup_k2.depth"] <= 1 and s["coord.sp.depth.step10"]["slope"] > 0.1))
+def _claims_fig1(s: Summary) -> list[Claim]:
+    mw, md = s["coord.mup_k2.width.step10"], s["coord.mup_k2.depth.step10"]
+    pw, pd = s["coord.sp.width.step10"], s["coord.sp.depth.step10"]
+    spread = {k: s[f"argmin_spread.{k}"] for k in ("mup_k2.width", "mup_k2.depth", "sp.width", "sp.depth")}
+    return [
+        Claim("Fig. 1 (a,b): ‖h_L‖_R at step 10, pre-norm, Muon-Kimi-AdamW", "μP flat, SP grows",
+              f"μP width {_fit(mw)}, depth {_fit(md)}; SP width {_fit(pw)}, depth {_fit(pd)}",
+              _yes(max(abs(mw["slope"]), abs(md["slope"])) < 0.1 and min(pw["slope"], pd["slope"]) > 0.1),
+              tuple(_est(v) for v in (mw, md, pw, pd))),
+        Claim("Fig. 1 (c,d): best η_base across widths / depths", "μP moves ≤ 1 grid step (×2), SP drifts",
+              f"spread in grid steps: μP {spread['mup_k2.width']:g} / {spread['mup_k2.depth']:g}; "
+              f"SP {spread['sp.width']:g} / {spread['sp.depth']:g}",
+              _yes(max(spread["mup_k2.width"], spread["mup_k2.depth"]) <= 1)),
+    ]
 
 
-def _rows_fan(root: Path) -> Iterator[Row]:
-    s = _load(root, "wd1")
-    if s:
-        f = s["slope_sigma1_W_up_inner_vs_eta_over_lambda"]
-        yield ("wd1: σ₁ ∝ (η/λ)^p at steady state (W_up, blocks 2..L)", "p = 0.5 ± 0.1", f"p = {_fit(f)}", s["scale"],
-               _yes(abs(f["value"] - 0.5) <= 0.1))
-        g = s["slope_w_rms_W_up_vs_eta_over_lambda"]
-        yield ("wd1: weight RMS ∝ (η/λ)^p (W_up)", "p = 0.5 ± 0.1", f"p = {_fit(g)}", s["scale"],
-               _yes(abs(g["value"] - 0.5) <= 0.1))
-        yield ("wd1: matched η/λ runs overlap", "σ₁ within ±15%",
-               f"max/min σ₁ = {s['matched_ratio_sigma1_max_over_min']:.2f}", s["scale"],
-               _yes(s["matched_ratio_sigma1_max_over_min"] <= 1.3))
-    s = _load(root, "wd2")
-    if s:
-        yield ("wd2: σ₁ ∝ d^α at fixed (η, λ)", "α ≈ 0.75 in the paper's LLaMA runs (setting-dependent)",
-               f"α̂ = {_fit(s['alpha'])}", s["scale"], "measured")
-    s = _load(root, "wd3")
-    if s:
-        for key in sorted(k for k in s if k.startswith("sigma1_exponent_")):
-            f = s[key]
-            rule = key.removeprefix("sigma1_exponent_")
-            v = f.get("slope", f.get("value"))
-            ok = abs(v - f["predicted"]) < 0.1 if rule != "fan_measured" else abs(v) < 0.1
-            yield (f"wd3: σ₁ width exponent under λ₂ ∝ d^{f['e']:.2f} ({rule})",
-                   f"{f['predicted']:+.2f} (−½ + α̂ − e/2)" + ("; flat" if rule == "fan_measured" else ""),
-                   _fit(f), s["scale"], _yes(ok))
-    s = _load(root, "wd4")
-    if s:
-        shifts = {k.removeprefix("optimum_shift_"): v for k, v in s.items() if k.startswith("optimum_shift_")}
-        edges = [k for k, v in s.items() if k.startswith("optimum_at_grid_edge_") and v]
-        note = f" (optimum at the grid edge: {', '.join(e.removeprefix('optimum_at_grid_edge_') for e in edges)})" if edges else ""
-        yield ("wd4: zero-shot transfer of η_base and λ_base", "rule's optimum moves ≤ 1 grid step",
-               ", ".join(f"{k} {v:g}" for k, v in shifts.items()) + note, s["scale"],
-               _yes(all(v <= 1 for k, v in shifts.items() if k.startswith("fan_measured")) and not edges))
+def _claims_fig2(s: Summary) -> list[Claim]:
+    sp, mup = s["coord.sp.depth.step10"], s["coord.mup_k2.depth.step10"]
+    return [Claim("Fig. 2: no normalization, depth sweep", "SP ‖h_L‖ grows with L; μP's best η_base fixed",
+                  f"‖h_L‖ slope: SP {_fit(sp)}, μP {_fit(mup)}; best-η spread: "
+                  f"μP {s['argmin_spread.mup_k2.depth']:g}, SP {s['argmin_spread.sp.depth']:g} steps",
+                  _yes(s["argmin_spread.mup_k2.depth"] <= 1 and sp["slope"] > 0.1), (_est(sp), _est(mup)))]
 
 
-SECTIONS: tuple[Callable[[Path], Iterator[Row]], ...] = (_rows_assumptions, _rows_claims, _rows_transfer, _rows_coord,
-                                                         _rows_fan)
+def _claims_wd1(s: Summary) -> list[Claim]:
+    f, g = s["slope_sigma1_W_up_inner_vs_eta_over_lambda"], s["slope_w_rms_W_up_vs_eta_over_lambda"]
+    ratio = s["matched_ratio_sigma1_max_over_min"]
+    return [
+        Claim("wd1: σ₁ ∝ (η/λ)^p at steady state (W_up, blocks 2..L)", "p = 0.5 ± 0.1", f"p = {_fit(f)}",
+              _yes(abs(f["value"] - 0.5) <= 0.1), (_est(f),)),
+        Claim("wd1: weight RMS ∝ (η/λ)^p (W_up)", "p = 0.5 ± 0.1", f"p = {_fit(g)}", _yes(abs(g["value"] - 0.5) <= 0.1),
+              (_est(g),)),
+        Claim("wd1: matched η/λ runs overlap", "σ₁ within ±15%", f"max/min σ₁ = {ratio:.2f}", _yes(ratio <= 1.3)),
+    ]
 
 
-def markdown(root: Path) -> str:
-    lines = ["| claim | expected | measured (95% CI) | scale | holds |", "|---|---|---|---|---|"]
-    for section in SECTIONS:
-        lines += ["| " + " | ".join(row) + " |" for row in section(root)]
-    return "\n".join(lines) + "\n"
+def _claims_wd2(s: Summary) -> list[Claim]:
+    return [Claim("wd2: σ₁ ∝ d^α at fixed (η, λ)", "α ≈ 0.75 in the paper's LLaMA runs (setting-dependent)",
+                  f"α̂ = {_fit(s['alpha'])}", "measured", (_est(s["alpha"]),))]
+
+
+def _claims_wd3(s: Summary) -> list[Claim]:
+    out = []
+    for key in sorted(k for k in s if k.startswith("sigma1_exponent_")):
+        f = s[key]
+        rule = key.removeprefix("sigma1_exponent_")
+        v = f.get("slope", f.get("value"))
+        ok = abs(v - f["predicted"]) < 0.1 if rule != "fan_measured" else abs(v) < 0.1
+        out.append(Claim(f"wd3: σ₁ width exponent under λ₂ ∝ d^e ({rule})",
+                         f"{f['predicted']:+.2f} (−½ + α̂ − e/2, e = {f['e']:.2f})"
+                         + ("; flat" if rule == "fan_measured" else ""), _fit(f), _yes(ok), (_est(f),)))
+    return out
+
+
+def _claims_wd4(s: Summary) -> list[Claim]:
+    shifts = {k.removeprefix("optimum_shift_"): v for k, v in s.items() if k.startswith("optimum_shift_")}
+    edges = [k.removeprefix("optimum_at_grid_edge_") for k, v in s.items() if k.startswith("optimum_at_grid_edge_") and v]
+    note = f" (optimum at the grid edge: {', '.join(edges)})" if edges else ""
+    ok = all(v <= 1 for k, v in shifts.items() if k.startswith("fan_measured")) and not edges
+    return [Claim("wd4: zero-shot transfer of η_base and λ_base", "rule's optimum moves ≤ 1 grid step",
+                  ", ".join(f"{k} {v:g}" for k, v in shifts.items()) + note, _yes(ok))]
+
+
+CLAIMS: dict[str, Callable[[Summary], list[Claim]]] = {
+    **{fid: (lambda s, fid=fid: _assumption(s, fid, *ASSUMPTIONS[fid])) for fid in ASSUMPTIONS},
+    "e1": _claims_e1, "e2": _claims_e2, "1": _claims_fig1, "2": _claims_fig2,
+    **{f"coord-{o}": _claims_coord(o) for o in COORD_OPTIMIZERS},
+    "wd1": _claims_wd1, "wd2": _claims_wd2, "wd3": _claims_wd3, "wd4": _claims_wd4,
+}
+"""Figure id -> the claims its summary measures, in the table's order."""
+
+
+def summary_path(root: Path, fig_id: str) -> Path:
+    """`<root>/summary_<id>.json` (the committed gallery layout) or `<root>/<id>/summary_<id>.json` (results/)."""
+    flat = root / f"summary_{fig_id}.json"
+    return flat if flat.exists() else root / fig_id / f"summary_{fig_id}.json"
+
+
+def load(root: Path | None, fig_id: str) -> Summary | str | None:
+    """The summary, None when absent, or a one-line reason when it cannot be read."""
+    if root is None:
+        return None
+    path = summary_path(root, fig_id)
+    if not path.exists():
+        return None
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        return f"unreadable summary {path.name} ({type(exc).__name__})"
+    return data if isinstance(data, dict) else f"malformed summary {path.name} (not an object)"
+
+
+def _claims(s: Summary | str | None, fig_id: str) -> list[Claim] | str | None:
+    if s is None or isinstance(s, str):
+        return s
+    try:
+        return CLAIMS[fig_id](s)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        return f"malformed summary_{fig_id}.json ({type(exc).__name__}: {exc})"
+
+
+def engine_of(s: Summary) -> str:
+    return str(s.get("provenance", {}).get("engine_version", "unknown")) if isinstance(s, dict) else "unknown"
+
+
+def _inside(first: Claim, rerun: Claim) -> str:
+    pairs = [(e, r) for e, r in zip(first.estimates, rerun.estimates) if e.contains(r.value) is not None]
+    if not pairs:
+        return "—"
+    n_in = sum(bool(e.contains(r.value)) for e, r in pairs)
+    if len(pairs) == 1:
+        return _yes(n_in == 1)
+    return f"{n_in}/{len(pairs)}" if n_in == len(pairs) else f"**{n_in}/{len(pairs)}**"
+
+
+def _verdict(first: str, rerun: str | None) -> str:
+    if rerun is None or rerun == first:
+        return first
+    if {first, rerun} <= {"yes", "**no**"}:
+        return "borderline"
+    return first
+
+
+def rows(root: Path, rerun_root: Path | None = None) -> Iterator[tuple[str, ...]]:
+    """Every row of the table: (claim, expected, measured, rerun, inside, scale, holds)."""
+    for fig_id, claims_of in CLAIMS.items():
+        first_summary, rerun_summary = load(root, fig_id), load(rerun_root, fig_id)
+        first, rerun = _claims(first_summary, fig_id), _claims(rerun_summary, fig_id)
+        if not isinstance(first, list):
+            yield (f"{fig_id}", "", first or "not run", "", "", "", "")
+            continue
+        scale = str(first_summary.get("scale", ""))
+        stale = [v for v in {engine_of(first_summary), *([engine_of(rerun_summary)] if isinstance(rerun, list) else [])}
+                 if v != ENGINE_VERSION]
+        by_claim = {c.claim: c for c in rerun} if isinstance(rerun, list) else {}
+        for c in first:
+            r = by_claim.get(c.claim)
+            rerun_text = r.measured if r else (rerun if isinstance(rerun, str) else "not run")
+            verdict = _verdict(c.verdict, r.verdict if r else None)
+            if stale:
+                verdict += f" (**stale**: {', '.join(sorted(stale))})"
+            yield (c.claim, c.expected, c.measured, rerun_text, _inside(c, r) if r else "—", scale, verdict)
+
+
+def markdown(root: Path, rerun_root: Path | None = None) -> str:
+    return HEADER + "".join("| " + " | ".join(row) + " |\n" for row in rows(root, rerun_root))
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m figures.results_table", description=__doc__.split("\n")[0])
-    parser.add_argument("--figures", default="results/figures", help="folder holding <id>/summary_<id>.json")
+    parser.add_argument("--figures", default="figures/gallery/summaries",
+                        help="folder holding summary_<id>.json or <id>/summary_<id>.json")
+    parser.add_argument("--rerun", default=None,
+                        help="the same for the fresh-seed rerun (default: <figures>/rerun when it exists)")
     args = parser.parse_args(argv)
     root = Path(args.figures)
     if not root.is_dir():
-        print(f"error: no figures folder {root} (run python paper_repro.py --figure all first)", file=sys.stderr)
+        print(f"error: no summaries folder {root} (run python paper_repro.py --figure all first)", file=sys.stderr)
         return 2
-    sys.stdout.write(markdown(root))
+    rerun = Path(args.rerun) if args.rerun else root / "rerun"
+    sys.stdout.write(markdown(root, rerun if rerun.is_dir() else None))
     return 0
 
 

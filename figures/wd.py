@@ -121,7 +121,7 @@ def wd4_runs(scale: str, alpha_hat: float) -> list:
         for w in s.transfer_widths:
             points = [(m, 1.0) for m in s.eta_grid] + [(1.0, m) for m in s.lam_grid if m != 1.0]
             for em, lm in points:
-                for seed in s.seeds:
+                for seed in s.wd4_seeds:
                     runs.append(ws.run_config(s, width=w, seed=seed, steps=steps,
                                               base=ws.base_hp(s, width=w, e=es[r], eta_mult=em, lam_mult=lm)))
     return runs
@@ -268,7 +268,7 @@ def analyze_wd3(results, alpha_hat: float, alpha_fit: Fit | None = None) -> dict
 
 def analyze_wd4(results, scale: str, alpha_hat: float) -> dict:
     s = ws.setting(scale)
-    n_seeds = len(s.seeds)
+    n_seeds = len(s.wd4_seeds)
     rows = []
     i = 0
     steady_rows, steady_sum = _steady_rows(results)
@@ -505,7 +505,7 @@ def plot_wd4(ctx: FigureContext, results, alpha_hat: float) -> FigureOutput:
     s = ws.setting(ctx.scale)
     fig, axes = new_figure(2, 2, panel_w=4.6, panel_h=3.0,
                            title=f"wd4: zero-shot transfer from d₀ = {s.d0}, μP η₂ ∝ 1/d; measured-α rule "
-                                 f"(λ₂ ∝ d^{rule_e('fan_measured', alpha_hat):.2f}) vs fixed λ; {len(s.seeds)} seeds\n"
+                                 f"(λ₂ ∝ d^{rule_e('fan_measured', alpha_hat):.2f}) vs fixed λ; {len(s.wd4_seeds)} seeds\n"
                                  f"{_steady_note(a['steady'])}")
     colors = dict(zip(s.transfer_widths, seq_colors(len(s.transfer_widths))))
     for i, rule in enumerate(WD4_RULES):

@@ -43,7 +43,7 @@ class Grid:
 def grid(scale: str) -> Grid:
     return pick(scale,
                 smoke=Grid(width=16, depths=(2, 4, 8, 16), steps=4, seeds=(0,), n_samples=48),
-                default=Grid(width=128, depths=(4, 8, 16, 32, 64), steps=100, seeds=(0, 1)),
+                default=Grid(width=128, depths=(4, 8, 16, 32, 64), steps=100, seeds=(0, 1, 2, 3, 4)),
                 paper=Grid(width=256, depths=(4, 8, 16, 32, 64, 128, 256), steps=200, seeds=(0,)))
 
 

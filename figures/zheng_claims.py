@@ -39,7 +39,7 @@ class Grid:
 def grid(scale: str) -> Grid:
     return pick(scale,
                 smoke=Grid(widths=(16, 32, 64, 128), seeds=(0, 1), batch=8),  # e2 uses the first three
-                default=Grid(widths=(64, 128, 256, 512, 1024), seeds=(0, 1, 2), batch=16),
+                default=Grid(widths=(64, 128, 256, 512, 1024), seeds=(0, 1, 2, 3, 4), batch=16),
                 paper=Grid(widths=(64, 128, 256, 512, 1024, 2048, 4096), seeds=(0, 1, 2), batch=16))
 
 

@@ -5,7 +5,8 @@ measurements) as one stacked model; they may differ in `base`, `seed` and `param
 init (its seed), its own data stream (its seed), and its own multipliers, lr, wd and eps (theory.bridge).
 
 The step: forward all M runs, per-run loss vector [M], gradient of its sum (so runs never mix), per-run divergence
-check on the device (`diverged_at` = first step whose loss is NaN/inf; from then the run is frozen: its weights stop
+check on the device (`diverged_at` = first step whose loss is NaN/inf or above `DIVERGENCE_FACTOR`·(1 + the step-0
+loss); from then the run is frozen: its weights stop
 changing and its numbers never reach another run), stacked optimizer update. Nothing in the step synchronises with the
 host. Step t = `steps` is executed only when it is a measurement step (to measure ΔW and Δh at T); its update is never
 used for anything else.
@@ -28,6 +29,7 @@ from synthetic.measure import Measurer
 from synthetic.models import StackedResidualNet, group_role
 from synthetic.optim import StackedOptimizer, role_rules, run_hparams
 from synthetic.records import SCHEMA_VERSION, Record
+from synthetic.version import DIVERGENCE_FACTOR, ENGINE_VERSION
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
@@ -41,8 +43,9 @@ class RunResult:
 
 
 def run_id(config: RunConfig) -> str:
-    """sha256 of the canonical config JSON followed by the records schema version."""
-    return hashlib.sha256((config.canonical_json() + SCHEMA_VERSION).encode()).hexdigest()
+    """sha256 of the canonical config JSON, the records schema version and the engine version (so a run trained by
+    other engine code is never served from the cache)."""
+    return hashlib.sha256((config.canonical_json() + SCHEMA_VERSION + ENGINE_VERSION).encode()).hexdigest()
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
@@ -147,7 +150,9 @@ def _train(runs: list[RunConfig], dev: torch.device, data_source) -> list[RunRes
         grads = torch.autograd.grad(loss.sum(), leaves + zs)
         loss = loss.detach()
         meas.loss_step(t, loss)
-        bad = ~torch.isfinite(loss)
+        if t == 0:
+            limit = DIVERGENCE_FACTOR * (1.0 + torch.nan_to_num(loss, nan=0.0, posinf=0.0))
+        bad = ~(loss <= limit)
         diverged = torch.where(bad & alive, torch.full_like(diverged, t), diverged)
         alive = alive & ~bad
         if meas.pi:

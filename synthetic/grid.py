@@ -23,8 +23,9 @@ from synthetic.errors import ConfigError, DataError
 from synthetic.progress import Progress
 
 DEFAULT_CACHE_DIR = os.path.join(".cache", "runs")
-TABLE_COLUMNS = ("run_id", "width", "depth", "lr", "wd", "seed", "parameterization", "optimizer",
+TABLE_COLUMNS = ("run_id", "width", "depth", "lr", "wd", "seed", "parameterization", "optimizer", "diverged_at",
                  "step", "layer", "quantity", "index", "value")
+"""`diverged_at`: the run's first diverged step (see synthetic.version.DIVERGENCE_FACTOR), -1 when it did not diverge."""
 
 
 def bucketize(runs: Iterable[RunConfig], max_bucket: int = 256) -> list[list[RunConfig]]:
@@ -48,8 +49,12 @@ def bucketize(runs: Iterable[RunConfig], max_bucket: int = 256) -> list[list[Run
 
 
 def run_grid(runs: Sequence[RunConfig], cache_dir: str | os.PathLike | None = DEFAULT_CACHE_DIR,
-             device: str = "auto", progress: bool | str = True, max_bucket: int = 256) -> list[RunResult]:
+             device: str = "auto", progress: bool | str = True, max_bucket: int = 256,
+             force: bool = False) -> list[RunResult]:
     """Results for `runs` (same order), training only runs not in the cache; `cache_dir=None` disables caching.
+
+    Every bucket is stored in the cache as soon as it has trained, so an interrupt loses only the bucket in progress.
+    `force`: retrain every run (cached entries are not read) and overwrite its cache entry.
 
     `progress`: True shows a bar on a terminal when the grid lasts more than a couple of seconds, "force" shows it
     on any stream, False never.
@@ -60,7 +65,7 @@ def run_grid(runs: Sequence[RunConfig], cache_dir: str | os.PathLike | None = DE
     keys = [cache_key(run) for run in runs]
     unique: dict[str, RunConfig] = dict(zip(keys, runs))
     done: dict[str, RunResult] = {}
-    if cache is not None:
+    if cache is not None and not force:
         for key, run in unique.items():
             hit = cache.load(key, run.to_dict())
             if hit is not None:
@@ -86,7 +91,7 @@ def results_table(results: Sequence[RunResult]) -> dict[str, np.ndarray]:
         c = res.config
         fixed = {"run_id": res.run_id, "width": c.model.width, "depth": c.model.depth, "lr": c.base.eta,
                  "wd": c.base.lam, "seed": c.seed, "parameterization": c.parameterization,
-                 "optimizer": c.optim.name}
+                 "optimizer": c.optim.name, "diverged_at": -1 if res.diverged_at is None else res.diverged_at}
         for rec in res.records:
             for name, value in fixed.items():
                 cols[name].append(value)
@@ -98,13 +103,17 @@ def results_table(results: Sequence[RunResult]) -> dict[str, np.ndarray]:
     return _typed(cols)
 
 
-def write_csv(table: dict[str, np.ndarray], path: str | os.PathLike) -> None:
-    """Write a tidy table as CSV (header = column names; floats in full precision)."""
+def write_csv(table: dict[str, np.ndarray], path: str | os.PathLike,
+              provenance: dict[str, Any] | None = None) -> None:
+    """Write a tidy table as CSV (header = column names; floats in full precision), preceded by one `# key=value`
+    comment line per provenance entry (engine version, torch, device, dtype, seeds, command)."""
     parent = os.path.dirname(os.fspath(path))
     if parent:
         os.makedirs(parent, exist_ok=True)
     names = list(table)
     with open(path, "w", newline="") as f:
+        for key, value in (provenance or {}).items():
+            f.write(f"# {key}={value}\n")
         w = csv.writer(f)
         w.writerow(names)
         for row in zip(*(table[n].tolist() for n in names)):
@@ -115,7 +124,7 @@ def read_csv(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """Read a tidy CSV written by `write_csv`; raises DataError on a missing or malformed file."""
     try:
         with open(path, newline="") as f:
-            reader = csv.reader(f)
+            reader = csv.reader(line for line in f if not line.startswith("#"))
             header = next(reader)
             rows = list(reader)
     except FileNotFoundError:
@@ -125,7 +134,7 @@ def read_csv(path: str | os.PathLike) -> dict[str, np.ndarray]:
     if any(len(r) != len(header) for r in rows):
         raise DataError(f"records file {path} has rows whose length differs from its header")
     cols = {name: [r[i] for r in rows] for i, name in enumerate(header)}
-    for name in ("width", "depth", "seed", "step", "index"):
+    for name in ("width", "depth", "seed", "step", "index", "diverged_at"):
         if name in cols:
             cols[name] = _parse(cols[name], int, name, path)
     for name in ("lr", "wd", "value"):
@@ -144,7 +153,7 @@ def _parse(values: list[str], kind, name: str, path) -> list:
 def _typed(cols: dict[str, list[Any]]) -> dict[str, np.ndarray]:
     out = {}
     for name, values in cols.items():
-        if name in ("width", "depth", "seed", "step", "index"):
+        if name in ("width", "depth", "seed", "step", "index", "diverged_at"):
             out[name] = np.asarray(values, dtype=np.int64)
         elif name in ("lr", "wd", "value"):
             out[name] = np.asarray(values, dtype=np.float64)

@@ -1,0 +1,50 @@
+"""What produced a set of results: engine and torch versions, device, dtype, seeds and the exact command.
+
+Written into every figure summary JSON and every records CSV, so a number can always be traced to the code and the
+command that made it (and a stale one recognised: `figures.results_table` marks rows whose engine version differs).
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import platform
+import shlex
+import sys
+from typing import Any, Iterable
+
+import torch
+
+from synthetic.records import SCHEMA_VERSION
+from synthetic.version import ENGINE_VERSION
+
+
+def command_line(argv: Iterable[str] | None = None) -> str:
+    """The command as a user would type it: `python <script or -m module> args…`."""
+    args = list(sys.argv if argv is None else argv)
+    if args and args[0].endswith("__main__.py"):
+        args = ["-m", os.path.basename(os.path.dirname(args[0]))] + args[1:]
+    return "python " + shlex.join(args)
+
+
+def device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"{device} ({torch.cuda.get_device_name(device)})"
+    return f"cpu ({platform.machine()}, {torch.get_num_threads()} threads)"
+
+
+def provenance(runs: Iterable[Any], device: torch.device, command: str | None = None) -> dict[str, Any]:
+    """Provenance of results trained from `runs` (RunConfigs) on `device`."""
+    runs = list(runs)
+    return {
+        "engine_version": ENGINE_VERSION,
+        "record_schema": SCHEMA_VERSION,
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "device": device_name(device),
+        "dtype": ",".join(sorted({r.dtype for r in runs})),
+        "seeds": sorted({int(r.seed) for r in runs}),
+        "n_runs": len(runs),
+        "command": command if command is not None else command_line(),
+        "date": datetime.date.today().isoformat(),
+    }

@@ -1,0 +1,13 @@
+"""The engine version: part of every run's cache key and of every summary's provenance.
+
+Bump `ENGINE_VERSION` in the same commit as any change that alters a run's numbers (the engine, the optimizers, the
+data, the measurements, the divergence rule). `tests/test_engine_version.py` trains a small fixed bucket and compares
+a hash of its records with `tests/golden/engine_records.json`; it fails, naming this version, when the numbers move
+without a bump. A bump makes every cached run a miss, so no run trained by older code is ever served.
+"""
+
+ENGINE_VERSION = "engine-2"
+"""engine-1: everything before provenance (implicit). engine-2: divergence also on loss > 1e6·(1 + loss at step 0)."""
+
+DIVERGENCE_FACTOR = 1e6
+"""A run diverges at the first step whose loss is not finite or exceeds DIVERGENCE_FACTOR·(1 + its step-0 loss)."""
