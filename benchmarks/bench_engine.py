@@ -32,6 +32,9 @@ from synthetic.config import RunConfig
 from synthetic.engine import RunResult, train_bucket
 from synthetic.errors import SyntheticError
 from synthetic.grid import bucketize
+from synthetic.provenance import command_line
+from synthetic.version import ENGINE_VERSION
+from theory.cli import DefaultsHelpFormatter, output_file_problem
 
 GRIDS = ("G1", "G2")
 DEFAULT_RTOL = 1e-3
@@ -212,9 +215,10 @@ def summary_line(result: dict) -> str:
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    p = OneLineParser(prog="python -m benchmarks.bench_engine", description=__doc__.split("\n\n")[0])
-    p.add_argument("--grid", default="all", choices=("G1", "G2", "all"))
-    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    p = OneLineParser(prog="python -m benchmarks.bench_engine", description=__doc__.split("\n\n")[0],
+                      formatter_class=DefaultsHelpFormatter)
+    p.add_argument("--grid", default="all", choices=("G1", "G2", "all"), help="grid(s) to time")
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="device to time on")
     p.add_argument("--quick", action="store_true", help="small CPU version of each grid (seconds)")
     p.add_argument("--steps", type=int, help="override the number of training steps")
     p.add_argument("--widths", type=int, nargs="+", help="override the widths")
@@ -240,6 +244,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         p.error("--peak-tflops must be > 0")
     if not args.rtol > 0:
         p.error("--rtol must be > 0")
+    problem = args.json is not None and output_file_problem(args.json)
+    if problem:
+        p.error(f"--json: {problem}")
     return args
 
 
@@ -260,6 +267,7 @@ def run(args: argparse.Namespace, log=print) -> dict:
         "compile": ("on" if compile_step else "requested, but synthetic.engine.train_bucket has no compile option; "
                     "ran eagerly") if args.compile else "off",
         "load_avg_start": os.getloadavg() if hasattr(os, "getloadavg") else None,
+        "engine_version": ENGINE_VERSION, "command": command_line(),
     }
     log(f"device: {header['device_name']} ({device}), torch {header['torch']}, {header['threads']} threads, "
         f"date {header['date']}")

@@ -6,7 +6,7 @@ constant LR (the paper's App. E.2 protocol). Two quantities of the last block's 
 the paper's ‖h_L‖_R, and the single-step feature update ‖Δh_L‖_R = ‖h_L(x_t; W_{t+1}) − h_L(x_t; W_t)‖_R, the quantity
 the spectral condition keeps Θ(1) (μP principle P1). Expected: μP slopes ≈ 0 in width and depth; SP grows.
 Exponents are log-log slopes of the per-run geometric mean over the measured steps (steady against the step-to-step
-jitter of a single step), with 95% CIs from a per-seed bootstrap; per-step slopes are in the summary too.
+jitter of a single step), with 95% per-seed t-intervals (synthetic.fit); per-step slopes are in the summary too.
 """
 
 from __future__ import annotations

@@ -266,7 +266,7 @@ def rows(root: Path, rerun_root: Path | None = None) -> Iterator[tuple[str, ...]
         by_claim = {c.claim: c for c in rerun} if isinstance(rerun, list) else {}
         for c in first:
             r = by_claim.get(c.claim)
-            rerun_text = r.measured if r else (rerun if isinstance(rerun, str) else "not run")
+            rerun_text = r.measured if r else (rerun if isinstance(rerun, str) else "not rerun")
             verdict = _verdict(c.verdict, r.verdict if r else None)
             if stale:
                 verdict += f" (**stale**: {', '.join(sorted(stale))})"

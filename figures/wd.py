@@ -3,7 +3,7 @@
 - wd1: sublayer gain over training and final singular spectra for Fan's six (η, λ) points (plus λ×4, λ×1/4 for the
   slope fit) at one width; slope of log σ1 against log(η/λ) (expected 0.5), normalized spectra.
 - wd2: σ1 against width at one fixed (η, λ) for every layer (`sp` = every HP at its base value): α with a per-seed
-  bootstrap CI.
+  t-interval.
 - wd3: μP (η2 ∝ 1/d) with λ2 ∝ d^e for the `theory.wd_rules` rules (μP fixed λ, Fan's √d, constant ηλ) and the rule
   built from the α̂ measured in wd2 (e = 2α̂ − 1); σ1's width exponent against the prediction p(a − e) + α̂.
 - wd4: zero-shot transfer: final test loss against η_base and λ_base per width, measured-α rule against fixed λ.
@@ -562,7 +562,7 @@ def _plot_wd4(ctx: FigureContext, results) -> FigureOutput:
 FIGURES: dict[str, FigureSpec] = {
     "wd1": FigureSpec("wd1", "Fan Fig. 1 analogue: sublayer gain over training and final spectra for six (η, λ); "
                              "σ1 ∝ (η/λ)^0.5", lambda ctx: wd1_runs(ctx.scale), plot_wd1),
-    "wd2": FigureSpec("wd2", "σ1 vs width at fixed (η, λ): fitted α with a per-seed bootstrap CI",
+    "wd2": FigureSpec("wd2", "σ1 vs width at fixed (η, λ): fitted α with a per-seed t-interval",
                       lambda ctx: wd2_runs(ctx.scale), plot_wd2),
     "wd3": FigureSpec("wd3", "WD rules under μP η2 ∝ 1/d: σ1 width exponent vs the predicted −1/2 + α − e/2",
                       _build_wd3, _plot_wd3),

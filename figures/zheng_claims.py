@@ -127,7 +127,7 @@ def plot_e1(ctx: FigureContext, results: list) -> FigureOutput:
     ax.set_xlabel("width n")
     ax.set_ylabel("‖W₂W₁h‖_R / (‖W₂‖_R‖W₁‖_R‖h‖_R)")
     ax.legend(loc="upper right", fontsize=7)
-    note(ax, "paper: Θ(1), flat in width\nlog-log slope vs n (95% CI, seed bootstrap)\n" + "\n".join(lines),
+    note(ax, "paper: Θ(1), flat in width\nlog-log slope vs n (95% per-seed t-interval)\n" + "\n".join(lines),
          loc="lower left")
     return FigureOutput(fig, rows, summary)
 

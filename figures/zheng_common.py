@@ -46,7 +46,7 @@ def final_loss(result, quantity: str = "test_loss") -> float:
 
 
 def slope(xs: Sequence[float], ys: Sequence[float], seeds: Sequence[Any] | None = None) -> dict[str, float]:
-    """Log-log slope with a 95% CI (per-seed cluster bootstrap when there are several seeds, else t-interval);
+    """Log-log slope with a 95% CI (the per-seed t-interval when there are several seeds, else the OLS t-interval);
     NaNs when the fit is impossible (e.g. every point diverged)."""
     try:
         f = loglog_fit(xs, ys, groups=seeds)

@@ -8,8 +8,13 @@ changed config or a new record schema never reads an old file. A file is written
 
 with the checksum taken over the exact payload bytes. The payload holds the config dict, `diverged_at` and the
 records as columns (step, layer, quantity, index, value; the run id is the file's). On read, an unparsable file, a
-checksum mismatch or a config that is not the requested one is reported on stderr as one warning line, the file is
-deleted and the caller recomputes the run: a damaged entry is never used.
+checksum mismatch, a config that is not the requested one, or an entry that cannot be opened (a directory, no read
+permission, any other OSError) is reported on stderr as one warning line, removed (a directory with its contents) and
+the caller recomputes the run: a damaged entry is never used.
+
+A process killed between writing its temporary file (`.<key16>.<random>.tmp`) and the rename leaves that file behind.
+Constructing a `RunCache` removes such files once they are older than `STALE_TEMP_SECONDS` (60 s): a writer renames
+its file within milliseconds of creating it, so a concurrent process's file in flight is never touched.
 """
 
 from __future__ import annotations
@@ -17,8 +22,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
+import shutil
+import stat
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -29,6 +38,9 @@ _PREFIX = b'{"sha256":"'
 _MIDDLE = b'","payload":'
 _SUFFIX = b"}"
 _HEX = 64
+_TEMP_NAME = re.compile(r"\.[0-9a-f]{16}\..*\.tmp")
+STALE_TEMP_SECONDS = 60.0
+"""Temporary files in the cache root older than this are leftovers of a killed writer and are removed."""
 
 
 def cache_key(config) -> str:
@@ -51,6 +63,27 @@ class RunCache:
 
     def __init__(self, cache_dir: str | os.PathLike) -> None:
         self.root = os.path.join(os.fspath(cache_dir), SCHEMA_VERSION)
+        self.clean_stale_temps()
+
+    def clean_stale_temps(self, max_age: float = STALE_TEMP_SECONDS) -> list[str]:
+        """Remove temporary files (see `store`) older than `max_age` seconds, left by a writer killed before its
+        rename; younger ones may belong to a live writer and are kept. Returns the removed paths."""
+        try:
+            names = os.listdir(self.root)
+        except OSError:
+            return []
+        removed = []
+        now = time.time()
+        for name in filter(_TEMP_NAME.fullmatch, names):
+            path = os.path.join(self.root, name)
+            try:
+                st = os.lstat(path)
+                if stat.S_ISREG(st.st_mode) and now - st.st_mtime > max_age:
+                    os.unlink(path)
+                    removed.append(path)
+            except OSError:
+                continue
+        return removed
 
     def path(self, key: str) -> str:
         return os.path.join(self.root, f"{key}.json")
@@ -93,6 +126,8 @@ class RunCache:
                 raw = f.read()
         except FileNotFoundError:
             return None
+        except OSError as exc:
+            return _discard(path, f"cannot open: {type(exc).__name__}")
         problem = _check(raw)
         payload = None
         if problem is None:
@@ -110,13 +145,24 @@ class RunCache:
             except (ValueError, KeyError, TypeError) as exc:
                 problem = f"unreadable payload ({type(exc).__name__})"
         if problem is not None:
-            sys.stderr.write(f"warning: corrupted cache file {path} ({problem}); deleted, the run will be recomputed\n")
-            try:
-                os.unlink(path)
-            except FileNotFoundError:
-                pass
-            return None
+            return _discard(path, problem)
         return CachedRun(payload["run_id"], payload["config"], records, payload["diverged_at"])
+
+
+def _discard(path: str, problem: str) -> None:
+    """Report a damaged entry on stderr (one line) and remove it, a directory with its contents; the caller then
+    recomputes the run."""
+    try:
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path)
+        else:
+            os.unlink(path)
+        outcome = "deleted"
+    except FileNotFoundError:
+        outcome = "deleted"
+    except OSError as exc:
+        outcome = f"could not delete it ({type(exc).__name__})"
+    sys.stderr.write(f"warning: corrupted cache file {path} ({problem}); {outcome}, the run will be recomputed\n")
 
 
 def _check(raw: bytes) -> str | None:

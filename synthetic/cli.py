@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import math
 import sys
 import time
 from typing import Sequence
@@ -14,14 +15,19 @@ from typing import Sequence
 import torch
 
 from theory.bridge import BaseHP
+from theory.cli import DefaultsHelpFormatter, output_file_problem
 from theory.errors import TheoryError
 
 from synthetic.config import DataConfig, ModelConfig, OptimConfig, RunConfig
+from synthetic.device import resolve_device
 from synthetic.errors import SyntheticError
-from synthetic.fit import fit_table, format_fits
+from synthetic.provenance import provenance
+from synthetic.fit import FitError, fit_table, format_fits
 from synthetic.grid import DEFAULT_CACHE_DIR, read_csv, results_table, run_grid, write_csv
 
 EXIT_BAD_INPUT = 2
+IMAGE_DATA = ("two_class_standin", "cifar10")
+IMAGE_D_IN, DEFAULT_D_IN = 3072, 32
 
 
 class UsageError(Exception):
@@ -35,26 +41,28 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="python -m synthetic", description=__doc__,
-                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                formatter_class=DefaultsHelpFormatter)
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     g = sub.add_parser("grid", help="train width x depth x lr x wd x seed grid, write tidy records as CSV",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    g.add_argument("--widths", type=int, nargs="+", default=[64, 128, 256])
-    g.add_argument("--depths", type=int, nargs="+", default=[2, 4, 8])
+                       formatter_class=DefaultsHelpFormatter)
+    g.add_argument("--widths", type=int, nargs="+", default=[64, 128, 256], help="hidden widths n")
+    g.add_argument("--depths", type=int, nargs="+", default=[2, 4, 8], help="residual blocks L")
     g.add_argument("--lrs", type=float, nargs="+", default=[1e-3, 3e-3, 1e-2, 3e-2], help="η_base values")
     g.add_argument("--wds", type=float, nargs="+", default=[0.0], help="λ_base values")
-    g.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
-    g.add_argument("--optimizer", default="adamw")
+    g.add_argument("--seeds", type=int, nargs="+", default=[0, 1], help="seeds (data, teacher and init)")
+    g.add_argument("--optimizer", default="adamw", help="sgd, adamw, lion, muon, muon_kimi or muon_kimi_adamw")
     g.add_argument("--parameterization", nargs="+", default=["mup_k2"],
                    help="one or more of sp mup_width mup_k1 mup_k2")
-    g.add_argument("--steps", type=int, default=200)
-    g.add_argument("--batch", type=int, default=64)
+    g.add_argument("--steps", type=int, default=200, help="training steps")
+    g.add_argument("--batch", type=int, default=64, help="batch size")
     g.add_argument("--k", type=int, default=2, help="maps per residual block")
-    g.add_argument("--activation", default="relu")
+    g.add_argument("--activation", default="relu", help="identity, relu or gelu")
     g.add_argument("--norm", default="none", help="pre-norm: none, rms or layer")
-    g.add_argument("--d-in", type=int, default=32)
-    g.add_argument("--d-out", type=int, default=1)
+    g.add_argument("--d-in", type=int, default=None,
+                   help=f"input dimension (default: {DEFAULT_D_IN}; {IMAGE_D_IN} for the image data, the only value "
+                        "it allows)")
+    g.add_argument("--d-out", type=int, default=1, help="output dimension (classes for ce)")
     g.add_argument("--data", default="teacher_regression",
                    help="teacher_regression, teacher_classification, two_class_standin or cifar10")
     g.add_argument("--data-dir", default=None, help="folder with the CIFAR-10 python batches (--data cifar10)")
@@ -72,32 +80,37 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--dtype", default="float32", help="float32 or float64")
     g.add_argument("--threads", type=int, default=None,
                    help="CPU threads for torch (default: torch's choice; 1 is faster on a busy machine)")
-    g.add_argument("--cache", default=DEFAULT_CACHE_DIR, help="run cache folder")
+    g.add_argument("--cache", default=None, help=f"run cache folder (default: {DEFAULT_CACHE_DIR})")
     g.add_argument("--no-cache", action="store_true", help="neither read nor write the run cache")
     g.add_argument("--max-bucket", type=int, default=256, help="most runs trained as one stacked model")
     g.add_argument("--out", default="records.csv", help="tidy records CSV to write")
-    g.add_argument("--progress", choices=["auto", "always", "never"], default="auto")
+    g.add_argument("--progress", choices=["auto", "always", "never"], default="auto",
+                   help="progress bar: auto shows it on a terminal")
 
     f = sub.add_parser("fit", help="fit log-log exponents of one quantity over a config column",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                       formatter_class=DefaultsHelpFormatter)
     f.add_argument("--records", required=True, help="CSV written by `grid`")
-    f.add_argument("--quantity", default="loss")
-    f.add_argument("--over", default="width", choices=["width", "depth", "lr", "wd"])
+    f.add_argument("--quantity", default="loss", help="quantity to fit")
+    f.add_argument("--over", default="width", choices=["width", "depth", "lr", "wd"],
+                   help="config column on the x axis")
     f.add_argument("--at-step", type=int, default=-1, help="step to fit at; -1 = each run's last recorded step")
-    f.add_argument("--layer", default="model")
+    f.add_argument("--layer", default="model", help="layer of the quantity (model: the whole network)")
     f.add_argument("--index", type=int, default=0, help="singular-value index for spectra")
     f.add_argument("--groupby", nargs="*", default=[], help="config columns listed first (every varying config "
                                                             "column other than --over and seed splits the fits)")
-    f.add_argument("--ci", type=float, default=0.95)
-    f.add_argument("--n-boot", type=int, default=1000)
+    f.add_argument("--ci", type=float, default=0.95, help="confidence level of the intervals")
+    f.add_argument("--interval", choices=["seed_t", "bootstrap"], default="seed_t",
+                   help="CI over seeds: t-interval over per-seed slopes, or the percentile cluster bootstrap")
+    f.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples per fit (--interval bootstrap)")
     return p
 
 
 def grid_runs(a: argparse.Namespace) -> list[RunConfig]:
     """The RunConfigs of a `grid` command line (validated)."""
+    check_grid_options(a)
     classification = a.data != "teacher_regression"
     loss = a.loss or ("bce" if classification else "mse")
-    d_in = 3072 if a.data in ("two_class_standin", "cifar10") and a.d_in == 32 else a.d_in
+    d_in = resolve_d_in(a.data, a.d_in)
     measurements = tuple(dict.fromkeys(["loss", *a.measure]))
     measure_at: tuple[int, ...] = ()
     if any(q not in ("loss", "sigma1_pi") for q in measurements):
@@ -112,32 +125,79 @@ def grid_runs(a: argparse.Namespace) -> list[RunConfig]:
         runs.append(RunConfig(model=model, optim=OptimConfig(name=a.optimizer), parameterization=param, base=base,
                               data=data, loss=loss, steps=a.steps, batch_size=a.batch, seed=seed, dtype=a.dtype,
                               measure_at=measure_at, measurements=measurements).validate())
+    return runs
+
+
+def check_grid_options(a: argparse.Namespace) -> None:
+    """Refuse numbers that would train something other than what was asked (NaN noise trains without noise, an
+    infinite lr diverges every run) and options that contradict each other, before any run is built."""
     if a.max_bucket < 1:
         raise UsageError(f"--max-bucket must be >= 1 (got {a.max_bucket})")
-    for name, value in (("--lrs", a.lrs), ("--wds", a.wds)):
-        if any(not v >= 0 for v in value):
-            raise UsageError(f"{name} must be non-negative numbers")
-    if a.n_base < 1 or a.L_base < 1 or not a.sigma2 > 0:
-        raise UsageError("--n-base and --L-base must be >= 1 and --sigma2 > 0")
-    return runs
+    for name, values in (("--lrs", a.lrs), ("--wds", a.wds)):
+        if any(not (math.isfinite(v) and v >= 0) for v in values):
+            raise UsageError(f"{name} must be finite non-negative numbers (got {' '.join(map(str, values))})")
+    for name, value in (("--alpha", a.alpha), ("--sigma2", a.sigma2)):
+        if not (math.isfinite(value) and value > 0):
+            raise UsageError(f"{name} must be a finite number > 0 (got {value})")
+    if a.n_base < 1 or a.L_base < 1:
+        raise UsageError(f"--n-base and --L-base must be >= 1 (got {a.n_base}, {a.L_base})")
+    check_noise(a.data, a.noise)
+    if a.steps >= 0 and any(not 0 <= t <= a.steps for t in a.measure_at or ()):
+        raise UsageError(f"--measure-at steps must be in 0..{a.steps} (--steps) "
+                         f"(got {' '.join(map(str, a.measure_at))})")
+    if a.no_cache and a.cache is not None:
+        raise UsageError("--no-cache and --cache contradict each other; give one")
+
+
+def check_noise(data: str, noise: float) -> None:
+    """Label noise is a standard deviation for regression and a flip probability for the classification data."""
+    if data == "teacher_regression":
+        if not (math.isfinite(noise) and noise >= 0):
+            raise UsageError(f"--noise must be a finite number >= 0 for regression (got {noise})")
+    elif not 0 <= noise <= 1:
+        raise UsageError(f"--noise is a flip probability for --data {data} and must be in [0, 1] (got {noise})")
+
+
+def resolve_d_in(data: str, d_in: int | None) -> int:
+    """--d-in as given, or its default; the image data fixes it at 3072, so another explicit value is refused."""
+    if data not in IMAGE_DATA:
+        return DEFAULT_D_IN if d_in is None else d_in
+    if d_in is not None and d_in != IMAGE_D_IN:
+        raise UsageError(f"--data {data} has {IMAGE_D_IN} inputs; --d-in {d_in} contradicts it (leave --d-in out)")
+    return IMAGE_D_IN
 
 
 def cmd_grid(a: argparse.Namespace) -> int:
     runs = grid_runs(a)
+    problem = output_file_problem(a.out)
+    if problem:
+        raise UsageError(f"--out: {problem}")
     if a.threads is not None:
         if a.threads < 1:
             raise UsageError(f"--threads must be >= 1 (got {a.threads})")
         torch.set_num_threads(a.threads)
     progress = {"auto": True, "always": "force", "never": False}[a.progress]
     start = time.monotonic()
-    results = run_grid(runs, cache_dir=None if a.no_cache else a.cache, device=a.device, progress=progress,
-                       max_bucket=a.max_bucket)
+    results = run_grid(runs, cache_dir=cache_dir(a), device=a.device, progress=progress, max_bucket=a.max_bucket)
     table = results_table(results)
-    write_csv(table, a.out)
+    write_csv(table, a.out, provenance(runs, resolve_device(a.device)))
     diverged = sum(r.diverged_at is not None for r in results)
     print(f"{len(results)} runs ({diverged} diverged), {len(table['value'])} records -> {a.out} "
           f"in {time.monotonic() - start:.1f}s")
     return 0
+
+
+def cache_dir(a: argparse.Namespace) -> str | None:
+    return None if a.no_cache else a.cache or DEFAULT_CACHE_DIR
+
+
+def interrupted_message(a: argparse.Namespace | None) -> str:
+    """What an interrupt leaves behind: run_grid stores each bucket as it finishes, unless caching is off."""
+    if a is None or a.command != "grid":
+        return "interrupted"
+    if a.no_cache:
+        return "interrupted; --no-cache: the runs trained so far are lost (nothing was cached)"
+    return f"interrupted; finished buckets are cached in {cache_dir(a)} and will not be recomputed"
 
 
 def cmd_fit(a: argparse.Namespace) -> int:
@@ -147,12 +207,15 @@ def cmd_fit(a: argparse.Namespace) -> int:
         raise UsageError(f"--n-boot must be >= 10 (got {a.n_boot})")
     table = read_csv(a.records)
     fits = fit_table(table, quantity=a.quantity, over=a.over, at_step=a.at_step, layer=a.layer, index=a.index,
-                     groupby=a.groupby, n_boot=a.n_boot, ci=a.ci)
+                     groupby=a.groupby, n_boot=a.n_boot, ci=a.ci, interval=a.interval)
+    if not any(gf.ok for gf in fits):
+        raise FitError("no group could be fitted: " + "; ".join(f"{gf.label}: {gf.reason}" for gf in fits))
     print(format_fits(fits, quantity=a.quantity, over=a.over, ci=a.ci))
     return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    a = None
     try:
         a = build_parser().parse_args(argv)
         return cmd_grid(a) if a.command == "grid" else cmd_fit(a)
@@ -163,5 +226,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
-        print("interrupted; finished buckets are cached and will not be recomputed", file=sys.stderr)
+        print(interrupted_message(a), file=sys.stderr)
         return 130

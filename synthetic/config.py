@@ -2,6 +2,10 @@
 
 `RunConfig.bucket_key()` groups runs that can be trained as one stacked model: everything except `base`, `seed`
 and `parameterization` (those only change per-run numbers, never shapes or code paths).
+
+A `"cifar10"` run is keyed by its data, not by where it lies: `to_dict()` (and so the canonical JSON, the run id and
+the bucket key) carries `data.data_sha256` (synthetic.data.cifar10_digest of the batch files) in place of
+`data.data_dir`, so the same folder reached by another path is the same run, and changed batch files are another.
 """
 
 from __future__ import annotations
@@ -95,12 +99,29 @@ class DataConfig:
     noise: float = 0.1
     n_classes: int = 2
     data_dir: str | None = None
+    """Folder with the CIFAR-10 python batches (kind "cifar10"); read for loading, keyed by content (`to_dict`)."""
 
 
 OPTIONAL_DEFAULTS: tuple[tuple[tuple[str, ...], Any], ...] = ((("model", "final_norm"), False),
                                                              (("decay_roles",), None),
                                                              (("base", "sigma2_input"), None))
 """(path in `RunConfig.to_dict()`, default) of fields omitted from the canonical JSON at their default."""
+
+
+def _key_data_dir(data: dict[str, Any]) -> None:
+    """Replace a "cifar10" `data_dir` by `data_sha256`, the content digest of its batch files, so the run id follows
+    the data rather than the path string; raises DataError when the folder does not exist."""
+    if data["kind"] != "cifar10" or not data["data_dir"]:
+        return
+    from synthetic.data import cifar10_digest
+
+    data["data_sha256"] = cifar10_digest(data.pop("data_dir"))
+
+
+def _data_from_dict(data: dict[str, Any]) -> DataConfig:
+    data = dict(data)
+    data.pop("data_sha256", None)
+    return DataConfig(**data)
 
 
 def _tuple(x: Any) -> tuple:
@@ -131,8 +152,10 @@ class RunConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """Canonical JSON-able dict (tuples as lists, nested configs as dicts). Fields added after the first cached
-        runs (`OPTIONAL_DEFAULTS`) are left out while at their default, so older configs keep their run ids."""
+        runs (`OPTIONAL_DEFAULTS`) are left out while at their default, so older configs keep their run ids. For kind
+        "cifar10" the data folder enters by content (`_key_data_dir`)."""
         d = json.loads(json.dumps(asdict(self)))
+        _key_data_dir(d["data"])
         for path, default in OPTIONAL_DEFAULTS:
             *parents, name = path
             owner = d
@@ -144,7 +167,8 @@ class RunConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "RunConfig":
-        """Inverse of `to_dict`; raises ConfigError on unknown or missing fields."""
+        """Inverse of `to_dict`; raises ConfigError on unknown or missing fields. A "cifar10" dict holds the data's
+        digest, not its folder: the result has `data_dir=None` (set it to train)."""
         try:
             d = dict(d)
             model = ModelConfig(**d.pop("model"))
@@ -153,7 +177,7 @@ class RunConfig:
                 o["betas"] = tuple(o["betas"])
             optim = OptimConfig(**o)
             base = BaseHP(**d.pop("base", {}))
-            data = DataConfig(**d.pop("data", {}))
+            data = _data_from_dict(d.pop("data", {}))
             for name in ("measure_at", "measurements", "measure_layers"):
                 if name in d:
                     d[name] = _tuple(d[name])

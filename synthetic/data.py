@@ -18,6 +18,7 @@ Kinds (`DataConfig.kind`):
 - `"two_class_standin"`: a fixed, image-like two-class set standing in for the 200-image CIFAR-10 airplane/automobile
   subset (see `standin_images`); fixed seed `STANDIN_SEED`, independent of the run seed.
 - `"cifar10"`: the same 200-image subset read from the CIFAR-10 python batches in `data_dir` (see `load_cifar10_pair`).
+  A run is identified by the content of those files (`cifar10_digest`), not by the folder's name.
 
 Training sets: `n_train=None` draws a fresh batch every step (teacher kinds); an integer fixes a training set of that
 many samples, served full-batch when `batch_size >= n_train` and otherwise as minibatches drawn without replacement
@@ -31,9 +32,11 @@ differs between CPU and CUDA.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 import pickle
+import stat
 from functools import lru_cache
 from typing import Sequence
 
@@ -53,6 +56,8 @@ STANDIN_PER_CLASS = 100
 STANDIN_SPECTRUM = 1.5  # amplitude ∝ 1/f^1.5: neighbouring-pixel correlation ≈ 0.9, as in CIFAR-10
 STANDIN_MEAN_WEIGHT = 0.25  # class signal: nearest-centroid test accuracy ≈ 76%, min-norm linear ≈ 95%
 CIFAR_CLASSES = (0, 1)  # airplane, automobile
+CIFAR_TRAIN_FILES = tuple(f"data_batch_{i}" for i in range(1, 6))
+CIFAR_TEST_FILES = ("test_batch",)
 CIFAR_MEAN = (0.4914, 0.4822, 0.4465)  # per-channel statistics of the CIFAR-10 training set (torchvision convention)
 CIFAR_STD = (0.2470, 0.2435, 0.2616)
 TEACHER_GAIN = 2.0
@@ -314,9 +319,8 @@ def load_cifar10_pair(data_dir: str, per_class: int = STANDIN_PER_CLASS, *, spli
     unit RMS, matching the stand-in's scale. Returns x [2·per_class, 3072] float64 (class 0 first, channel-major
     3×32×32 as in the files) and labels in {0, 1}.
     """
-    names = [f"data_batch_{i}" for i in range(1, 6)] if split == "train" else ["test_batch"]
-    if not os.path.isdir(data_dir):
-        raise DataError(f"CIFAR-10 data directory not found: {data_dir}")
+    names = CIFAR_TRAIN_FILES if split == "train" else CIFAR_TEST_FILES
+    _require_dir(data_dir)
     picked = {c: [] for c in CIFAR_CLASSES}
     for name in names:
         if all(len(v) >= per_class for v in picked.values()):
@@ -338,6 +342,49 @@ def load_cifar10_pair(data_dir: str, per_class: int = STANDIN_PER_CLASS, *, spli
     if np.any(np.all(x == 0, axis=1)):
         raise DataError(f"CIFAR-10 files in {data_dir} contain a constant image; cannot scale it to unit RMS")
     return unit_rms_rows(x), np.repeat(np.array([0, 1]), per_class)
+
+
+def _require_dir(data_dir: str) -> None:
+    if not os.path.isdir(data_dir):
+        raise DataError(f"CIFAR-10 data directory not found: {data_dir}")
+
+
+def cifar10_digest(data_dir: str) -> str:
+    """sha256 identifying the CIFAR-10 data in `data_dir`: over the name and content digest of every batch file that
+    `load_cifar10_pair` may read (`CIFAR_TRAIN_FILES`, `CIFAR_TEST_FILES`), an absent or unreadable file entering as
+    such. Equal for the same folder under any path, or for a copy; changed by any change to those files. Raises the
+    loader's DataError when the folder does not exist."""
+    _require_dir(data_dir)
+    h = hashlib.sha256()
+    for name in CIFAR_TRAIN_FILES + CIFAR_TEST_FILES:
+        h.update(f"{name}\0{_file_digest(os.path.join(data_dir, name))}\n".encode())
+    return h.hexdigest()
+
+
+_FILE_DIGESTS: dict[tuple[int, ...], str] = {}
+"""Content sha256 by (device, inode, size, mtime_ns, ctime_ns): each file is read once per process and content."""
+
+
+def _file_digest(path: str) -> str:
+    """sha256 of a file's bytes, "absent" for a missing or non-regular file, "unreadable" when it cannot be read
+    (the loader then fails on it, so its bytes cannot reach a run)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return "absent"
+    if not stat.S_ISREG(st.st_mode):
+        return "absent"
+    sig = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+    if sig not in _FILE_DIGESTS:
+        try:
+            h = hashlib.sha256()
+            with open(path, "rb") as f:
+                for chunk in iter(lambda: f.read(1 << 20), b""):
+                    h.update(chunk)
+            _FILE_DIGESTS[sig] = h.hexdigest()
+        except OSError:
+            return "unreadable"
+    return _FILE_DIGESTS[sig]
 
 
 def _read_cifar_batch(path: str) -> tuple[np.ndarray, np.ndarray]:

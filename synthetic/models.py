@@ -106,6 +106,15 @@ class Capture:
 
 
 def _linear(u: Tensor, w: Tensor, b: Tensor | None) -> Tensor:
+    """u [M, B, in] @ w[M, out, in]ᵀ (+ b): one batched matmul for all M runs.
+
+    A stack of one run whose product has a unit dimension (batch 1, d_out 1) is computed as a stack of two views of
+    it: torch's CPU bmm sends a single matrix-vector product to a different kernel than a batch of them, which rounds
+    differently, and a run's numbers must not depend on how many companions its bucket has. The second copy's
+    gradient is exactly zero, so the gradient is unchanged."""
+    if u.shape[0] == 1 and 1 in (u.shape[1], u.shape[2], w.shape[1]):
+        two = (2, *u.shape[1:]), (2, *w.shape[1:])
+        return _linear(u.expand(two[0]), w.expand(two[1]), None if b is None else b.expand(2, *b.shape[1:]))[:1]
     if b is None:
         return torch.bmm(u, w.transpose(1, 2))
     return torch.baddbmm(b.unsqueeze(1), u, w.transpose(1, 2))

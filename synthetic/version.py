@@ -6,8 +6,9 @@ a hash of its records with `tests/golden/engine_records.json`; it fails, naming 
 without a bump. A bump makes every cached run a miss, so no run trained by older code is ever served.
 """
 
-ENGINE_VERSION = "engine-2"
-"""engine-1: everything before provenance (implicit). engine-2: divergence also on loss > 1e6·(1 + loss at step 0)."""
+ENGINE_VERSION = "engine-3"
+"""engine-1: everything before provenance (implicit). engine-2: divergence also on loss > 1e6·(1 + loss at step 0).
+engine-3: a lone run stays on the batched matmul kernel, so its numbers no longer depend on its bucket companions."""
 
 DIVERGENCE_FACTOR = 1e6
 """A run diverges at the first step whose loss is not finite or exceeds DIVERGENCE_FACTOR·(1 + its step-0 loss)."""

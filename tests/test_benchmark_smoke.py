@@ -6,6 +6,7 @@ torch.optim + nn.Module, an independent reference) and that the report carries e
 
 import json
 import math
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -74,3 +75,36 @@ def test_cuda_absent_is_one_line_error():
                           cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert proc.returncode != 0
     assert proc.stderr.strip().count("\n") == 0 and "CUDA" in proc.stderr
+
+
+@pytest.mark.parametrize("target", ["/proc/bench.json", "/sys/bench.json", "DIR"])
+def test_unwritable_json_is_refused_before_any_benchmark(monkeypatch, capsys, tmp_path, target):
+    from benchmarks import bench_engine
+
+    def no_benchmark(*args, **kwargs):
+        raise AssertionError("benchmark work started although --json cannot be written")
+
+    monkeypatch.setattr(bench_engine, "run", no_benchmark)
+    with pytest.raises(SystemExit) as exit_:
+        bench_engine.main(["--quick", "--device", "cpu", "--json", str(tmp_path) if target == "DIR" else target])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--json" in err and "Traceback" not in err
+
+
+def test_unwritable_json_in_a_real_process_is_one_line_exit_2():
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.bench_engine", "--json", "/proc/bench.json"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.count("\n") == 1 and "cannot write /proc/bench.json" in proc.stderr
+
+
+def test_help_states_each_default_once_and_never_none(capsys):
+    from benchmarks.bench_engine import parse_args
+
+    with pytest.raises(SystemExit):
+        parse_args(["--help"])
+    text = capsys.readouterr().out
+    assert "(default: None)" not in text and "(default: all)" in text and "(default: 0.001)" in text
+    for entry in re.split(r"\n(?=  -)", text.split("options:", 1)[1]):
+        assert entry.lower().count("default") <= 1, entry

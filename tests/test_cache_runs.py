@@ -70,3 +70,62 @@ def test_config_mismatch_is_treated_as_damage(tmp_path, capsys):
     cache.store(cache_key(cfg), "rid", config(width=16).to_dict(), records("rid"), None)
     assert cache.load(cache_key(cfg), cfg.to_dict()) is None
     assert "stored config differs" in capsys.readouterr().err
+
+
+def test_directory_at_entry_path_is_reported_removed_and_a_miss(tmp_path, capsys):
+    cfg = config()
+    key = cache_key(cfg)
+    cache = RunCache(tmp_path)
+    path = cache.path(key)
+    os.makedirs(os.path.join(path, "inner"))
+    open(os.path.join(path, "inner", "f"), "w").write("x")
+    assert cache.load(key, cfg.to_dict()) is None
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("warning: corrupted cache file") and path in err
+    assert "IsADirectoryError" in err and "deleted" in err
+    assert not os.path.exists(path)
+    cache.store(key, "rid", cfg.to_dict(), records("rid"), None)  # the recomputed run can be stored again
+    assert cache.load(key, cfg.to_dict()).run_id == "rid"
+
+
+def test_unreadable_entry_is_reported_removed_and_a_miss(tmp_path, capsys, monkeypatch):
+    cfg = config()
+    key = cache_key(cfg)
+    cache = RunCache(tmp_path)
+    path = cache.store(key, "rid", cfg.to_dict(), records("rid"), None)
+    real_open = open
+
+    def denying_open(file, *args, **kwargs):
+        if os.fspath(file) == path:
+            raise PermissionError(13, "Permission denied", path)
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr("builtins.open", denying_open)
+    assert cache.load(key, cfg.to_dict()) is None
+    monkeypatch.undo()
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "PermissionError" in err and path in err
+    assert not os.path.exists(path)
+
+
+def stale_temp(root, key, age):
+    os.makedirs(root, exist_ok=True)
+    path = os.path.join(root, f".{key[:16]}.abc123.tmp")
+    open(path, "wb").write(b'{"sha256":"partial')
+    past = os.stat(path).st_mtime - age
+    os.utime(path, (past, past))
+    return path
+
+
+def test_stale_temp_files_are_removed_on_construction_fresh_ones_kept(tmp_path):
+    root = RunCache(tmp_path).root
+    key = cache_key(config())
+    old = stale_temp(root, key, age=3600)
+    fresh = stale_temp(root, cache_key(config(seed=1)), age=0)
+    other = os.path.join(root, "notes.tmp")  # not a name `store` writes: left alone whatever its age
+    open(other, "w").write("x")
+    os.utime(other, (0, 0))
+    RunCache(tmp_path)
+    assert not os.path.exists(old)
+    assert os.path.exists(fresh) and os.path.exists(other)
+    assert RunCache(tmp_path).clean_stale_temps(max_age=-1.0) == [fresh]  # once old enough, it goes too

@@ -1,13 +1,16 @@
 """`python -m synthetic`: bad input gives one line and exit 2; a tiny grid end to end, then a fit of its records."""
 
+import csv
 import os
+import re
 import subprocess
 import sys
 
 import numpy as np
 import pytest
 
-from synthetic.cli import main
+import synthetic.cli as cli
+from synthetic.cli import build_parser, grid_runs, main
 from synthetic.fit import loglog_fit
 from synthetic.grid import read_csv
 
@@ -61,8 +64,9 @@ def test_tiny_grid_end_to_end_then_fit(tmp_path, capsys):
     assert main([*TINY, "--cache", cache, "--out", out]) == 0
     assert "12 runs" in capsys.readouterr().out
     table = read_csv(out)
-    assert list(table)[:8] == ["run_id", "width", "depth", "lr", "wd", "seed", "parameterization", "optimizer"]
-    assert list(table)[8:] == ["step", "layer", "quantity", "index", "value"]
+    columns = [c for c in table if c != "diverged_at"]  # an outcome column, written by newer grid.py versions
+    assert columns[:8] == ["run_id", "width", "depth", "lr", "wd", "seed", "parameterization", "optimizer"]
+    assert columns[8:] == ["step", "layer", "quantity", "index", "value"]
     assert len(table["value"]) == 12 * 4 and set(table["quantity"]) == {"loss"}
     assert set(table["width"].tolist()) == {8, 16, 32} and set(table["optimizer"]) == {"adamw"}
     assert len(os.listdir(os.path.join(cache, os.listdir(cache)[0]))) == 12
@@ -78,7 +82,7 @@ def test_tiny_grid_end_to_end_then_fit(tmp_path, capsys):
     text = capsys.readouterr().out
     lines = text.strip().splitlines()
     assert lines[0] == "exponent of loss vs width (95% CI)"
-    assert len(lines) == 3 and lines[1].startswith("lr=0.01: slope") and "per-seed bootstrap, 2 seeds" in text
+    assert len(lines) == 3 and lines[1].startswith("lr=0.01: slope") and "per-seed t, 2 seeds" in text
     # the printed slope is the OLS slope of the last-step loss against width
     last = (table["step"] == 3) & (table["lr"] == 1e-2)
     want = loglog_fit(table["width"][last], table["value"][last]).slope
@@ -86,3 +90,138 @@ def test_tiny_grid_end_to_end_then_fit(tmp_path, capsys):
 
     assert main(["fit", "--records", out, "--quantity", "sigma1"]) == 2
     assert "no records for quantity 'sigma1'" in capsys.readouterr().err
+
+
+def _no_training(*args, **kwargs):
+    raise AssertionError("training started although the command line should have been refused")
+
+
+SMALL = ["grid", "--widths", "8", "--depths", "1", "--lrs", "1e-3", "--seeds", "0", "--steps", "2", "--device", "cpu"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--noise", "nan"], "--noise must be a finite number >= 0"),
+    (["--noise", "-0.1"], "--noise must be a finite number >= 0"),
+    (["--data", "teacher_classification", "--noise", "1.5"], "flip probability"),
+    (["--data", "teacher_classification", "--noise", "nan"], "flip probability"),
+    (["--lrs", "inf"], "--lrs must be finite non-negative"),
+    (["--lrs", "1e-3", "nan"], "--lrs must be finite non-negative"),
+    (["--wds", "inf"], "--wds must be finite non-negative"),
+    (["--alpha", "0"], "--alpha must be a finite number > 0"),
+    (["--alpha", "-1"], "--alpha must be a finite number > 0"),
+    (["--alpha", "inf"], "--alpha must be a finite number > 0"),
+    (["--sigma2", "inf"], "--sigma2 must be a finite number > 0"),
+    (["--d-in", "32", "--data", "two_class_standin"], "--d-in 32 contradicts it"),
+    (["--d-in", "16", "--data", "cifar10"], "--d-in 16 contradicts it"),
+    (["--no-cache", "--cache", "somewhere"], "--no-cache and --cache contradict"),
+    (["--measure-at", "0", "3"], "--measure-at steps must be in 0..2"),
+    (["--measure", "h_rms", "--measure-at", "-1"], "--measure-at steps must be in 0..2"),
+    (["--out", "/proc/records.csv"], "--out: cannot write /proc/records.csv"),
+    (["--out", "/sys/records.csv"], "--out: cannot write /sys/records.csv"),
+    (["--out", "/"], "--out: output path / is a folder"),
+])
+def test_nonsense_grid_input_is_refused_before_training(monkeypatch, capsys, args, message):
+    monkeypatch.setattr(cli, "run_grid", _no_training)
+    assert main([*SMALL, *args]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1 and message in err, err
+
+
+def test_existing_folder_as_out_is_refused_before_training(monkeypatch, capsys, tmp_path):
+    monkeypatch.setattr(cli, "run_grid", _no_training)
+    assert main([*SMALL, "--out", str(tmp_path)]) == 2
+    assert "is a folder" in capsys.readouterr().err
+
+
+def test_unwritable_out_in_a_real_process_is_one_line_exit_2():
+    p = run_module(*SMALL, "--out", "/proc/records.csv")
+    assert p.returncode == 2 and p.stdout == "" and p.stderr.count("\n") == 1 and "Traceback" not in p.stderr
+
+
+def test_output_file_problem_accepts_a_creatable_folder_without_creating_it(tmp_path):
+    from theory.cli import output_file_problem
+
+    target = tmp_path / "new" / "deeper" / "records.csv"
+    assert output_file_problem(str(target)) is None and not (tmp_path / "new").exists()
+    assert os.listdir(tmp_path) == []
+    (tmp_path / "file").write_text("x")
+    assert "not a folder" in output_file_problem(str(tmp_path / "file" / "records.csv"))
+    assert output_file_problem(str(tmp_path / "file")) is None and (tmp_path / "file").read_text() == "x"
+    assert "names no file" in output_file_problem("")
+
+
+def test_image_data_gets_3072_inputs_unless_told_otherwise():
+    def d_in(*args):
+        return grid_runs(build_parser().parse_args([*SMALL, *args]))[0].model.d_in
+
+    assert d_in("--data", "two_class_standin") == 3072
+    assert d_in("--data", "cifar10", "--d-in", "3072") == 3072
+    assert d_in() == 32 and d_in("--d-in", "7") == 7
+
+
+def _interrupt(*args, **kwargs):
+    raise KeyboardInterrupt
+
+
+def test_interrupt_message_without_cache_says_runs_are_lost(monkeypatch, capsys, tmp_path):
+    monkeypatch.setattr(cli, "run_grid", _interrupt)
+    assert main([*SMALL, "--no-cache", "--out", str(tmp_path / "r.csv")]) == 130
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "lost" in err and "are cached" not in err
+
+
+def test_interrupt_message_with_cache_names_the_cache(monkeypatch, capsys, tmp_path):
+    monkeypatch.setattr(cli, "run_grid", _interrupt)
+    cache = str(tmp_path / "cache")
+    assert main([*SMALL, "--cache", cache, "--out", str(tmp_path / "r.csv")]) == 130
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"finished buckets are cached in {cache}" in err
+
+
+def _records_csv(path, lr_values):
+    """A records CSV whose lr groups follow `lr_values` (lr -> loss per width; NaN = diverged)."""
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["run_id", "width", "depth", "lr", "wd", "seed", "parameterization", "optimizer", "step", "layer",
+                    "quantity", "index", "value"])
+        for lr, loss in lr_values.items():
+            for seed in (0, 1):
+                for width in (8, 16, 32):
+                    w.writerow([f"{lr}-{seed}-{width}", width, 1, lr, 0.0, seed, "mup_k2", "adamw", 3, "model",
+                                "loss", 0, repr(loss(width))])
+    return str(path)
+
+
+def test_fit_reports_unfittable_groups_after_the_fitted_ones(tmp_path, capsys):
+    path = _records_csv(tmp_path / "r.csv", {0.01: lambda w: w ** -0.5, 10.0: lambda w: float("nan")})
+    assert main(["fit", "--records", path, "--n-boot", "50"]) == 0
+    out, err = capsys.readouterr()
+    lines = out.strip().splitlines()
+    assert err == "" and lines[1].startswith("lr=0.01: slope -0.5000")
+    assert lines[2] == "not fitted (1):" and lines[3].startswith("lr=10.0: a log-log fit needs at least 3")
+
+
+def test_fit_with_no_fittable_group_is_one_line_exit_2(tmp_path, capsys):
+    path = _records_csv(tmp_path / "r.csv", {10.0: lambda w: float("nan"), 30.0: lambda w: float("inf")})
+    assert main(["fit", "--records", path, "--n-boot", "50"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1 and "no group could be fitted" in err and "lr=30.0" in err
+
+
+def help_entries(text):
+    """The help text of each option, one string per option (wrapped lines joined)."""
+    return [" ".join(e.split()) for e in re.split(r"\n(?=  -)", text.split("options:", 1)[1])]
+
+
+@pytest.mark.parametrize("command", [[], ["grid"], ["fit"]])
+def test_help_states_each_default_once_and_never_none(capsys, command):
+    with pytest.raises(SystemExit) as exit_:
+        main([*command, "--help"])
+    assert exit_.value.code == 0
+    text = capsys.readouterr().out
+    assert "(default: None)" not in text and "default: False" not in text
+    for entry in help_entries(text):
+        assert entry.lower().count("default") <= 1, entry
+        assert not entry.startswith("--records") or "default" not in entry
+    if command == ["grid"]:
+        assert "(default: 64 128 256)" in text and "(default: .cache/runs)" in text

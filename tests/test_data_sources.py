@@ -167,3 +167,50 @@ def test_cifar_errors_are_one_line(tmp_path):
 def test_inconsistent_settings_raise_data_error(kw, match):
     with pytest.raises(DataError, match=match):
         source([0], **kw)
+
+
+def cifar_run(data_dir):
+    from synthetic.config import ModelConfig, RunConfig
+
+    return RunConfig(model=ModelConfig(width=8, depth=1, d_in=IMAGE_DIM, d_out=2), loss="ce", steps=2, batch_size=4,
+                     data=DataConfig(kind="cifar10", n_train=4, n_test=2, data_dir=data_dir))
+
+
+def test_cifar_run_id_follows_the_files_not_the_path(tmp_path, monkeypatch):
+    from synthetic.engine import run_id
+
+    folder = tmp_path / "cifar"
+    folder.mkdir()
+    write_cifar(folder, per_file=5)
+    original = run_id(cifar_run(str(folder)))
+    monkeypatch.chdir(tmp_path)
+    assert run_id(cifar_run("cifar")) == original
+    assert run_id(cifar_run("./cifar/../cifar/")) == original
+    key_json = cifar_run(str(folder)).canonical_json()
+    assert str(tmp_path) not in key_json and "data_dir" not in key_json
+    assert cifar_run("cifar").bucket_key() == cifar_run(str(folder)).bucket_key()
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    for f in folder.iterdir():
+        (copy / f.name).write_bytes(f.read_bytes())
+    assert run_id(cifar_run(str(copy))) == original
+    (copy / "batches.meta").write_bytes(b"not read by the loader")
+    assert run_id(cifar_run(str(copy))) == original
+
+    raw = bytearray((folder / "data_batch_3").read_bytes())
+    raw[-200] ^= 1  # one pixel bit, same size
+    (folder / "data_batch_3").write_bytes(bytes(raw))
+    changed = run_id(cifar_run("cifar"))
+    assert changed != original
+    assert run_id(cifar_run(str(folder))) == changed
+    (folder / "test_batch").unlink()
+    assert run_id(cifar_run(str(folder))) not in (original, changed)
+
+
+def test_cifar_run_id_needs_an_existing_folder(tmp_path):
+    from synthetic.engine import run_id, train_bucket
+
+    with pytest.raises(DataError, match="CIFAR-10 data directory not found: .*nope"):
+        run_id(cifar_run(str(tmp_path / "nope")))
+    with pytest.raises(DataError, match="needs data_dir"):
+        train_bucket([cifar_run(None)])

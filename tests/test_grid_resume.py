@@ -149,3 +149,13 @@ def test_progress_bar_only_when_forced_or_on_a_terminal():
     with Progress(3, stream=slow, force=True, delay=60.0) as bar:
         bar.advance(3)
     assert slow.getvalue() == ""  # finished before the delay: no bar at all
+
+
+def test_force_stores_every_finished_bucket_before_an_interrupt(tmp_path, counting):
+    grid = runs()
+    counting.fail_after = 1
+    with pytest.raises(KeyboardInterrupt):
+        run_grid(grid, cache_dir=tmp_path, progress=False, force=True)
+    cache = RunCache(tmp_path)
+    stored = [cache.load(cache_key(r), r.to_dict()) is not None for r in grid]
+    assert stored == [r.model.width == 8 for r in grid]   # the first bucket (width 8) landed before the interrupt

@@ -40,6 +40,10 @@ def test_table_writes_all_formats_and_matches_theory_cli(tmp_path):
     (("--figure", "3", "--scale", "huge"), "invalid choice"),
     (("--figure", "3", "--device", "cuda", "--scale", "smoke"), "cuda"),
     (("--figure", "3", "--data", "cifar10"), "--data-dir"),
+    (("--figure", "3", "--scale", "smoke", "--out", "/proc/x"), "cannot write"),
+    (("--figure", "3", "--scale", "smoke", "--out", "/sys/x"), "cannot write"),
+    (("--figure", "3", "--seed-offset", "-1"), "seed-offset"),
+    (("--figure", "3", "--render"), "--readme"),
 ])
 def test_bad_input_is_one_line_and_exit_2(tmp_path, args, needle):
     if "cuda" in args:
@@ -51,3 +55,28 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, args, needle):
     assert "Traceback" not in out.stderr
     lines = [ln for ln in out.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and needle.lower() in lines[0].lower(), out.stderr
+
+
+def test_seed_offset_shifts_every_seed_and_is_recorded(tmp_path):
+    import json
+
+    out = _run("--figure", "e1", "--scale", "smoke", "--seed-offset", "7", "--out", str(tmp_path / "r"), cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    summary = json.loads((tmp_path / "r" / "figures" / "e1" / "summary_e1.json").read_text())
+    from figures.zheng_claims import grid
+
+    expected = [s + 7 for s in grid("smoke").seeds]
+    assert summary["seeds"] == expected and summary["provenance"]["seeds"] == expected
+    assert summary["seed_offset"] == 7 and "--seed-offset 7" in summary["provenance"]["command"]
+    assert (tmp_path / "r" / "figures" / "e1" / "fig_e1.csv").read_text().startswith("# engine_version=")
+
+
+def test_a_cache_entry_that_is_a_directory_is_recomputed(tmp_path):
+    first = _run("--figure", "e1", "--scale", "smoke", "--out", str(tmp_path / "r"), cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    entries = sorted((tmp_path / "r" / "cache").rglob("*.json"))
+    entries[0].unlink()
+    entries[0].mkdir()
+    again = _run("--figure", "e1", "--scale", "smoke", "--out", str(tmp_path / "r"), cwd=tmp_path)
+    assert again.returncode == 0 and "Traceback" not in again.stderr, again.stderr
+    assert entries[0].is_file()

@@ -9,6 +9,8 @@ import math
 
 import pytest
 
+from synthetic.version import ENGINE_VERSION
+
 from figures import zheng_golden
 from figures.registry import COORD_IDS, ZHENG_IDS
 from figures.zheng_claims import e1_expected
@@ -47,8 +49,11 @@ def test_every_figure_writes_png_pdf_csv(smoke, fid):
         assert p.exists() and p.stat().st_size > 200, p
     assert paths[0].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert paths[1].read_bytes()[:5] == b"%PDF-"
-    header = paths[2].read_text().splitlines()[0]
+    lines = paths[2].read_text().splitlines()
+    provenance = dict(line[2:].split("=", 1) for line in lines if line.startswith("# "))
+    header = next(line for line in lines if not line.startswith("#"))
     assert "value" in header.split(",")
+    assert provenance["engine_version"] == ENGINE_VERSION and provenance["dtype"] == "float64"
 
 
 @pytest.mark.parametrize("fid, lo, hi", [("3", 0.95, 1.0 + 1e-12), ("4", 0.85, 1.0 + 1e-12)])

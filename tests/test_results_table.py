@@ -1,29 +1,71 @@
-"""figures.results_table: rows come from the summaries; a missing figure is reported as not run."""
+"""figures.results_table: rows come from the summaries, the rerun sits beside the first run, stale rows are marked."""
 
 from __future__ import annotations
 
 import json
 
 from figures.results_table import main, markdown
+from synthetic.version import ENGINE_VERSION
 
 
-def _write(root, fig_id, summary):
+def _write(root, fig_id, summary, engine=ENGINE_VERSION):
     (root / fig_id).mkdir(parents=True)
+    summary = {**summary, "provenance": {"engine_version": engine}}
     (root / fig_id / f"summary_{fig_id}.json").write_text(json.dumps(summary))
 
 
-def test_rows_follow_the_summaries(tmp_path):
+def _fig3(mean_input=0.97):
     fits = {f"{p}.t{t}": {"mean": m, "slope": 0.0, "ci_low": -0.01, "ci_high": 0.01}
-            for p, m in (("input", 0.97), ("last.1", 0.99), ("last.2", 0.98)) for t in (0, 100)}
-    _write(tmp_path, "3", {"fits": fits, "max_abs_slope": 0.004, "scale": "smoke"})
-    _write(tmp_path, "e1", {f"ratio{r}": {"slope": s, "ci_low": s - 0.01, "ci_high": s + 0.01, "expected_limit": 0.25,
-                                          "mean_at_max_width": 0.251} for r, s in ((1, 0.2), (4, -0.01))} | {"scale": "smoke"})
+            for p, m in (("input", mean_input), ("last.1", 0.99), ("last.2", 0.98)) for t in (0, 100)}
+    return {"fits": fits, "max_abs_slope": 0.004, "scale": "smoke"}
+
+
+def _e1(slope1):
+    return {f"ratio{r}": {"slope": s, "ci_low": s - 0.01, "ci_high": s + 0.01, "expected_limit": 0.25,
+                          "mean_at_max_width": 0.251} for r, s in ((1, slope1), (4, -0.01))} | {"scale": "smoke"}
+
+
+def _line(table, prefix, i=0):
+    return [line for line in table.splitlines() if line.startswith(prefix)][i]
+
+
+def test_rows_follow_the_summaries(tmp_path):
+    _write(tmp_path, "3", _fig3())
+    _write(tmp_path, "e1", _e1(0.2))
     table = markdown(tmp_path)
-    fig3 = next(line for line in table.splitlines() if line.startswith("| Fig. 3"))
-    assert "0.970" in fig3 and fig3.endswith("| smoke | yes |")
-    e1 = [line for line in table.splitlines() if line.startswith("| Claim E.1")]
-    assert e1[0].endswith("| **no** |") and e1[1].endswith("| yes |")   # slope 0.2 fails the |s| < 0.05 criterion
-    assert "| Fig. 4 | flat, ≈ 1 | not run |" in table
+    assert "0.970" in _line(table, "| Fig. 3") and _line(table, "| Fig. 3").endswith("| smoke | yes |")
+    assert _line(table, "| Claim E.1").endswith("| **no** |")       # slope 0.2 fails the |s| < 0.05 criterion
+    assert _line(table, "| Claim E.1", 1).endswith("| yes |")
+    assert "| 4 |  | not run |" in table
+
+
+def test_rerun_inside_the_first_interval_and_borderline_verdicts(tmp_path):
+    first, rerun = tmp_path / "first", tmp_path / "rerun"
+    _write(first, "e1", _e1(0.045))
+    _write(rerun, "e1", _e1(0.06))    # outside [0.035, 0.055], and over the 0.05 criterion: the verdict flips
+    row = _line(markdown(first, rerun), "| Claim E.1")
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[2].startswith("slope +0.045 [+0.035, +0.055]") and cells[3].startswith("slope +0.060")
+    assert cells[4] == "**no**" and cells[6] == "borderline"
+    row4 = _line(markdown(first, rerun), "| Claim E.1", 1)
+    assert [c.strip() for c in row4.strip("|").split("|")][4] == "yes"
+
+
+def test_a_summary_of_another_engine_version_is_marked_stale(tmp_path):
+    _write(tmp_path, "3", _fig3(), engine="engine-0")
+    assert "(**stale**: engine-0)" in _line(markdown(tmp_path), "| Fig. 3")
+    (tmp_path / "3" / "summary_3.json").write_text(json.dumps(_fig3()))   # no provenance at all
+    assert "(**stale**: unknown)" in _line(markdown(tmp_path), "| Fig. 3")
+
+
+def test_a_malformed_summary_is_one_row_not_a_traceback(tmp_path, capsys):
+    _write(tmp_path, "e1", {"ratio1": {"slope": 0.0}, "scale": "smoke"})
+    (tmp_path / "3").mkdir()
+    (tmp_path / "3" / "summary_3.json").write_text("{not json")
+    assert main(["--figures", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "| 3 |  | unreadable summary summary_3.json (JSONDecodeError) |" in out
+    assert "| e1 |  | malformed summary_e1.json (KeyError" in out
 
 
 def test_missing_folder_is_one_line_and_exit_2(tmp_path, capsys):

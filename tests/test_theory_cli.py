@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from theory.cli import main, run_table
 from theory.tables import TABLE_IDS
@@ -50,3 +53,20 @@ def test_bad_input_one_line_no_traceback(tmp_path: Path) -> None:
                            "layer_hparams('nope', 'mup_k2', width=8, depth=2, k=2, d_in=1, d_out=1, base=BaseHP())"],
                           cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert proc.returncode != 0 and "unknown optimizer 'nope'" in proc.stderr.strip().splitlines()[-1]
+
+
+def test_table_all_writes_every_table(tmp_path: Path) -> None:
+    proc = _run("--table", "all", "--out", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    for tid in TABLE_IDS:
+        assert (tmp_path / f"table_{tid}.json").stat().st_size > 0, tid
+    assert proc.stdout.count("wrote ") == len(TABLE_IDS)
+
+
+def test_help_states_each_default_once_and_never_none(capsys) -> None:
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    text = capsys.readouterr().out
+    assert "(default: None)" not in text and "(default: results/tables)" in text
+    for entry in re.split(r"\n(?=  -)", text.split("options:", 1)[1]):
+        assert entry.lower().count("default") <= 1, entry

@@ -1,4 +1,4 @@
-"""`python -m theory --table N|wd-rules|residual [--out DIR]`, `python -m theory --list`."""
+"""`python -m theory --table N|wd-rules|residual|all [--out DIR]`, `python -m theory --list`."""
 
 import sys
 

@@ -1,7 +1,10 @@
 """Command line: print a derived table as Markdown and write .md, .tex, .csv, .json.
 
     python -m theory --table 6 [--out results/tables]
+    python -m theory --table all
     python -m theory --list
+
+Also home of the small argparse helpers every CLI of the repository shares (help defaults, output-path checks).
 """
 
 from __future__ import annotations
@@ -9,7 +12,9 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import sys
+import tempfile
 from pathlib import Path
 from typing import Sequence
 
@@ -17,6 +22,54 @@ from theory.errors import TheoryError
 from theory.tables import TABLE_IDS, RenderedTable, build_table, table_title
 
 DEFAULT_OUT = Path("results/tables")
+
+
+class DefaultsHelpFormatter(argparse.HelpFormatter):
+    """Appends "(default: X)" to an option's help only when it informs: not for a required option, a None, False or
+    empty default, or a help text that already states its default (argparse's own formatter doubles those)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if not action.option_strings or action.required or _says_nothing(action.default) \
+                or "default" in text.lower():
+            return text
+        return f"{text} (default: {_as_typed(action.default)})".lstrip()
+
+
+def _says_nothing(default: object) -> bool:
+    return default is None or default is False or default is argparse.SUPPRESS \
+        or (isinstance(default, (list, tuple)) and not default)
+
+
+def _as_typed(default: object) -> str:
+    """A default as one would type it on the command line (lists space-separated), escaped for argparse's %."""
+    text = " ".join(map(str, default)) if isinstance(default, (list, tuple)) else str(default)
+    return text.replace("%", "%%")
+
+
+def output_file_problem(path: str) -> str | None:
+    """Why the file `path` could not be written, or None: checked up front, so that a command refuses a bad output
+    path before hours of work rather than after. A missing folder counts as writable when it could be created under
+    its nearest existing ancestor; an existing file is opened for appending only, so its contents stay."""
+    if os.path.isdir(path):
+        return f"output path {path} is a folder"
+    if not path or path.endswith(("/", os.sep)):
+        return f"output path {path!r} names no file"
+    try:
+        if os.path.exists(path):
+            open(path, "a").close()
+            return None
+        folder = os.path.dirname(os.path.abspath(path))
+        while not os.path.exists(folder):
+            folder = os.path.dirname(folder)
+        if not os.path.isdir(folder):
+            return f"cannot write {path}: {folder} is not a folder"
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=".write-probe-")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as err:
+        return f"cannot write {path}: {err.strerror or err}"
+    return None
 
 
 class _Parser(argparse.ArgumentParser):
@@ -75,10 +128,11 @@ def run_table(name: str, out_dir: str | Path = DEFAULT_OUT) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = _Parser(prog="python -m theory", description="Derived spectral-μP tables (Zheng et al.; Fan et al.)")
-    parser.add_argument("--table", help=f"one of {', '.join(TABLE_IDS)}")
+    parser = _Parser(prog="python -m theory", description="Derived spectral-μP tables (Zheng et al.; Fan et al.)",
+                     formatter_class=DefaultsHelpFormatter)
+    parser.add_argument("--table", help=f"one of {', '.join(TABLE_IDS)}, or all")
     parser.add_argument("--list", action="store_true", help="list the tables")
-    parser.add_argument("--out", default=str(DEFAULT_OUT), help="output folder (default results/tables)")
+    parser.add_argument("--out", default=str(DEFAULT_OUT), help="output folder")
     try:
         args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
         if not args.list and args.table is None:
@@ -90,4 +144,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         for tid in TABLE_IDS:
             print(f"{tid}\t{table_title(tid)}")
         return 0
-    return run_table(args.table, args.out)
+    return run_tables(args.table, args.out)
+
+
+def run_tables(name: str, out_dir: str | Path = DEFAULT_OUT) -> int:
+    """`run_table` for one id, or for every id in TABLE_IDS when `name` is "all"; stops at the first failure."""
+    for tid in TABLE_IDS if name == "all" else (name,):
+        status = run_table(tid, out_dir)
+        if status:
+            return status
+    return 0
