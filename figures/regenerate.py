@@ -26,6 +26,7 @@ import shutil
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -40,10 +41,36 @@ RERUN_SEED_OFFSET = 1000
 NO_RERUN = frozenset({"wd4"})
 """Figures without a fitted claim (wd4 reads grid optima), not rerun on fresh seeds."""
 
-GRID_EXAMPLE = ("python -m synthetic grid --widths 64 128 256 --depths 2 4 8 --lrs 1e-3 3e-3 1e-2 3e-2 "
-                "--seeds 0 1 2 3 4 --optimizer adamw --parameterization mup_k2 --steps 200 --batch 64 --threads 1 "
-                "--out records.csv")
-FIT_EXAMPLE = "python -m synthetic fit --records records.csv --quantity loss --over width --groupby lr"
+EXAMPLES_RUN = (
+    ("grid", "python -m synthetic grid --widths 64 128 256 --depths 2 4 8 --lrs 1e-3 3e-3 1e-2 3e-2 --seeds 0 1 2 3 4 "
+             "--optimizer adamw --parameterization mup_k2 --steps 200 --batch 64 --threads 1 --out records.csv"),
+    ("fit", "python -m synthetic fit --records records.csv --quantity loss --over width --groupby lr"),
+)
+"""The README's example commands (name, command), run in this order in one folder."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where the pipeline writes and what it runs; the defaults are the README's (tests point it at a temp folder)."""
+
+    gallery: Path = GALLERY
+    readme: Path = README
+    scale: str = "default"
+    fig_ids: tuple[str, ...] | None = None
+    examples: tuple[tuple[str, str], ...] = EXAMPLES_RUN
+
+    @property
+    def summaries(self) -> Path:
+        return self.gallery / "summaries"
+
+    @property
+    def example_outputs(self) -> Path:
+        return self.gallery / "examples"
+
+    def ids(self) -> tuple[str, ...]:
+        from figures.registry import figure_ids
+
+        return self.fig_ids if self.fig_ids is not None else figure_ids()
 
 
 def machine() -> str:
@@ -59,105 +86,119 @@ def machine() -> str:
     return f"{os.cpu_count()}-core {model}"
 
 
-def _figures(out: Path, device: str) -> dict[str, float]:
-    from figures.registry import figure_ids, run_figure
+def _figures(t: Target, out: Path, device: str) -> dict[str, float]:
+    from figures.registry import run_figure
 
     times: dict[str, float] = {}
     cache = out / "cache"
-    for fid in figure_ids():
-        for label, offset, sub in (("first", 0, "figures"), ("rerun", RERUN_SEED_OFFSET, "rerun")):
-            if label == "rerun" and fid in NO_RERUN:
+    for fid in t.ids():
+        for offset, sub in ((0, "figures"), (RERUN_SEED_OFFSET, "rerun")):
+            if offset and fid in NO_RERUN:
                 continue
             t0 = time.perf_counter()
             cmd = f"python paper_repro.py --figure {fid}" + (f" --seed-offset {offset}" if offset else "")
-            run_figure(fid, scale="default", device=device, out_dir=out / sub, cache_dir=cache, seed_offset=offset,
+            run_figure(fid, scale=t.scale, device=device, out_dir=out / sub, cache_dir=cache, seed_offset=offset,
                        command=cmd)
-            times[f"{fid}{'' if offset == 0 else ' (rerun)'}"] = round(time.perf_counter() - t0, 1)
+            times[fid + (" (rerun)" if offset else "")] = round(time.perf_counter() - t0, 1)
     return times
 
 
-def _collect(out: Path) -> None:
-    """Copy PNGs and summaries from `out` into the committed gallery (old summaries removed first)."""
-    shutil.rmtree(SUMMARIES, ignore_errors=True)
-    (SUMMARIES / "rerun").mkdir(parents=True)
-    for sub, dest in (("figures", SUMMARIES), ("rerun", SUMMARIES / "rerun")):
+def _collect(t: Target, out: Path) -> None:
+    """Copy PNGs and summaries from `out` into the gallery (old summaries removed first)."""
+    shutil.rmtree(t.summaries, ignore_errors=True)
+    (t.summaries / "rerun").mkdir(parents=True)
+    for sub, dest in (("figures", t.summaries), ("rerun", t.summaries / "rerun")):
         for summary in sorted((out / sub).glob("*/summary_*.json")):
             shutil.copyfile(summary, dest / summary.name)
     for png in sorted((out / "figures").glob("*/fig_*.png")):
-        shutil.copyfile(png, GALLERY / f"{png.stem.removeprefix('fig_')}.png")
+        shutil.copyfile(png, t.gallery / f"{png.stem.removeprefix('fig_')}.png")
 
 
-def _examples(out: Path) -> dict[str, float]:
-    """Run the README's grid and fit commands in `out/examples` (fresh cache) and keep what they print."""
+def _examples(t: Target, out: Path) -> dict[str, float]:
+    """Run the example commands in `out/examples` (a fresh cache there) and keep what they print."""
     work = out / "examples"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
-    EXAMPLES.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(t.example_outputs, ignore_errors=True)
+    t.example_outputs.mkdir(parents=True)
     times = {}
-    for name, cmd in (("grid", GRID_EXAMPLE + " --cache example-cache"), ("fit", FIT_EXAMPLE)):
-        argv = [sys.executable, *shlex.split(cmd)[1:]]
+    for name, cmd in t.examples:
+        extra = ["--cache", "example-cache"] if " grid " in f" {cmd} " else []
+        argv = [sys.executable, *shlex.split(cmd)[1:], *extra]
         t0 = time.perf_counter()
-        done = subprocess.run(argv, cwd=work, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+        done = subprocess.run(argv, cwd=work, capture_output=True, text=True,
+                              env={**os.environ, "PYTHONPATH": str(ROOT)})
         times[f"{name} example"] = round(time.perf_counter() - t0, 1)
         if done.returncode != 0:
-            raise RuntimeError(f"example {name!r} failed: {done.stderr.strip().splitlines()[-1:]}")
-        (EXAMPLES / f"{name}.txt").write_text(done.stdout)
+            raise RuntimeError(f"example {name!r} failed: {' '.join(done.stderr.strip().splitlines()[-1:])}")
+        (t.example_outputs / f"{name}.txt").write_text(done.stdout)
     return times
 
 
-def _manifest(times: dict[str, float], total: float, device: str) -> None:
+def _cache_entries(out: Path) -> set[str]:
+    return {p.name for p in (out / "cache").rglob("*.json")}
+
+
+def _manifest(t: Target, times: dict[str, float], total: float, device: str, runs: dict[str, int]) -> None:
     import torch
 
     from synthetic.device import resolve_device
     from synthetic.provenance import device_name
     from synthetic.version import ENGINE_VERSION
 
-    SUMMARIES.mkdir(parents=True, exist_ok=True)
-    (SUMMARIES / "manifest.json").write_text(json.dumps({
+    (t.summaries / "manifest.json").write_text(json.dumps({
         "engine_version": ENGINE_VERSION, "date": datetime.date.today().isoformat(), "machine": machine(),
-        "device": device_name(resolve_device(device)), "torch": torch.__version__,
+        "device": device_name(resolve_device(device)), "torch": torch.__version__, "scale": t.scale,
         "command": "python paper_repro.py --readme", "wall_seconds": times, "total_seconds": round(total, 1),
-        "rerun_seed_offset": RERUN_SEED_OFFSET}, indent=1) + "\n")
+        "rerun_seed_offset": RERUN_SEED_OFFSET, "examples": dict(t.examples), "runs": runs}, indent=1) + "\n")
 
 
 # ------------------------------------------------------------------------------------------------ rendering
 
-def _as_of(m: dict) -> str:
+def _as_of(t: Target, m: dict) -> str:
+    runs = m["runs"]
+    cache = ("from an empty cache" if runs["from_cache"] == 0 else
+             f"training {runs['trained']} runs and reading {runs['from_cache']} from an earlier cache")
     return (f"As of engine version `{m['engine_version']}`, {m['date']}, on a {m['machine']} ({m['device']}, torch "
-            f"{m['torch']}): `{m['command']}` regenerated every number, figure and example output below from an "
-            f"empty cache in {m['total_seconds'] / 60:.0f} min ({m['total_seconds']:.0f} s).\n")
+            f"{m['torch']}): `{m['command']}` regenerated every number, figure and example output below "
+            f"({runs['trained'] + runs['from_cache']} figure runs) {cache} in {m['total_seconds'] / 60:.0f} min "
+            f"({m['total_seconds']:.0f} s).\n")
 
 
-def _wall_times(m: dict) -> str:
+def _wall_times(t: Target, m: dict) -> str:
     parts = [f"{k} {v:.0f} s" for k, v in m["wall_seconds"].items()]
-    return "Wall time of each step (`" + m["command"] + "`, from an empty cache): " + ", ".join(parts) + ".\n"
+    return "Wall time of each step of `" + m["command"] + "`: " + ", ".join(parts) + ".\n"
 
 
-def _gallery(_: dict) -> str:
+def _gallery(t: Target, m: dict) -> str:
     from figures.registry import all_specs
 
     lines = []
     for fid, spec in all_specs().items():
-        if (GALLERY / f"{fid}.png").exists():
-            lines.append(f"**{fid}.** {spec.description}\n\n![{fid}](figures/gallery/{fid}.png)\n")
+        png = t.gallery / f"{fid}.png"
+        if png.exists():
+            rel = os.path.relpath(png, t.readme.parent)
+            lines.append(f"**{fid}.** {spec.description}\n\n![{fid}]({rel})\n")
     return "\n".join(lines)
 
 
-def _table(_: dict) -> str:
-    return results_table.markdown(SUMMARIES, SUMMARIES / "rerun")
+def _table(t: Target, m: dict) -> str:
+    return results_table.markdown(t.summaries, t.summaries / "rerun")
 
 
-def _example(name: str, cmd: str) -> Callable[[dict], str]:
-    def render(_: dict) -> str:
-        text = (EXAMPLES / f"{name}.txt").read_text() if (EXAMPLES / f"{name}.txt").exists() else "(not run)\n"
+def _example(name: str) -> Callable[[Target, dict], str]:
+    def render(t: Target, m: dict) -> str:
+        cmd = m["examples"][name]
+        path = t.example_outputs / f"{name}.txt"
+        text = path.read_text() if path.exists() else "(not run)\n"
         wrapped = cmd if len(cmd) < 110 else cmd.replace(" --optimizer", " \\\n        --optimizer")
         return f"    {wrapped}\n\n```\n{text.rstrip()}\n```\n"
     return render
 
 
-BLOCKS: dict[str, Callable[[dict], str]] = {
+BLOCKS: dict[str, Callable[[Target, dict], str]] = {
     "as-of": _as_of, "results-table": _table, "gallery": _gallery, "wall-times": _wall_times,
-    "grid-example": _example("grid", GRID_EXAMPLE), "fit-example": _example("fit", FIT_EXAMPLE),
+    "grid-example": _example("grid"), "fit-example": _example("fit"),
 }
 
 
@@ -165,10 +206,10 @@ def block_pattern(name: str) -> re.Pattern[str]:
     return re.compile(rf"(<!-- generated:{re.escape(name)} -->\n)(.*?)(<!-- /generated:{re.escape(name)} -->)", re.S)
 
 
-def rendered_blocks() -> dict[str, str]:
-    """Every generated block's text, from the committed gallery files only."""
-    manifest = json.loads((SUMMARIES / "manifest.json").read_text())
-    return {name: render(manifest) for name, render in BLOCKS.items()}
+def rendered_blocks(t: Target = Target()) -> dict[str, str]:
+    """Every generated block's text, from the gallery's files only."""
+    manifest = json.loads((t.summaries / "manifest.json").read_text())
+    return {name: render(t, manifest) for name, render in BLOCKS.items()}
 
 
 def readme_blocks(text: str) -> dict[str, str]:
@@ -181,25 +222,28 @@ def readme_blocks(text: str) -> dict[str, str]:
     return found
 
 
-def render_readme(path: Path = README) -> None:
-    text = path.read_text()
-    for name, body in rendered_blocks().items():
+def render_readme(t: Target = Target()) -> None:
+    text = t.readme.read_text()
+    for name, body in rendered_blocks(t).items():
         pattern = block_pattern(name)
         if not pattern.search(text):
-            raise RuntimeError(f"README has no block <!-- generated:{name} -->")
+            raise RuntimeError(f"{t.readme.name} has no block <!-- generated:{name} -->")
         text = pattern.sub(lambda m, body=body: m.group(1) + body + m.group(3), text)
-    path.write_text(text)
+    t.readme.write_text(text)
 
 
 def regenerate(out: str | Path = "results/readme", device: str = "auto", render_only: bool = False,
-               echo: Callable[[str], None] = print) -> None:
+               target: Target = Target(), echo: Callable[[str], None] = print) -> None:
     """The whole pipeline (or only the rendering)."""
     if not render_only:
         out = Path(out)
         t0 = time.perf_counter()
-        times = _figures(out, device)
-        _collect(out)
-        times |= _examples(out)
-        _manifest(times, time.perf_counter() - t0, device)
-    render_readme()
-    echo(f"README.md rendered from {SUMMARIES.relative_to(ROOT)} and {EXAMPLES.relative_to(ROOT)}")
+        before = _cache_entries(out)
+        times = _figures(target, out, device)
+        after = _cache_entries(out)
+        _collect(target, out)
+        times |= _examples(target, out)
+        runs = {"trained": len(after - before), "from_cache": len(after & before)}
+        _manifest(target, times, time.perf_counter() - t0, device, runs)
+    render_readme(target)
+    echo(f"{target.readme} rendered from {target.summaries} and {target.example_outputs}")

@@ -234,6 +234,6 @@ def plot(ctx: FigureContext, results: list) -> FigureOutput:
 SPECS = {
     "1": FigureSpec("1", "coord check (‖h_L‖_R vs width, depth) + η_base transfer, SP vs μP k≥2, Muon-Kimi-AdamW, pre-norm",
                     build, plot),
-    "2": FigureSpec("2", "no normalisation, depth sweep: SP diverges as L grows, μP trains and transfers (Muon-Kimi-AdamW)",
+    "2": FigureSpec("2", "no normalisation, depth sweep: ‖h_L‖_R and the η_base optimum vs depth, SP vs μP k≥2 (Muon-Kimi-AdamW)",
                     build, plot),
 }
