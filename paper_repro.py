@@ -35,17 +35,19 @@ def _parser() -> argparse.ArgumentParser:
     what.add_argument("--list", action="store_true", help="list every figure and table")
     what.add_argument("--readme", action="store_true",
                       help="regenerate every figure, summary, example output and generated block of README.md")
-    p.add_argument("--scale", default="default", choices=["smoke", "default", "paper"])
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--scale", default="default", choices=["smoke", "default", "paper"],
+                   help="grid size: smoke (seconds), default (minutes on a CPU) or paper (a GPU); default: default")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],
+                   help="auto = CUDA when available, else CPU; default: auto")
     p.add_argument("--force", action="store_true", help="recompute runs even when cached")
-    p.add_argument("--seed-offset", type=int, default=0,
+    p.add_argument("--seed-offset", type=int, default=0, metavar="N",
                    help="shift every run's seed by N (a fresh-seed rerun); default 0")
     p.add_argument("--render", action="store_true",
                    help="with --readme: only render README.md from the committed summaries (no training)")
     p.add_argument("--data", default="standin", choices=["standin", "cifar10"],
                    help="Figs 3-6 data: synthetic stand-in (default) or CIFAR-10 python batches")
-    p.add_argument("--data-dir", default=None, help="directory holding the CIFAR-10 python batches")
-    p.add_argument("--out", default=None,
+    p.add_argument("--data-dir", default=None, metavar="DIR", help="directory holding the CIFAR-10 python batches")
+    p.add_argument("--out", default=None, metavar="DIR",
                    help="output root: tables/ and figures/ below it (default results; with --readme results/readme)")
     return p
 

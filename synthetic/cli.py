@@ -22,6 +22,7 @@ from synthetic.config import DataConfig, ModelConfig, OptimConfig, RunConfig
 from synthetic.device import resolve_device
 from synthetic.errors import SyntheticError
 from synthetic.provenance import provenance
+from synthetic.schedule import ScheduleConfig
 from synthetic.fit import FitError, fit_table, format_fits
 from synthetic.grid import DEFAULT_CACHE_DIR, read_csv, results_table, run_grid, write_csv
 
@@ -56,6 +57,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="one or more of sp mup_width mup_k1 mup_k2")
     g.add_argument("--steps", type=int, default=200, help="training steps")
     g.add_argument("--batch", type=int, default=64, help="batch size")
+    g.add_argument("--warmup-steps", type=int, default=0, help="linear learning-rate warmup steps")
+    g.add_argument("--warmup-start", type=float, default=0.0, help="learning-rate factor at the start of the warmup")
+    g.add_argument("--decay", choices=["constant", "cosine"], default="constant",
+                   help="learning rate after the warmup: constant, or cosine decay to --lr-floor at the last step")
+    g.add_argument("--lr-floor", type=float, default=0.0, help="final learning-rate factor of the cosine decay")
     g.add_argument("--k", type=int, default=2, help="maps per residual block")
     g.add_argument("--activation", default="relu", help="identity, relu or gelu")
     g.add_argument("--norm", default="none", help="pre-norm: none, rms or layer")
@@ -124,7 +130,9 @@ def grid_runs(a: argparse.Namespace) -> list[RunConfig]:
         base = BaseHP(alpha=a.alpha, sigma2=a.sigma2, eta=lr, lam=wd, n_base=a.n_base, L_base=a.L_base)
         runs.append(RunConfig(model=model, optim=OptimConfig(name=a.optimizer), parameterization=param, base=base,
                               data=data, loss=loss, steps=a.steps, batch_size=a.batch, seed=seed, dtype=a.dtype,
-                              measure_at=measure_at, measurements=measurements).validate())
+                              measure_at=measure_at, measurements=measurements,
+                              schedule=ScheduleConfig(warmup_steps=a.warmup_steps, warmup_start=a.warmup_start,
+                                                      decay=a.decay, floor=a.lr_floor)).validate())
     return runs
 
 

@@ -1,7 +1,7 @@
 """Frozen run configurations for the synthetic engine, with canonical JSON and validation.
 
-`RunConfig.bucket_key()` groups runs that can be trained as one stacked model: everything except `base`, `seed`
-and `parameterization` (those only change per-run numbers, never shapes or code paths).
+`RunConfig.bucket_key()` groups runs that can be trained as one stacked model: everything except `base`, `seed`,
+`parameterization` and `schedule` (those only change per-run numbers, never shapes or code paths).
 
 A `"cifar10"` run is keyed by its data, not by where it lies: `to_dict()` (and so the canonical JSON, the run id and
 the bucket key) carries `data.data_sha256` (synthetic.data.cifar10_digest of the batch files) in place of
@@ -17,6 +17,7 @@ from typing import Any, Literal, get_args
 from theory.bridge import BaseHP
 
 from synthetic.errors import ConfigError
+from synthetic.schedule import ScheduleConfig
 
 Activation = Literal["identity", "relu", "gelu"]
 NormKind = Literal["none", "rms", "layer"]
@@ -104,7 +105,8 @@ class DataConfig:
 
 OPTIONAL_DEFAULTS: tuple[tuple[tuple[str, ...], Any], ...] = ((("model", "final_norm"), False),
                                                              (("decay_roles",), None),
-                                                             (("base", "sigma2_input"), None))
+                                                             (("base", "sigma2_input"), None),
+                                                             (("schedule",), asdict(ScheduleConfig())))
 """(path in `RunConfig.to_dict()`, default) of fields omitted from the canonical JSON at their default."""
 
 
@@ -149,6 +151,8 @@ class RunConfig:
     decay_roles: tuple[str, ...] | None = None
     """None: the bridge's weight decay on every role. Otherwise a mask: only the listed roles (theory.roles names) get
     the bridge's λ, every other role λ = 0 (Fan et al.'s λ1 = 0 for vector-like parameters: ("hidden",))."""
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    """The learning-rate schedule (synthetic.schedule); per run, so runs of one bucket may differ in it."""
 
     def to_dict(self) -> dict[str, Any]:
         """Canonical JSON-able dict (tuples as lists, nested configs as dicts). Fields added after the first cached
@@ -178,12 +182,13 @@ class RunConfig:
             optim = OptimConfig(**o)
             base = BaseHP(**d.pop("base", {}))
             data = _data_from_dict(d.pop("data", {}))
+            schedule = ScheduleConfig(**d.pop("schedule", {}))
             for name in ("measure_at", "measurements", "measure_layers"):
                 if name in d:
                     d[name] = _tuple(d[name])
             if d.get("decay_roles") is not None:
                 d["decay_roles"] = _tuple(d["decay_roles"])
-            return cls(model=model, optim=optim, base=base, data=data, **d)
+            return cls(model=model, optim=optim, base=base, data=data, schedule=schedule, **d)
         except (TypeError, KeyError) as e:
             raise ConfigError(f"bad run config dict: {e}") from None
 
@@ -191,10 +196,11 @@ class RunConfig:
         return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
 
     def bucket_key(self) -> str:
-        """Canonical JSON of every field except base, seed and parameterization."""
+        """Canonical JSON of every field except base, seed, parameterization and schedule (per-run numbers)."""
         d = self.to_dict()
         for name in ("base", "seed", "parameterization"):
             d.pop(name)
+        d.pop("schedule", None)
         return json.dumps(d, sort_keys=True, separators=(",", ":"))
 
     def validate(self) -> "RunConfig":
@@ -233,6 +239,7 @@ class RunConfig:
         choice(self.data.kind, DataKind, "data kind")
         choice(self.loss, LossKind, "loss")
         choice(self.dtype, DType, "dtype")
+        self.schedule.validate(self.steps)
         if not isinstance(m.final_norm, bool):
             raise ConfigError(f"final_norm must be true or false (got {m.final_norm!r})")
         if self.decay_roles is not None:

@@ -1,7 +1,7 @@
 """Batched trainer: one stacked model per bucket of runs, measurements kept on the device until the end.
 
 `train_bucket(runs)` trains runs that share `bucket_key()` (same shapes, optimizer family, data kind, steps,
-measurements) as one stacked model; they may differ in `base`, `seed` and `parameterization`. Each run gets its own
+measurements) as one stacked model; they may differ in `base`, `seed`, `parameterization` and `schedule`. Each run gets its own
 init (its seed), its own data stream (its seed), and its own multipliers, lr, wd and eps (theory.bridge).
 
 The step: forward all M runs, per-run loss vector [M], gradient of its sum (so runs never mix), per-run divergence
@@ -29,6 +29,7 @@ from synthetic.measure import Measurer
 from synthetic.models import StackedResidualNet, group_role
 from synthetic.optim import StackedOptimizer, role_rules, run_hparams
 from synthetic.records import SCHEMA_VERSION, Record
+from synthetic.schedule import factor_table
 from synthetic.version import DIVERGENCE_FACTOR, ENGINE_VERSION
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
@@ -113,7 +114,7 @@ def train_bucket(runs: Sequence[RunConfig], device: str | torch.device = "cpu", 
         r.validate()
     key = runs[0].bucket_key()
     if any(r.bucket_key() != key for r in runs[1:]):
-        raise ConfigError("runs in one bucket must differ only in base, seed and parameterization")
+        raise ConfigError("runs in one bucket must differ only in base, seed, parameterization and schedule")
     dev = resolve_device(device)
     with full_precision(), torch.random.fork_rng(devices=[]):
         return _train(runs, dev, data_source)
@@ -136,6 +137,7 @@ def _train(runs: list[RunConfig], dev: torch.device, data_source) -> list[RunRes
     names = list(model.params)
     leaves = [model.params[g] for g in names]
     M = len(runs)
+    lr_scale = factor_table([r.schedule for r in runs], cfg.steps, n_iter, dev, DTYPES[cfg.dtype])
     alive = torch.ones(M, dtype=torch.bool, device=dev)
     diverged = torch.full((M,), -1, dtype=torch.int64, device=dev)
 
@@ -172,7 +174,7 @@ def _train(runs: list[RunConfig], dev: torch.device, data_source) -> list[RunRes
             meas.pre(t, model.params, cap, zgrads, test_loss)
             if meas.need_snapshot:
                 w_prev = {g: p.detach().clone() for g, p in model.params.items()}
-        opt.step(dict(zip(names, grads[: len(leaves)])), alive)
+        opt.step(dict(zip(names, grads[: len(leaves)])), alive, None if lr_scale is None else lr_scale[t])
         if measuring:
             cap_next = None
             if meas.need_post_forward:

@@ -182,22 +182,27 @@ class StackedOptimizer:
         return self._scratch[i, : tile_view.numel()].view(tile_view.shape)
 
     @torch.no_grad()
-    def step(self, grads: dict[str, Tensor], alive: Tensor | None = None) -> None:
-        """One update of every group; runs with `alive[m] == False` keep their weights unchanged."""
+    def step(self, grads: dict[str, Tensor], alive: Tensor | None = None, lr_scale: Tensor | None = None) -> None:
+        """One update of every group; runs with `alive[m] == False` keep their weights unchanged. `lr_scale` [M]
+        multiplies each run's learning rate at this step (a schedule, synthetic.schedule), weight decay included."""
         self.t += 1
         keep = None if alive is None else alive.reshape(-1, 1)
         dead = None if keep is None else ~keep
         for name, p in self.params.items():
-            decay = self.decay[name]
+            lr, decay = self.lr[name], self.decay[name]
+            if lr_scale is not None:
+                lr = lr * lr_scale.view_as(lr)
+                decay = None if decay is None else 1 - _col(lr) * _col(self.wd[name])
             if decay is not None and keep is not None:
                 decay = torch.where(keep, decay, torch.ones((), dtype=decay.dtype, device=decay.device))
-            getattr(self, "_" + self.rules[name])(name, p.detach(), grads[name].detach(), decay, dead)
+            getattr(self, "_" + self.rules[name])(name, p.detach(), grads[name].detach(), decay, dead, lr)
 
-    def _sgd(self, name: str, p: Tensor, g: Tensor, decay: Tensor | None, dead: Tensor | None) -> None:
+    def _sgd(self, name: str, p: Tensor, g: Tensor, decay: Tensor | None, dead: Tensor | None,
+                lr: Tensor) -> None:
         mu, nesterov = self.cfg.momentum, self.cfg.nesterov
         grp = self.groups[name]
         wd = _col(self.wd[name]) if self.decay[name] is not None else None
-        neg_lr = -_col(self.lr[name])
+        neg_lr = -_col(lr)
         bufs = grp.state["m"] if mu > 0 else None
         for j, ((rs, cs), pt, gt) in enumerate(zip(grp.tiles, grp.p, grp.views(g))):
             u = self._u(pt)
@@ -217,11 +222,12 @@ class StackedOptimizer:
                 d.masked_fill_(dead[rs], 0)
             pt.addcmul_(d, neg_lr[rs])
 
-    def _adamw(self, name: str, p: Tensor, g: Tensor, decay: Tensor | None, dead: Tensor | None) -> None:
+    def _adamw(self, name: str, p: Tensor, g: Tensor, decay: Tensor | None, dead: Tensor | None,
+                  lr: Tensor) -> None:
         b1, b2 = self.cfg.betas
         grp = self.groups[name]
         eps = _col(self.eps[name])
-        step = _col(self.lr[name]) / (1 - b1 ** self.t)
+        step = _col(lr) / (1 - b1 ** self.t)
         bc2_sqrt = math.sqrt(1 - b2 ** self.t)
         for (rs, cs), pt, gt, m, v in zip(grp.tiles, grp.p, grp.views(g), grp.state["m"], grp.state["v"]):
             denom, u = self._u(pt), self._u(pt, 1)
@@ -235,10 +241,11 @@ class StackedOptimizer:
                 u.masked_fill_(dead[rs], 0)
             pt.sub_(u)
 
-    def _lion(self, name: str, p: Tensor, g: Tensor, decay: Tensor | None, dead: Tensor | None) -> None:
+    def _lion(self, name: str, p: Tensor, g: Tensor, decay: Tensor | None, dead: Tensor | None,
+                 lr: Tensor) -> None:
         b1, b2 = self.cfg.betas
         grp = self.groups[name]
-        neg_lr = -_col(self.lr[name])
+        neg_lr = -_col(lr)
         for (rs, cs), pt, gt, m in zip(grp.tiles, grp.p, grp.views(g), grp.state["m"]):
             u = torch.lerp(m, gt, 1 - b1, out=self._u(pt)).sign_()
             m.lerp_(gt, 1 - b2)
@@ -258,10 +265,10 @@ class StackedOptimizer:
         return newton_schulz(u, self.cfg.ns_steps)
 
     def _apply_direction(self, name: str, direction: Tensor, scale: float, decay: Tensor | None,
-                         dead: Tensor | None) -> None:
+                         dead: Tensor | None, lr: Tensor) -> None:
         """W ← W·decay − η·scale·A for a freshly computed direction A (owned here, so it is masked in place)."""
         grp = self.groups[name]
-        neg_lr = _col(self.lr[name]) * -scale
+        neg_lr = _col(lr) * -scale
         for (rs, cs), pt, a in zip(grp.tiles, grp.p, grp.views(direction)):
             if decay is not None:
                 pt.mul_(decay[rs])
@@ -269,9 +276,11 @@ class StackedOptimizer:
                 a.masked_fill_(dead[rs], 0)
             pt.addcmul_(a, neg_lr[rs])
 
-    def _muon(self, name: str, p: Tensor, g: Tensor, decay: Tensor | None, dead: Tensor | None) -> None:
-        self._apply_direction(name, self._muon_direction(name, g), 1.0, decay, dead)
+    def _muon(self, name: str, p: Tensor, g: Tensor, decay: Tensor | None, dead: Tensor | None,
+                 lr: Tensor) -> None:
+        self._apply_direction(name, self._muon_direction(name, g), 1.0, decay, dead, lr)
 
-    def _muon_kimi(self, name: str, p: Tensor, g: Tensor, decay: Tensor | None, dead: Tensor | None) -> None:
+    def _muon_kimi(self, name: str, p: Tensor, g: Tensor, decay: Tensor | None, dead: Tensor | None,
+                      lr: Tensor) -> None:
         scale = KIMI_SCALE * math.sqrt(max(p.shape[-2], p.shape[-1]))
-        self._apply_direction(name, self._muon_direction(name, g), scale, decay, dead)
+        self._apply_direction(name, self._muon_direction(name, g), scale, decay, dead, lr)

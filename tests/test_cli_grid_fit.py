@@ -119,6 +119,9 @@ SMALL = ["grid", "--widths", "8", "--depths", "1", "--lrs", "1e-3", "--seeds", "
     (["--out", "/proc/records.csv"], "--out: cannot write /proc/records.csv"),
     (["--out", "/sys/records.csv"], "--out: cannot write /sys/records.csv"),
     (["--out", "/"], "--out: output path / is a folder"),
+    (["--decay", "cosine", "--lr-floor", "2"], "floor must be in [0, 1]"),
+    (["--warmup-steps", "5"], "warmup_steps (5) exceeds the run's steps (2)"),
+    (["--warmup-start", "nan", "--warmup-steps", "1"], "warmup_start must be in [0, 1]"),
 ])
 def test_nonsense_grid_input_is_refused_before_training(monkeypatch, capsys, args, message):
     monkeypatch.setattr(cli, "run_grid", _no_training)
@@ -225,3 +228,12 @@ def test_help_states_each_default_once_and_never_none(capsys, command):
         assert not entry.startswith("--records") or "default" not in entry
     if command == ["grid"]:
         assert "(default: 64 128 256)" in text and "(default: .cache/runs)" in text
+
+
+def test_grid_schedule_options_reach_every_run():
+    args = build_parser().parse_args([*SMALL, "--steps", "10", "--warmup-steps", "3", "--warmup-start", "0.1",
+                                      "--decay", "cosine", "--lr-floor", "0.05"])
+    runs = grid_runs(args)
+    s = runs[0].schedule
+    assert (s.warmup_steps, s.warmup_start, s.decay, s.floor) == (3, 0.1, "cosine", 0.05)
+    assert s.factor(0, 10) == pytest.approx(0.1) and s.factor(10, 10) == pytest.approx(0.05)

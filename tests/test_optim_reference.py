@@ -32,8 +32,9 @@ def reference_forward(p: dict, hp: dict, x: torch.Tensor, cfg: ModelConfig) -> t
     return hp["output"].multiplier * (h @ p["Wout"].T)
 
 
-def torch_reference(run: RunConfig, init: dict, m: int, steps: int, data, opt_name: str):
-    """Train run m with torch.optim and per-role param groups holding the bridge's lr / wd / eps."""
+def torch_reference(run: RunConfig, init: dict, m: int, steps: int, data, opt_name: str, scheduler=None):
+    """Train run m with torch.optim and per-role param groups holding the bridge's lr / wd / eps; `scheduler`
+    (optimizer -> torch.optim.lr_scheduler object) is stepped after every optimizer step."""
     hp = layer_hparams(opt_name, run.parameterization, width=run.model.width, depth=run.model.depth, k=run.model.k,
                        d_in=run.model.d_in, d_out=run.model.d_out, base=run.base,
                        roles=["input", "hidden", "output", "input_bias", "hidden_bias"])
@@ -58,12 +59,15 @@ def torch_reference(run: RunConfig, init: dict, m: int, steps: int, data, opt_na
         opt = torch.optim.SGD(groups, lr=1.0, momentum=o.momentum, nesterov=o.nesterov)
     else:
         opt = torch.optim.AdamW(groups, lr=1.0, betas=o.betas)
+    sched = None if scheduler is None else scheduler(opt)
     for t in range(steps):
         x, y = data.train_batch(t)
         opt.zero_grad()
         out = reference_forward(params, hp, x[m], run.model)
         F.mse_loss(out, y[m]).backward()
         opt.step()
+        if sched is not None:
+            sched.step()
     return params
 
 
@@ -88,17 +92,22 @@ def test_stacked_optimizer_equals_torch_optim(opt_name, momentum, nesterov):
         opt.step(dict(zip(names, grads)))
     for m, run in enumerate(runs):
         ref = torch_reference(run, init, m, 20, data, opt_name)
-        stacked = {"W0": model.params["input"][m], "b0": model.params["input_bias"][m],
-                   "Wout": model.params["output"][m]}
-        for l in range(MODEL.depth):
-            for i in range(MODEL.k):
-                stacked[f"W{l}_{i}"] = model.params[f"hidden.{i + 1}"][m, l]
-                stacked[f"b{l}_{i}"] = model.params[f"hidden_bias.{i + 1}"][m, l]
+        stacked = stacked_params(model, m)
         for key, ref_p in ref.items():
             assert not torch.equal(ref_p.detach(), init_value(init, key, m)), key  # it did train
             assert torch.isfinite(ref_p).all(), (m, key)
             diff = (stacked[key].detach() - ref_p.detach()).abs().max().item()
             assert diff < 1e-12, (m, key, diff)
+
+
+def stacked_params(model, m: int) -> dict:
+    """Run m's parameters of a stacked model under the reference's names."""
+    stacked = {"W0": model.params["input"][m], "b0": model.params["input_bias"][m], "Wout": model.params["output"][m]}
+    for l in range(MODEL.depth):
+        for i in range(MODEL.k):
+            stacked[f"W{l}_{i}"] = model.params[f"hidden.{i + 1}"][m, l]
+            stacked[f"b{l}_{i}"] = model.params[f"hidden_bias.{i + 1}"][m, l]
+    return stacked
 
 
 def init_value(init, key, m):
