@@ -47,6 +47,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--data", default="standin", choices=["standin", "cifar10"],
                    help="Figs 3-6 data: synthetic stand-in (default) or CIFAR-10 python batches")
     p.add_argument("--data-dir", default=None, metavar="DIR", help="directory holding the CIFAR-10 python batches")
+    from synthetic.executors import add_executor_options
+
+    add_executor_options(p)
     p.add_argument("--out", default=None, metavar="DIR",
                    help="output root: tables/ and figures/ below it (default results; with --readme results/readme)")
     return p
@@ -91,9 +94,12 @@ def _figures(args: argparse.Namespace, out: Path) -> int:
     if args.seed_offset < 0:
         raise UsageError(f"--seed-offset must be >= 0 (got {args.seed_offset})")
     check_writable_dir(out / "figures")
+    from synthetic.executors import ray_options
+
+    ray = ray_options(args)
     for fid in ids:
         run_figure(fid, scale=args.scale, device=args.device, force=args.force, seed_offset=args.seed_offset,
-                   out_dir=out / "figures", data=args.data, data_dir=args.data_dir)
+                   out_dir=out / "figures", data=args.data, data_dir=args.data_dir, executor=args.executor, ray=ray)
     return 0
 
 
@@ -119,6 +125,8 @@ def _readme(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from synthetic.errors import RunsFailedError
+
     parser = _parser()
     try:
         args = parser.parse_args(argv)
@@ -138,6 +146,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("paper_repro.py: interrupted; every finished bucket is cached and will be reused", file=sys.stderr)
         return 130
+    except RunsFailedError as exc:
+        print(f"paper_repro.py: error: {exc}", file=sys.stderr)
+        return 1
     except OSError as exc:
         where = f" {exc.filename}" if exc.filename else ""
         print(f"paper_repro.py: error: cannot access{where}: {exc.strerror or type(exc).__name__}", file=sys.stderr)

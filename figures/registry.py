@@ -119,11 +119,12 @@ def default_cache_dir(out_dir: Path) -> Path:
 def run_figure(fig_id: str, *, scale: str = "default", device: str = "auto", force: bool = False,
                out_dir: str | Path = "results/figures", data: str = "standin", data_dir: str | None = None,
                cache_dir: str | Path | None = None, progress: bool = True, seed_offset: int = 0,
-               command: str | None = None) -> list[Path]:
+               command: str | None = None, executor: str = "local", ray=None) -> list[Path]:
     """Build, train (only what the cache lacks; everything if `force`), plot and write one figure; returns the paths
     written: PNG, PDF, CSV (tidy data) and the summary JSON (headline numbers and provenance).
 
-    `seed_offset` shifts every run's seed by that amount (a fresh-seed rerun: new runs, new cache entries)."""
+    `seed_offset` shifts every run's seed by that amount (a fresh-seed rerun: new runs, new cache entries).
+    `executor` / `ray` choose where the buckets train (synthetic.executors)."""
     from synthetic.device import resolve_device
     from synthetic.provenance import provenance
 
@@ -140,7 +141,7 @@ def run_figure(fig_id: str, *, scale: str = "default", device: str = "auto", for
     ctx = FigureContext(fig_id=fig_id, scale=scale, data=data, data_dir=data_dir, device=device, cache_dir=cache)
     t0 = time.perf_counter()
     runs = [replace(r, seed=r.seed + seed_offset) for r in spec.build(ctx)]
-    results = train(runs, cache_dir=cache, device=device, force=force, progress=progress)
+    results = train(runs, cache_dir=cache, device=device, force=force, progress=progress, executor=executor, ray=ray)
     drawn = spec.plot(ctx, results)
     from figures.plotting import save_outputs
 
@@ -155,12 +156,14 @@ def run_figure(fig_id: str, *, scale: str = "default", device: str = "auto", for
     return paths
 
 
-def train(runs: list, *, cache_dir: Path, device: str = "auto", force: bool = False, progress: bool = True) -> list:
+def train(runs: list, *, cache_dir: Path, device: str = "auto", force: bool = False, progress: bool = True,
+          executor: str = "local", ray=None) -> list:
     """`run_grid` through the cache, every finished bucket stored at once; with `force` every run is retrained and
     its cache entry rewritten."""
     from synthetic.grid import run_grid
 
-    return run_grid(runs, cache_dir=cache_dir, device=device, progress=progress, force=force)
+    return run_grid(runs, cache_dir=cache_dir, device=device, progress=progress, force=force, executor=executor,
+                    ray=ray)
 
 
 def _checked(scale: str) -> Scale:

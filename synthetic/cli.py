@@ -20,7 +20,8 @@ from theory.errors import TheoryError
 
 from synthetic.config import DataConfig, ModelConfig, OptimConfig, RunConfig
 from synthetic.device import resolve_device
-from synthetic.errors import SyntheticError
+from synthetic.errors import RunsFailedError, SyntheticError
+from synthetic.executors import add_executor_options, ray_options
 from synthetic.provenance import provenance
 from synthetic.schedule import ScheduleConfig
 from synthetic.fit import FitError, fit_table, format_fits
@@ -88,7 +89,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="CPU threads for torch (default: torch's choice; 1 is faster on a busy machine)")
     g.add_argument("--cache", default=None, help=f"run cache folder (default: {DEFAULT_CACHE_DIR})")
     g.add_argument("--no-cache", action="store_true", help="neither read nor write the run cache")
-    g.add_argument("--max-bucket", type=int, default=256, help="most runs trained as one stacked model")
+    g.add_argument("--max-bucket", type=int, default=None,
+                   help="most runs trained as one stacked model (default: 256 here; on Ray, the missing runs "
+                        "split into two tasks per bucket slot of the cluster)")
+    add_executor_options(g)
     g.add_argument("--out", default="records.csv", help="tidy records CSV to write")
     g.add_argument("--progress", choices=["auto", "always", "never"], default="auto",
                    help="progress bar: auto shows it on a terminal")
@@ -139,7 +143,7 @@ def grid_runs(a: argparse.Namespace) -> list[RunConfig]:
 def check_grid_options(a: argparse.Namespace) -> None:
     """Refuse numbers that would train something other than what was asked (NaN noise trains without noise, an
     infinite lr diverges every run) and options that contradict each other, before any run is built."""
-    if a.max_bucket < 1:
+    if a.max_bucket is not None and a.max_bucket < 1:
         raise UsageError(f"--max-bucket must be >= 1 (got {a.max_bucket})")
     for name, values in (("--lrs", a.lrs), ("--wds", a.wds)):
         if any(not (math.isfinite(v) and v >= 0) for v in values):
@@ -186,7 +190,8 @@ def cmd_grid(a: argparse.Namespace) -> int:
         torch.set_num_threads(a.threads)
     progress = {"auto": True, "always": "force", "never": False}[a.progress]
     start = time.monotonic()
-    results = run_grid(runs, cache_dir=cache_dir(a), device=a.device, progress=progress, max_bucket=a.max_bucket)
+    results = run_grid(runs, cache_dir=cache_dir(a), device=a.device, progress=progress, max_bucket=a.max_bucket,
+                       executor=a.executor, ray=ray_options(a))
     table = results_table(results)
     write_csv(table, a.out, provenance(runs, resolve_device(a.device)))
     diverged = sum(r.diverged_at is not None for r in results)
@@ -227,6 +232,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         a = build_parser().parse_args(argv)
         return cmd_grid(a) if a.command == "grid" else cmd_fit(a)
+    except RunsFailedError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     except (UsageError, SyntheticError, TheoryError) as exc:
         print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
         return EXIT_BAD_INPUT

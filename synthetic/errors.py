@@ -20,3 +20,11 @@ class DataError(SyntheticError):
 
 class CacheError(SyntheticError):
     """A cache entry that is missing, unreadable or corrupted."""
+
+
+class RunsFailedError(SyntheticError):
+    """Runs whose bucket failed on a distributed executor after its retries; every other run was stored."""
+
+    def __init__(self, message: str, run_ids: list[str]) -> None:
+        super().__init__(message)
+        self.run_ids = run_ids

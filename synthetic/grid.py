@@ -14,12 +14,12 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from synthetic import engine
 from synthetic.cache import RunCache, cache_key
 from synthetic.config import RunConfig
 from synthetic.device import resolve_device
 from synthetic.engine import RunResult
-from synthetic.errors import ConfigError, DataError
+from synthetic.errors import ConfigError, DataError, RunsFailedError
+from synthetic.executors import EXECUTORS, RayOptions, in_process, on_ray, ray_bucket_size
 from synthetic.progress import Progress
 
 DEFAULT_CACHE_DIR = os.path.join(".cache", "runs")
@@ -49,18 +49,24 @@ def bucketize(runs: Iterable[RunConfig], max_bucket: int = 256) -> list[list[Run
 
 
 def run_grid(runs: Sequence[RunConfig], cache_dir: str | os.PathLike | None = DEFAULT_CACHE_DIR,
-             device: str = "auto", progress: bool | str = True, max_bucket: int = 256,
-             force: bool = False) -> list[RunResult]:
+             device: str = "auto", progress: bool | str = True, max_bucket: int | None = None,
+             force: bool = False, executor: str = "local", ray: RayOptions | None = None) -> list[RunResult]:
     """Results for `runs` (same order), training only runs not in the cache; `cache_dir=None` disables caching.
 
-    Every bucket is stored in the cache as soon as it has trained, so an interrupt loses only the bucket in progress.
+    Every bucket is stored in the cache as soon as it has trained, so an interrupt loses only the buckets in progress.
     `force`: retrain every run (cached entries are not read) and overwrite its cache entry.
+    `executor`: "local" trains in this process; "ray" sends each bucket as a Ray task (`ray` options: address,
+    resources per bucket, retries). Buckets hold at most `max_bucket` runs (default 256 locally; on Ray the missing
+    runs split over at least two tasks per CPU of the cluster, at most 256 each). Runs of a bucket that failed on
+    Ray after its retries raise RunsFailedError at the end, after every other run was stored.
 
     `progress`: True shows a bar on a terminal when the grid lasts more than a couple of seconds, "force" shows it
     on any stream, False never.
     """
+    if executor not in EXECUTORS:
+        raise ConfigError(f"unknown executor {executor!r}; choose {' or '.join(EXECUTORS)}")
     runs = [run.validate() for run in runs]
-    dev = resolve_device(device)
+    dev = resolve_device(device) if executor == "local" else device
     cache = RunCache(cache_dir) if cache_dir is not None else None
     keys = [cache_key(run) for run in runs]
     unique: dict[str, RunConfig] = dict(zip(keys, runs))
@@ -71,16 +77,29 @@ def run_grid(runs: Sequence[RunConfig], cache_dir: str | os.PathLike | None = DE
             if hit is not None:
                 done[key] = RunResult(run, hit.run_id, hit.records, hit.diverged_at)
     missing = [run for key, run in unique.items() if key not in done]
+    if executor == "ray":
+        options = (ray or RayOptions()).validate()
+        outcomes = on_ray(bucketize(missing, max_bucket or ray_bucket_size(len(missing), options)), device, options)
+    else:
+        outcomes = in_process(bucketize(missing, max_bucket or 256), dev)
+    failed: list[tuple[RunConfig, str]] = []
     with Progress(len(unique), enabled=bool(progress), force=progress == "force") as bar:
         bar.advance(len(done))
-        for bucket in bucketize(missing, max_bucket):
-            results = engine.train_bucket(bucket, dev)
-            for run, result in zip(bucket, results, strict=True):
-                key = cache_key(run)
-                if cache is not None:
-                    cache.store(key, result.run_id, run.to_dict(), result.records, result.diverged_at)
-                done[key] = result
-            bar.advance(len(bucket))
+        for outcome in outcomes:
+            if outcome.results is None:
+                failed += [(run, outcome.error or "failed") for run in outcome.runs]
+            else:
+                for run, result in zip(outcome.runs, outcome.results, strict=True):
+                    key = cache_key(run)
+                    if cache is not None:
+                        cache.store(key, result.run_id, run.to_dict(), result.records, result.diverged_at)
+                    done[key] = result
+            bar.advance(len(outcome.runs))
+    if failed:
+        ids = [cache_key(run) for run, _ in failed]
+        raise RunsFailedError(f"{len(failed)} of {len(unique)} runs failed after "
+                              f"{(ray or RayOptions()).max_retries} retries (runs {', '.join(i[:12] for i in ids[:4])}"
+                              f"{', …' if len(ids) > 4 else ''}): {failed[0][1]}; the other runs are stored", ids)
     return [done[key] for key in keys]
 
 
