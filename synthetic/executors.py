@@ -5,7 +5,9 @@ it finishes, in completion order. `synthetic.grid.run_grid` stores each outcome 
 cache and resume semantics are the executor's business nowhere: a worker needs no access to the driver's disk, and an
 interrupted distributed grid resumes by training only the missing runs. A Ray task that fails is retried
 `RayOptions.max_retries` times (a dead worker included) and then reported for its runs; the other buckets still land.
-Results do not depend on the executor: the engine's numbers are independent of bucket composition bit for bit.
+Results do not depend on the executor: the engine's numbers are independent of bucket composition bit for bit, and
+a worker runs `cpus_per_bucket` torch threads, so they equal an in-process run with that many threads (on a CPU some
+reductions split by thread count, which changes the last bits).
 """
 
 from __future__ import annotations
