@@ -166,7 +166,7 @@ def _as_of(t: Target, m: dict) -> str:
 
 
 def _wall_times(t: Target, m: dict) -> str:
-    parts = [f"{k} {v:.0f} s" for k, v in m["wall_seconds"].items()]
+    parts = [f"{k}: {v:.0f} s" for k, v in m["wall_seconds"].items()]
     return "Wall time of each step of `" + m["command"] + "`: " + ", ".join(parts) + ".\n"
 
 
