@@ -117,6 +117,13 @@ def check_writable_dir(path: Path) -> None:
 def _readme(args: argparse.Namespace) -> int:
     from figures.regenerate import regenerate
 
+    ignored = [flag for flag, on in (("--scale", args.scale != "default"), ("--force", args.force),
+                                     ("--seed-offset", args.seed_offset != 0), ("--executor", args.executor != "local"),
+                                     ("--data", args.data != "standin"), ("--data-dir", args.data_dir is not None))
+               if on]
+    if ignored:
+        raise UsageError(f"--readme regenerates the README's fixed setting; {', '.join(ignored)} cannot go with it")
+
     out = Path(args.out) if args.out is not None else Path("results/readme")
     if not args.render:
         check_writable_dir(out)

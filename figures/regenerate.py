@@ -86,8 +86,10 @@ def machine() -> str:
     return f"{os.cpu_count()}-core {model}"
 
 
-def _figures(t: Target, out: Path, device: str) -> dict[str, float]:
-    from figures.registry import run_figure
+def _figures(t: Target, out: Path, device: str, used: set[str]) -> dict[str, float]:
+    """Every figure (and its fresh-seed rerun); `used` collects the cache keys of the runs they read or trained."""
+    from figures.registry import FigureContext, figure_runs, get_spec, run_figure
+    from synthetic.cache import cache_key
 
     times: dict[str, float] = {}
     cache = out / "cache"
@@ -100,6 +102,8 @@ def _figures(t: Target, out: Path, device: str) -> dict[str, float]:
             run_figure(fid, scale=t.scale, device=device, out_dir=out / sub, cache_dir=cache, seed_offset=offset,
                        command=cmd)
             times[fid + (" (rerun)" if offset else "")] = round(time.perf_counter() - t0, 1)
+            ctx = FigureContext(fig_id=fid, scale=t.scale, device=device, cache_dir=cache)
+            used |= {cache_key(r) for r in figure_runs(get_spec(fid), ctx, offset)}
     return times
 
 
@@ -136,7 +140,8 @@ def _examples(t: Target, out: Path) -> dict[str, float]:
 
 
 def _cache_entries(out: Path) -> set[str]:
-    return {p.name for p in (out / "cache").rglob("*.json")}
+    """Keys of the entries in the pipeline's run cache."""
+    return {p.stem for p in (out / "cache").rglob("*.json")}
 
 
 def _manifest(t: Target, times: dict[str, float], total: float, device: str, runs: dict[str, int]) -> None:
@@ -238,12 +243,11 @@ def regenerate(out: str | Path = "results/readme", device: str = "auto", render_
     if not render_only:
         out = Path(out)
         t0 = time.perf_counter()
-        before = _cache_entries(out)
-        times = _figures(target, out, device)
-        after = _cache_entries(out)
+        before, used = _cache_entries(out), set()
+        times = _figures(target, out, device, used)
         _collect(target, out)
         times |= _examples(target, out)
-        runs = {"trained": len(after - before), "from_cache": len(after & before)}
+        runs = {"trained": len(used - before), "from_cache": len(used & before)}
         _manifest(target, times, time.perf_counter() - t0, device, runs)
     render_readme(target)
     echo(f"{target.readme} rendered from {target.summaries} and {target.example_outputs}")

@@ -140,7 +140,7 @@ def run_figure(fig_id: str, *, scale: str = "default", device: str = "auto", for
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir(out)
     ctx = FigureContext(fig_id=fig_id, scale=scale, data=data, data_dir=data_dir, device=device, cache_dir=cache)
     t0 = time.perf_counter()
-    runs = [replace(r, seed=r.seed + seed_offset) for r in spec.build(ctx)]
+    runs = figure_runs(spec, ctx, seed_offset)
     results = train(runs, cache_dir=cache, device=device, force=force, progress=progress, executor=executor, ray=ray)
     drawn = spec.plot(ctx, results)
     from figures.plotting import save_outputs
@@ -148,12 +148,22 @@ def run_figure(fig_id: str, *, scale: str = "default", device: str = "auto", for
     summary = dict(drawn.summary)
     if seed_offset and "seeds" in summary:
         summary["seeds"] = [int(s) + seed_offset for s in summary["seeds"]]
-    prov = provenance(runs, resolve_device(device), command)
+    from synthetic.executors import ray_device_name
+
+    from synthetic.executors import RayOptions
+
+    on = ray_device_name(device, ray or RayOptions()) if executor == "ray" else resolve_device(device)
+    prov = provenance(runs, on, command)
     summary.update(scale=scale, seed_offset=seed_offset, provenance=prov)
     paths = save_outputs(drawn.figure, out / fig_id, fig_id, drawn.rows, summary, provenance=prov)
     print(f"figure {fig_id} ({scale}, {len(runs)} runs, {time.perf_counter() - t0:.1f} s): wrote "
           + ", ".join(str(p) for p in paths))
     return paths
+
+
+def figure_runs(spec: FigureSpec, ctx: FigureContext, seed_offset: int = 0) -> list:
+    """The runs a figure trains, every seed shifted by `seed_offset`."""
+    return [replace(r, seed=r.seed + seed_offset) for r in spec.build(ctx)]
 
 
 def train(runs: list, *, cache_dir: Path, device: str = "auto", force: bool = False, progress: bool = True,

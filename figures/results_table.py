@@ -231,7 +231,18 @@ def _claims(s: Summary | str | None, fig_id: str) -> list[Claim] | str | None:
 
 
 def engine_of(s: Summary) -> str:
-    return str(s.get("provenance", {}).get("engine_version", "unknown")) if isinstance(s, dict) else "unknown"
+    prov = s.get("provenance") if isinstance(s, dict) else None
+    return str(prov.get("engine_version", "unknown")) if isinstance(prov, dict) else "unknown"
+
+
+def _seeds(s: Summary) -> set:
+    prov = s.get("provenance")
+    return set(prov.get("seeds") or []) if isinstance(prov, dict) else set()
+
+
+def comparable(first: Summary, rerun: Summary) -> bool:
+    """A rerun is comparable when it has the first run's scale and none of its seeds."""
+    return first.get("scale") == rerun.get("scale") and not (_seeds(first) & _seeds(rerun))
 
 
 def _inside(first: Claim, rerun: Claim) -> str:
@@ -257,6 +268,8 @@ def rows(root: Path, rerun_root: Path | None = None) -> Iterator[tuple[str, ...]
     for fig_id, claims_of in CLAIMS.items():
         first_summary, rerun_summary = load(root, fig_id), load(rerun_root, fig_id)
         first, rerun = _claims(first_summary, fig_id), _claims(rerun_summary, fig_id)
+        if isinstance(rerun, list) and not comparable(first_summary, rerun_summary):
+            rerun = "rerun not comparable (other scale, or shared seeds)"
         if not isinstance(first, list):
             yield (f"{fig_id}", "", first or "not run", "", "", "", "")
             continue

@@ -227,7 +227,9 @@ def analyze_wd2(results) -> dict:
 
 def measured_alpha(scale: str, *, device: str = "auto", cache_dir: Path | None = None, progress: bool = False,
                    results=None) -> tuple[float, dict]:
-    """α̂ from wd2's runs (trained or read from the cache)."""
+    """α̂ from wd2's runs at their default seeds (trained or read from the cache). A fresh-seed rerun of wd3/wd4
+    (`--seed-offset`) keeps this α̂, so it tests the same rules (the same λ₂ exponents) on fresh seeds; wd2's own
+    rerun reports the α̂ of the fresh seeds."""
     if results is None:
         from synthetic.grid import run_grid
 

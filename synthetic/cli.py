@@ -21,7 +21,7 @@ from theory.errors import TheoryError
 from synthetic.config import DataConfig, ModelConfig, OptimConfig, RunConfig
 from synthetic.device import resolve_device
 from synthetic.errors import RunsFailedError, SyntheticError
-from synthetic.executors import add_executor_options, ray_options
+from synthetic.executors import add_executor_options, ray_device_name, ray_options
 from synthetic.provenance import provenance
 from synthetic.schedule import ScheduleConfig
 from synthetic.fit import FitError, fit_table, format_fits
@@ -61,7 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--warmup-steps", type=int, default=0, help="linear learning-rate warmup steps")
     g.add_argument("--warmup-start", type=float, default=0.0, help="learning-rate factor at the start of the warmup")
     g.add_argument("--decay", choices=["constant", "cosine"], default="constant",
-                   help="learning rate after the warmup: constant, or cosine decay to --lr-floor at the last step")
+                   help="learning rate after the warmup: constant, or cosine decay toward --lr-floor, reached at "
+                        "step --steps (torch's CosineAnnealingLR with T_max = steps − warmup)")
     g.add_argument("--lr-floor", type=float, default=0.0, help="final learning-rate factor of the cosine decay")
     g.add_argument("--k", type=int, default=2, help="maps per residual block")
     g.add_argument("--activation", default="relu", help="identity, relu or gelu")
@@ -190,10 +191,12 @@ def cmd_grid(a: argparse.Namespace) -> int:
         torch.set_num_threads(a.threads)
     progress = {"auto": True, "always": "force", "never": False}[a.progress]
     start = time.monotonic()
+    ray = ray_options(a)
     results = run_grid(runs, cache_dir=cache_dir(a), device=a.device, progress=progress, max_bucket=a.max_bucket,
-                       executor=a.executor, ray=ray_options(a))
+                       executor=a.executor, ray=ray)
     table = results_table(results)
-    write_csv(table, a.out, provenance(runs, resolve_device(a.device)))
+    device = ray_device_name(a.device, ray) if ray is not None else resolve_device(a.device)
+    write_csv(table, a.out, provenance(runs, device))
     diverged = sum(r.diverged_at is not None for r in results)
     print(f"{len(results)} runs ({diverged} diverged), {len(table['value'])} records -> {a.out} "
           f"in {time.monotonic() - start:.1f}s")

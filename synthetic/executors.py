@@ -2,8 +2,9 @@
 
 An executor takes buckets (lists of RunConfig that share a bucket key) and yields one `BucketOutcome` per bucket as
 it finishes, in completion order. `synthetic.grid.run_grid` stores each outcome in the cache as it arrives, so the
-cache and resume semantics are the executor's business nowhere: a worker needs no access to the driver's disk, and an
-interrupted distributed grid resumes by training only the missing runs. A Ray task that fails is retried
+cache and resume semantics are the executor's business nowhere: a worker needs no access to the driver's cache, and
+an interrupted distributed grid resumes by training only the missing runs. (A cifar10 run reads its `data_dir` on
+the worker, so that folder must exist there.) A Ray task that fails is retried
 `RayOptions.max_retries` times (a dead worker included) and then reported for its runs; the other buckets still land.
 Results do not depend on the executor: the engine's numbers are independent of bucket composition bit for bit, and
 a worker runs `cpus_per_bucket` torch threads, so they equal an in-process run with that many threads (on a CPU some
@@ -115,11 +116,11 @@ def on_ray(buckets: Sequence[Sequence[RunConfig]], device: str, options: RayOpti
     for name, want in (("GPU", options.gpus_per_bucket), ("CPU", options.cpus_per_bucket)):
         if want > have.get(name, 0.0):
             raise ConfigError(f"each bucket asks for {want:g} {name}(s) but the Ray cluster has {have.get(name, 0.0):g}")
-    worker_device = device if device != "auto" else ("cuda" if options.gpus_per_bucket > 0 else "cpu")
+    on = worker_device(device, options)
     remote = ray.remote(task).options(num_cpus=options.cpus_per_bucket, num_gpus=options.gpus_per_bucket,
                                       max_retries=options.max_retries, retry_exceptions=True)
     threads = max(1, int(options.cpus_per_bucket))
-    pending = {remote.remote(list(bucket), worker_device, threads): bucket for bucket in buckets}
+    pending = {remote.remote(list(bucket), on, threads): bucket for bucket in buckets}
     try:
         while pending:
             done, _ = ray.wait(list(pending), num_returns=1)
@@ -145,6 +146,23 @@ def add_executor_options(parser) -> None:
     parser.add_argument("--cpus-per-bucket", type=float, default=1.0,
                         help="CPUs each Ray task asks for (also its torch threads)")
     parser.add_argument("--retries", type=int, default=2, help="times a failed Ray task is retried")
+
+
+def worker_device(device: str, options: RayOptions) -> str:
+    """The device the Ray workers train on, as a name checked on the driver (the driver may have no GPU)."""
+    name = str(device).strip().lower()
+    if name == "auto":
+        return "cuda" if options.gpus_per_bucket > 0 else "cpu"
+    if name == "cpu" or name == "cuda" or (name.startswith("cuda:") and name[5:].isdigit()):
+        if name.startswith("cuda") and options.gpus_per_bucket <= 0:
+            raise ConfigError(f"--device {name} on Ray needs --gpus-per-bucket > 0")
+        return name
+    raise ConfigError(f"unknown device {name!r}; expected auto, cpu, cuda or cuda:N")
+
+
+def ray_device_name(device: str, options: RayOptions) -> str:
+    """How the provenance names the device of a Ray grid."""
+    return f"ray ({worker_device(device, options)} workers, {options.cpus_per_bucket:g} CPU per bucket)"
 
 
 def ray_options(args) -> RayOptions | None:

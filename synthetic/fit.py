@@ -79,6 +79,9 @@ def loglog_fit(x: Sequence[float], y: Sequence[float], groups: Sequence[Any] | N
         labels, cluster = np.unique(g.astype(str), return_inverse=True)
         if labels.size >= 2 and interval == "seed_t":
             per_seed = _per_group_slopes(lx, ly, cluster, labels.size)
+            if per_seed.size < 2:
+                raise FitError(f"a per-seed interval needs two seeds with two distinct x values each "
+                               f"(got {per_seed.size} of {labels.size} seeds)")
             if per_seed.size >= 2:
                 mean = float(per_seed.mean())
                 half = float(stats.t.ppf(0.5 + ci / 2, per_seed.size - 1)) * float(per_seed.std(ddof=1)) \

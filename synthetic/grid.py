@@ -19,7 +19,7 @@ from synthetic.config import RunConfig
 from synthetic.device import resolve_device
 from synthetic.engine import RunResult
 from synthetic.errors import ConfigError, DataError, RunsFailedError
-from synthetic.executors import EXECUTORS, RayOptions, in_process, on_ray, ray_bucket_size
+from synthetic.executors import EXECUTORS, RayOptions, in_process, on_ray, ray_bucket_size, worker_device
 from synthetic.progress import Progress
 
 DEFAULT_CACHE_DIR = os.path.join(".cache", "runs")
@@ -79,6 +79,7 @@ def run_grid(runs: Sequence[RunConfig], cache_dir: str | os.PathLike | None = DE
     missing = [run for key, run in unique.items() if key not in done]
     if executor == "ray":
         options = (ray or RayOptions()).validate()
+        worker_device(device, options)
         outcomes = on_ray(bucketize(missing, max_bucket or ray_bucket_size(len(missing), options)), device, options)
     else:
         outcomes = in_process(bucketize(missing, max_bucket or 256), dev)

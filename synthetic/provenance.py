@@ -27,13 +27,16 @@ def command_line(argv: Iterable[str] | None = None) -> str:
     return "python " + shlex.join(args)
 
 
-def device_name(device: torch.device) -> str:
+def device_name(device: torch.device | str) -> str:
+    """A device as the provenance names it; a string (e.g. "ray: cuda workers") is kept as it is."""
+    if isinstance(device, str):
+        return device
     if device.type == "cuda":
         return f"{device} ({torch.cuda.get_device_name(device)})"
     return f"cpu ({platform.machine()}, {torch.get_num_threads()} threads)"
 
 
-def provenance(runs: Iterable[Any], device: torch.device, command: str | None = None) -> dict[str, Any]:
+def provenance(runs: Iterable[Any], device: torch.device | str, command: str | None = None) -> dict[str, Any]:
     """Provenance of results trained from `runs` (RunConfigs) on `device`."""
     runs = list(runs)
     return {

@@ -59,8 +59,10 @@ class ScheduleConfig:
 
 def factor_table(schedules: Sequence[ScheduleConfig], steps: int, n_iter: int, device: torch.device,
                  dtype: torch.dtype) -> torch.Tensor | None:
-    """[n_iter, M] factors of a bucket's runs, or None when every run has a constant learning rate."""
+    """[n_iter, M] factors of a bucket's runs, or None when every run has a constant learning rate. The extra step
+    t = steps, run only to measure ΔW and Δh at T, uses the last training step's factor (a cosine's factor at T is
+    the floor, often 0, which would make every update measured at T zero)."""
     if all(s.is_constant for s in schedules):
         return None
-    rows = [[s.factor(t, steps) for s in schedules] for t in range(n_iter)]
+    rows = [[s.factor(min(t, steps - 1), steps) for s in schedules] for t in range(n_iter)]
     return torch.tensor(rows, dtype=dtype, device=device)

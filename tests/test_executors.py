@@ -133,3 +133,17 @@ def test_a_failing_task_is_retried_then_reported(local_ray, tmp_path):
 def test_a_bucket_asking_for_a_gpu_the_cluster_lacks_is_refused(local_ray):
     with pytest.raises(ConfigError, match="GPU"):
         list(on_ray([runs()[:1]], "auto", RayOptions(gpus_per_bucket=1)))
+
+
+def test_a_ray_grid_names_its_workers_device_and_checks_it_on_the_driver(monkeypatch, tmp_path):
+    from synthetic.executors import ray_device_name, worker_device
+
+    assert worker_device("auto", RayOptions(gpus_per_bucket=1)) == "cuda"
+    assert ray_device_name("auto", RayOptions()) == "ray (cpu workers, 1 CPU per bucket)"
+    with pytest.raises(ConfigError, match="unknown device"):
+        worker_device("tpu", RayOptions())
+    with pytest.raises(ConfigError, match="needs --gpus-per-bucket"):
+        worker_device("cuda", RayOptions())
+    monkeypatch.setattr(grid, "on_ray", lambda *a, **k: iter(()))
+    with pytest.raises(ConfigError, match="unknown device"):
+        run_grid(runs(seeds=(0,)), cache_dir=None, executor="ray", device="tpu", max_bucket=4, progress=False)

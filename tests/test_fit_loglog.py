@@ -141,3 +141,9 @@ def test_diverged_at_is_not_a_grouping_column():
     table["diverged_at"] = np.asarray([7 if r.endswith("-512") else "" for r in run], dtype=object)
     fits = fit_table(table, quantity="loss", over="width", n_boot=200)
     assert [f.group for f in fits] == [{"lr": 1e-3}, {"lr": 1e-2}] and fits[0].fit.n == 12
+
+
+def test_per_seed_interval_refuses_rather_than_pooling_correlated_points():
+    """Seed 0 at four widths, seed 1 at one: no per-seed interval exists, and a pooled one would be too narrow."""
+    with pytest.raises(FitError, match="two seeds with two distinct x values"):
+        loglog_fit([32, 64, 128, 256, 32], [1.0, 1.4, 2.0, 2.8, 1.1], groups=[0, 0, 0, 0, 1])

@@ -44,6 +44,8 @@ def test_table_writes_all_formats_and_matches_theory_cli(tmp_path):
     (("--figure", "3", "--scale", "smoke", "--out", "/sys/x"), "cannot write"),
     (("--figure", "3", "--seed-offset", "-1"), "seed-offset"),
     (("--figure", "3", "--render"), "--readme"),
+    (("--readme", "--scale", "smoke"), "--scale cannot go with it"),
+    (("--readme", "--executor", "ray"), "--executor cannot go with it"),
 ])
 def test_bad_input_is_one_line_and_exit_2(tmp_path, args, needle):
     if "cuda" in args:

@@ -39,5 +39,9 @@ def test_the_pipeline_writes_gallery_summaries_examples_and_renders_every_block(
     assert len(rows) == 2 and all(r.count("at the widest") == 2 for r in rows)   # first run and rerun side by side
     assert "![e1](gallery/e1.png)" in blocks["gallery"]
 
+    stale = next((tmp_path / "out" / "cache").iterdir()) / ("0" * 64 + ".json")
+    stale.write_text("an entry of another engine version")   # present, but not a run of these figures
     regenerate.regenerate(tmp_path / "out", device="cpu", target=t, echo=lambda s: None)
     assert "reading" in readme_blocks(t.readme.read_text())["as-of"]   # a warm cache is said, not hidden
+    again = json.loads((t.summaries / "manifest.json").read_text())["runs"]
+    assert again == {"trained": 0, "from_cache": 2 * first["provenance"]["n_runs"]}

@@ -71,3 +71,21 @@ def test_a_malformed_summary_is_one_row_not_a_traceback(tmp_path, capsys):
 def test_missing_folder_is_one_line_and_exit_2(tmp_path, capsys):
     assert main(["--figures", str(tmp_path / "nope")]) == 2
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+def test_a_rerun_at_another_scale_or_on_the_same_seeds_is_not_compared(tmp_path):
+    first, rerun = tmp_path / "first", tmp_path / "rerun"
+    _write(first, "e1", {**_e1(0.0), "provenance": None})
+    (first / "e1" / "summary_e1.json").write_text(json.dumps({**_e1(0.0), "provenance": {"engine_version": ENGINE_VERSION,
+                                                                                         "seeds": [0, 1]}}))
+    _write(rerun, "e1", {**_e1(0.2), "scale": "default"})
+    assert "rerun not comparable" in _line(markdown(first, rerun), "| Claim E.1")
+    (rerun / "e1" / "summary_e1.json").write_text(json.dumps({**_e1(0.2), "provenance": {"engine_version": ENGINE_VERSION,
+                                                                                         "seeds": [1, 2]}}))
+    assert "rerun not comparable" in _line(markdown(first, rerun), "| Claim E.1")
+
+
+def test_a_null_provenance_is_stale_not_a_traceback(tmp_path):
+    (tmp_path / "3").mkdir()
+    (tmp_path / "3" / "summary_3.json").write_text(json.dumps({**_fig3(), "provenance": None}))
+    assert "(**stale**: unknown)" in _line(markdown(tmp_path), "| Fig. 3")

@@ -106,3 +106,11 @@ def test_a_constant_schedule_keeps_run_ids_and_bad_schedules_are_refused():
                 ScheduleConfig(floor=1.5), ScheduleConfig(warmup_start=-0.1), ScheduleConfig(decay="linear")):
         with pytest.raises(ConfigError):
             dataclasses.replace(run, schedule=bad).validate()
+
+
+def test_the_update_measured_at_T_uses_the_last_training_rate_not_the_floor():
+    run = RunConfig(model=dataclasses.replace(MODEL, bias=False), optim=OptimConfig(name="adamw"), steps=10,
+                    batch_size=4, dtype="float64", base=BaseHP(eta=0.01, n_base=4, L_base=1),
+                    schedule=ScheduleConfig(decay="cosine"), measure_at=(0, 5, 10), measurements=("loss", "dw_rms"))
+    at_T = [r.value for r in train_bucket([run])[0].records if r.quantity == "dw_rms" and r.step == 10]
+    assert at_T and all(v > 0 for v in at_T)
