@@ -18,7 +18,7 @@ multipliers scale every role's η and the hidden role's λ.
 No final norm before the readout: the engine has one (`ModelConfig(final_norm=True)`), but measured at default scale
 it lowers wd1's σ1-vs-η/λ slope (W_up, blocks 2..L, 20 timescales): final norm + λ1 = 0 gives 0.28, final norm alone
 0.29, λ1 = 0 alone 0.46 (expected 0.5); so the figures use λ1 = 0 alone, the setting closest to the law here.
-The hidden-role λ2 is what the regression checks test; role's η and the hidden role's λ.
+The hidden-role λ2 is what the regression checks test.
 """
 
 from __future__ import annotations

@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from synthetic.config import RunConfig
+from synthetic.device import resolve_device
 from synthetic.errors import ConfigError
 from synthetic.measure import Measurer
 from synthetic.models import StackedResidualNet, group_role
@@ -47,17 +48,6 @@ def run_id(config: RunConfig) -> str:
     """sha256 of the canonical config JSON, the records schema version and the engine version (so a run trained by
     other engine code is never served from the cache)."""
     return hashlib.sha256((config.canonical_json() + SCHEMA_VERSION + ENGINE_VERSION).encode()).hexdigest()
-
-
-def resolve_device(device: str | torch.device) -> torch.device:
-    """A torch.device, or ConfigError for an unknown name or an absent CUDA device."""
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError):
-        raise ConfigError(f"unknown device {device!r}") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("CUDA device requested but CUDA is not available")
-    return dev
 
 
 @contextlib.contextmanager

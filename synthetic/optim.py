@@ -32,7 +32,7 @@ from synthetic.errors import ConfigError
 
 NS_QUINTIC = (3.4445, -4.7750, 2.0315)
 """Keller Jordan's quintic Newton–Schulz coefficients (also torch.optim.Muon's default): fast, not convergent to U Vᵀ;
-after 5 steps the singular values of the result lie in a band around 1 (see tests/test_optim_muon.py)."""
+after 5 steps the singular values of the result lie in a band around 1 (tests/test_optim_reference.py, `test_newton_schulz_quintic_band`)."""
 NS_CUBIC = (1.5, -0.5, 0.0)
 """The classical cubic Newton–Schulz iteration X ← 1.5 X − 0.5 X Xᵀ X: converges to U Vᵀ (slowly for small σ)."""
 KIMI_SCALE = 0.2
