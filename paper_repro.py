@@ -104,14 +104,12 @@ def _figures(args: argparse.Namespace, out: Path) -> int:
 
 
 def check_writable_dir(path: Path) -> None:
-    """Create `path` (and parents) and check that a file can be written in it, before any training."""
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        probe = path / ".write-probe"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as exc:
-        raise UsageError(f"cannot write to {path}: {exc.strerror or type(exc).__name__}") from None
+    """Refuse, before any training, an output folder in which a file could not be written (theory.cli's check)."""
+    from theory.cli import output_file_problem
+
+    problem = output_file_problem(str(path / "summary.json"))
+    if problem:
+        raise UsageError(problem)
 
 
 def _readme(args: argparse.Namespace) -> int:

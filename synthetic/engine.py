@@ -1,15 +1,15 @@
 """Batched trainer: one stacked model per bucket of runs, measurements kept on the device until the end.
 
 `train_bucket(runs)` trains runs that share `bucket_key()` (same shapes, optimizer family, data kind, steps,
-measurements) as one stacked model; they may differ in `base`, `seed`, `parameterization` and `schedule`. Each run gets its own
-init (its seed), its own data stream (its seed), and its own multipliers, lr, wd and eps (theory.bridge).
+measurements) as one stacked model; they may differ in `base`, `seed`, `parameterization` and `schedule`. Each run
+gets its own init (its seed), its own data stream (its seed), and its own multipliers, lr, wd and eps
+(theory.bridge).
 
 The step: forward all M runs, per-run loss vector [M], gradient of its sum (so runs never mix), per-run divergence
 check on the device (`diverged_at` = first step whose loss is NaN/inf or above `DIVERGENCE_FACTOR`·(1 + the step-0
-loss); from then the run is frozen: its weights stop
-changing and its numbers never reach another run), stacked optimizer update. Nothing in the step synchronises with the
-host. Step t = `steps` is executed only when it is a measurement step (to measure ΔW and Δh at T); its update is never
-used for anything else.
+loss); from then the run is frozen: its weights stop changing and its numbers never reach another run), stacked
+optimizer update. Nothing in the step synchronises with the host. Step t = `steps` is executed only when it is a
+measurement step (to measure ΔW and Δh at T); its update is never used for anything else.
 """
 
 from __future__ import annotations

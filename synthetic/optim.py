@@ -198,7 +198,7 @@ class StackedOptimizer:
             getattr(self, "_" + self.rules[name])(name, p.detach(), grads[name].detach(), decay, dead, lr)
 
     def _sgd(self, name: str, p: Tensor, g: Tensor, decay: Tensor | None, dead: Tensor | None,
-                lr: Tensor) -> None:
+            lr: Tensor) -> None:
         mu, nesterov = self.cfg.momentum, self.cfg.nesterov
         grp = self.groups[name]
         wd = _col(self.wd[name]) if self.decay[name] is not None else None
@@ -223,7 +223,7 @@ class StackedOptimizer:
             pt.addcmul_(d, neg_lr[rs])
 
     def _adamw(self, name: str, p: Tensor, g: Tensor, decay: Tensor | None, dead: Tensor | None,
-                  lr: Tensor) -> None:
+            lr: Tensor) -> None:
         b1, b2 = self.cfg.betas
         grp = self.groups[name]
         eps = _col(self.eps[name])
@@ -242,7 +242,7 @@ class StackedOptimizer:
             pt.sub_(u)
 
     def _lion(self, name: str, p: Tensor, g: Tensor, decay: Tensor | None, dead: Tensor | None,
-                 lr: Tensor) -> None:
+            lr: Tensor) -> None:
         b1, b2 = self.cfg.betas
         grp = self.groups[name]
         neg_lr = -_col(lr)
@@ -277,10 +277,10 @@ class StackedOptimizer:
             pt.addcmul_(a, neg_lr[rs])
 
     def _muon(self, name: str, p: Tensor, g: Tensor, decay: Tensor | None, dead: Tensor | None,
-                 lr: Tensor) -> None:
+            lr: Tensor) -> None:
         self._apply_direction(name, self._muon_direction(name, g), 1.0, decay, dead, lr)
 
     def _muon_kimi(self, name: str, p: Tensor, g: Tensor, decay: Tensor | None, dead: Tensor | None,
-                      lr: Tensor) -> None:
+            lr: Tensor) -> None:
         scale = KIMI_SCALE * math.sqrt(max(p.shape[-2], p.shape[-1]))
         self._apply_direction(name, self._muon_direction(name, g), scale, decay, dead, lr)
