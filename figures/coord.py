@@ -2,7 +2,7 @@
 rule "mup_k2"), every HP from theory.bridge through the engine.
 
 Model: residual MLP with k = 2 maps per block, ReLU, pre-norm (RMS), teacher regression (MSE), batch 8, 10 steps,
-constant LR (the paper's App. E.2 protocol). Two quantities of the last block's output h_L, at steps 1, 2, 5, 10:
+constant LR (the paper's App. E.2 protocol), continued to step 50. Two quantities of the last block's output h_L, at steps 1, 2, 5, 10:
 the paper's ‖h_L‖_R, and the single-step feature update ‖Δh_L‖_R = ‖h_L(x_t; W_{t+1}) − h_L(x_t; W_t)‖_R, the quantity
 the spectral condition keeps Θ(1) (μP principle P1). Expected: μP slopes ≈ 0 in width and depth; SP grows.
 Exponents are log-log slopes of the per-run geometric mean over the measured steps (steady against the step-to-step
@@ -19,12 +19,16 @@ from figures.plotting import (PARAM_COLORS, PARAM_LABELS, line_with_band, log2_a
                               seq_colors, share_ylim)
 from figures.registry import COORD_OPTIMIZERS, FigureContext, FigureOutput, FigureSpec
 from figures.scales import dtype_for, pick
-from figures.zheng_common import fmt_slope, group, slope, value
+from figures.zheng_common import fmt_slope, inverse_depth_fit, slope, value
 from synthetic.config import DataConfig, ModelConfig, OptimConfig, RunConfig
 from theory.bridge import BaseHP
 
 PARAMS = ("sp", "mup_k1", "mup_k2")
 STEPS = (1, 2, 5, 10)
+"""The paper's coordinate-check steps: drawn, and the geometric mean over them is the headline exponent."""
+MEASURED = (0, *STEPS, 50)
+"""Also at init (with the fit ‖h_L‖² = A + c/L there) and later in the run, so a reader sees where a depth slope
+comes from and whether it stays."""
 SIGMA2_BASE = 2.0 ** -6
 SIGMA2_INPUT = 1.0
 """Base input-init variance numerator (input init 1/d_in, so ‖h0‖_R = Θ(1)); the hidden base stays SIGMA2_BASE.
@@ -73,9 +77,9 @@ def build(ctx: FigureContext) -> list[RunConfig]:
                 runs.append(RunConfig(
                     model=ModelConfig(width=width, depth=depth, k=2, d_in=D_IN, d_out=1, activation="relu", norm="rms"),
                     optim=OptimConfig(name=opt, **OPTIM_KW[opt]), parameterization=param, base=base,
-                    data=DataConfig(kind="teacher_regression"), loss="mse", steps=max(STEPS), batch_size=BATCH,
-                    seed=seed, dtype=dtype_for(ctx.scale), measure_at=STEPS, measurements=("loss", "h_rms", "dh_rms"),
-                    measure_layers=(f"h{depth}", "model")))
+                    data=DataConfig(kind="teacher_regression"), loss="mse", steps=max(MEASURED), batch_size=BATCH,
+                    seed=seed, dtype=dtype_for(ctx.scale), measure_at=MEASURED,
+                    measurements=("loss", "h_rms", "dh_rms"), measure_layers=("h0", f"h{depth}", "model")))
     return runs
 
 
@@ -87,8 +91,17 @@ def measure(ctx: FigureContext, results: list) -> tuple[list[dict], dict]:
             (lambda r: r.config.model.width == g.n_base)
         for param in PARAMS:
             mine = [r for r in results if r.config.parameterization == param and fixed(r)]
+            if axis == "depth":
+                ds = [r.config.model.depth for r in mine]
+                fits[f"{param}.init_fit"] = inverse_depth_fit(
+                    ds, [value(r, "h_rms", f"h{r.config.model.depth}", step=0) ** 2 for r in mine],
+                    [r.config.seed for r in mine])
+                fits[f"{param}.init_fit"]["h0_sq_mean"] = float(np.nanmean(
+                    [value(r, "h_rms", "h0", step=0) ** 2 for r in mine])) if mine else float("nan")
             for q, _ in QUANTITIES:
-                for t in STEPS:
+                for t in MEASURED:
+                    if q == "dh_rms" and t == 0:
+                        continue
                     xs, ys, gs = [], [], []
                     for res in mine:
                         x = getattr(res.config.model, axis)
@@ -133,8 +146,16 @@ def plot(ctx: FigureContext, results: list) -> FigureOutput:
             ax.set_title(f"{PARAM_LABELS[param]}, {fixed}", color=PARAM_COLORS[param], fontsize=8.5)
             n_div = sum(1 for r in results if r.config.parameterization == param and r.diverged_at is not None
                         and (r.config.model.depth == g.L_base if axis == "width" else r.config.model.width == g.n_base))
-            note(ax, f"slope (steps {STEPS[0]}–{STEPS[-1]}, geo-mean): {fmt_slope(fits[f'{param}.{q}.{axis}.gmean'])}"
-                 + (f"\n{n_div} run(s) diverged (NaN/inf loss; points missing)" if n_div else ""), loc="upper left")
+            text = (f"slope (steps {STEPS[0]}–{STEPS[-1]}, geo-mean): {fmt_slope(fits[f'{param}.{q}.{axis}.gmean'])}"
+                    f"\nstep {MEASURED[-1]}: {fmt_slope(fits[f'{param}.{q}.{axis}.step{MEASURED[-1]}'])}")
+            if q == "h_rms":
+                text += f"; init: {fmt_slope(fits[f'{param}.h_rms.{axis}.step0'])}"
+            if q == "h_rms" and axis == "depth":
+                f = fits[f"{param}.init_fit"]
+                text += (f"\ninit ‖h_L‖² = {f['A']:.3g} + c/L, c = {f['c']:.3g} [{f['c_lo']:.3g}, {f['c_hi']:.3g}]"
+                         f" (‖h0‖² {f['h0_sq_mean']:.3g})")
+            note(ax, text + (f"\n{n_div} run(s) diverged (NaN/inf loss; points missing)" if n_div else ""),
+                 loc="upper left")
         mup_axes = list(axes[row][1:])
         share_ylim(mup_axes, pad=1.6)
         sp_lo, sp_hi = axes[row][0].get_ylim()

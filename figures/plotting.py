@@ -168,6 +168,8 @@ def _jsonable(x):
         return None if not math.isfinite(float(x)) else float(x)
     if isinstance(x, np.integer):
         return int(x)
+    if isinstance(x, np.bool_):
+        return bool(x)
     return x
 
 

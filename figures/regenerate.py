@@ -88,8 +88,7 @@ def machine() -> str:
 
 def _figures(t: Target, out: Path, device: str, used: set[str]) -> dict[str, float]:
     """Every figure (and its fresh-seed rerun); `used` collects the cache keys of the runs they read or trained."""
-    from figures.registry import FigureContext, figure_runs, get_spec, run_figure
-    from synthetic.cache import cache_key
+    from figures.registry import run_figure
 
     times: dict[str, float] = {}
     cache = out / "cache"
@@ -100,10 +99,8 @@ def _figures(t: Target, out: Path, device: str, used: set[str]) -> dict[str, flo
             t0 = time.perf_counter()
             cmd = f"python paper_repro.py --figure {fid}" + (f" --seed-offset {offset}" if offset else "")
             run_figure(fid, scale=t.scale, device=device, out_dir=out / sub, cache_dir=cache, seed_offset=offset,
-                       command=cmd)
+                       command=cmd, used=used)
             times[fid + (" (rerun)" if offset else "")] = round(time.perf_counter() - t0, 1)
-            ctx = FigureContext(fig_id=fid, scale=t.scale, device=device, cache_dir=cache)
-            used |= {cache_key(r) for r in figure_runs(get_spec(fid), ctx, offset)}
     return times
 
 

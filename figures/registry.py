@@ -17,7 +17,7 @@ from typing import Any
 
 from figures.scales import Scale, check_scale
 
-ZHENG_IDS: tuple[str, ...] = ("3", "4", "5", "6", "1", "2", "e1", "e2")
+ZHENG_IDS: tuple[str, ...] = ("3", "4", "5", "6", "1", "2", "depth-k", "e1", "e2")
 WD_IDS: tuple[str, ...] = ("wd1", "wd2", "wd3", "wd4")
 COORD_OPTIMIZERS: tuple[str, ...] = ("sgd", "adamw", "muon", "muon_kimi", "lion", "muon_kimi_adamw")
 COORD_IDS: tuple[str, ...] = tuple(f"coord-{o}" for o in COORD_OPTIMIZERS)
@@ -58,13 +58,16 @@ class FigureSpec:
     description: str
     build: Callable[[FigureContext], list]
     plot: Callable[[FigureContext, list], FigureOutput]
+    extend: Callable[[FigureContext, list], list] | None = None
+    """Runs still missing once `build`'s runs are trained (e.g. an η sweep whose optimum sits on the grid's edge,
+    figures.sweep_extension); asked again after each round, until it returns none or MAX_ROUNDS have run."""
 
 
 def _zheng_specs() -> dict[str, FigureSpec]:
-    from figures import coord, zheng_assumptions, zheng_claims, zheng_transfer
+    from figures import coord, zheng_assumptions, zheng_claims, zheng_depth_k, zheng_transfer
 
     specs: dict[str, FigureSpec] = {}
-    for mod in (zheng_assumptions, zheng_transfer, zheng_claims, coord):
+    for mod in (zheng_assumptions, zheng_transfer, zheng_depth_k, zheng_claims, coord):
         specs.update(mod.SPECS)
     return specs
 
@@ -119,12 +122,14 @@ def default_cache_dir(out_dir: Path) -> Path:
 def run_figure(fig_id: str, *, scale: str = "default", device: str = "auto", force: bool = False,
                out_dir: str | Path = "results/figures", data: str = "standin", data_dir: str | None = None,
                cache_dir: str | Path | None = None, progress: bool = True, seed_offset: int = 0,
-               command: str | None = None, executor: str = "local", ray=None) -> list[Path]:
+               command: str | None = None, executor: str = "local", ray=None,
+               used: set[str] | None = None) -> list[Path]:
     """Build, train (only what the cache lacks; everything if `force`), plot and write one figure; returns the paths
     written: PNG, PDF, CSV (tidy data) and the summary JSON (headline numbers and provenance).
 
     `seed_offset` shifts every run's seed by that amount (a fresh-seed rerun: new runs, new cache entries).
-    `executor` / `ray` choose where the buckets train (synthetic.executors)."""
+    `executor` / `ray` choose where the buckets train (synthetic.executors). `used`, when given, collects the cache
+    keys of every run the figure read or trained (its extensions included)."""
     from synthetic.device import resolve_device
     from synthetic.provenance import provenance
 
@@ -142,6 +147,20 @@ def run_figure(fig_id: str, *, scale: str = "default", device: str = "auto", for
     t0 = time.perf_counter()
     runs = figure_runs(spec, ctx, seed_offset)
     results = train(runs, cache_dir=cache, device=device, force=force, progress=progress, executor=executor, ray=ray)
+    if spec.extend is not None:
+        from figures.sweep_extension import MAX_ROUNDS
+
+        for _ in range(MAX_ROUNDS):
+            more = spec.extend(ctx, results)
+            if not more:
+                break
+            runs += more
+            results += train(more, cache_dir=cache, device=device, force=force, progress=progress,
+                             executor=executor, ray=ray)
+    if used is not None:
+        from synthetic.cache import cache_key
+
+        used |= {cache_key(r) for r in runs}
     drawn = spec.plot(ctx, results)
     from figures.plotting import save_outputs
 

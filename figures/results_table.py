@@ -129,28 +129,119 @@ def _claims_coord(opt: str) -> Callable[[Summary], list[Claim]]:
     return claims
 
 
+def _num(x: Any) -> float:
+    """A summary number (None, as JSON writes inf/NaN, reads as inf)."""
+    return math.inf if x is None else float(x)
+
+
+def _transfer_verdict(t: dict[str, Any]) -> str:
+    """μP's η transfer: holds when every target shape's optimum shift interval lies within ±1 octave of the base's,
+    fails when some interval lies wholly beyond it, and is undecided otherwise (intervals too wide)."""
+    if _num(t["shift_upper"]) <= 1.0:
+        return "yes"
+    if _num(t["shift_lower"]) > 1.0:
+        return "**no**"
+    return "undecided"
+
+
+def _iv(d: dict[str, Any], digits: int = 2) -> str:
+    if d.get("lo") is None or not math.isfinite(_num(d["lo"])):
+        return f"{_num(d['value']):+.{digits}f}"
+    return f"{_num(d['value']):+.{digits}f} [{_num(d['lo']):+.{digits}f}, {_num(d['hi']):+.{digits}f}]"
+
+
+def _regret(d: dict[str, Any]) -> str:
+    v = _num(d["value"])
+    if not math.isfinite(v):
+        return "diverged"
+    text = f"{100 * v:.1f}%"
+    if d.get("lo") is not None and math.isfinite(_num(d["lo"])):
+        text += f" [{100 * _num(d['lo']):.1f}, {100 * _num(d['hi']):.1f}]"
+    return ("≥ " if d.get("clamped") else "") + text
+
+
+def _transfer_text(t: dict[str, Any], symbol: str) -> str:
+    """Worst optimum shift (octaves) and worst regret over the target shapes, with intervals."""
+    ws, wr = t["worst_shift"], t["worst_regret"]
+    bracket = "" if t["all_bracketed"] else ", an optimum not bracketed"
+    return (f"shift {_iv(ws)} oct at {symbol}={ws['shape']}, regret {_regret(wr)} at {symbol}={wr['shape']}"
+            f"{bracket}")
+
+
+def _shift_estimates(s: Summary, key: str) -> tuple[Estimate, ...]:
+    """The optimum shift of every target shape (base excluded), for the rerun-inside check."""
+    an = s[key]
+    out = []
+    for shape, v in an.items():
+        if shape == "base":
+            continue
+        sh = v["shift"]
+        if sh.get("lo") == sh.get("hi") == _num(sh["value"]) == 0.0:
+            continue
+        ok = sh.get("lo") is not None and math.isfinite(_num(sh["lo"]))
+        out.append(Estimate(_num(sh["value"]), _num(sh["lo"]) if ok else None, _num(sh["hi"]) if ok else None))
+    return tuple(out)
+
+
+def _transfer_claim(s: Summary, claim: str, expected: str, mup: str, other: str, axis: str) -> Claim:
+    symbol = "n" if axis == "width" else "L"
+    tm, to = s[f"transfer_summary.{mup}.{axis}"], s[f"transfer_summary.{other}.{axis}"]
+    widest = max(_num(tm["widest_optimum_interval"]), _num(to["widest_optimum_interval"]))
+    name = {"sp": "SP", "mup_k1": "k=1 rule", "mup_k2": "k≥2 rule"}
+    measured = (f"{name[mup]}: {_transfer_text(tm, symbol)}; {name[other]}: {_transfer_text(to, symbol)}; "
+                f"widest optimum interval {widest:.2f} oct")
+    return Claim(claim, expected, measured, _transfer_verdict(tm),
+                 _shift_estimates(s, f"transfer.{mup}.{axis}") + _shift_estimates(s, f"transfer.{other}.{axis}"))
+
+
+def _init_fit(f: dict[str, Any]) -> str:
+    return (f"‖h_L‖² = {_num(f['A']):.3g} + c/L, c = {_num(f['c']):.3g} [{_num(f['c_lo']):.3g}, {_num(f['c_hi']):.3g}] "
+            f"(‖h0‖² = {_num(f['h0_sq_mean']):.3g})")
+
+
+def _last_coord_step(s: Summary) -> int:
+    return max(int(k.rsplit(".step", 1)[1]) for k in s if k.startswith("coord.mup_k2.depth.step"))
+
+
 def _claims_fig1(s: Summary) -> list[Claim]:
     mw, md = s["coord.mup_k2.width.step10"], s["coord.mup_k2.depth.step10"]
     pw, pd = s["coord.sp.width.step10"], s["coord.sp.depth.step10"]
-    spread = {k: s[f"argmin_spread.{k}"] for k in ("mup_k2.width", "mup_k2.depth", "sp.width", "sp.depth")}
+    T = _last_coord_step(s)
+    lw, ld = s[f"coord.mup_k2.width.step{T}"], s[f"coord.mup_k2.depth.step{T}"]
+    expected = "μP: every optimum within ±1 octave of the base's (95% interval); SP drifts"
     return [
         Claim("Fig. 1 (a,b): ‖h_L‖_R at step 10, pre-norm, Muon-Kimi-AdamW", "μP flat, SP grows",
-              f"μP width {_fit(mw)}, depth {_fit(md)}; SP width {_fit(pw)}, depth {_fit(pd)}",
+              f"μP width {_fit(mw)}, depth {_fit(md)}; SP width {_fit(pw)}, depth {_fit(pd)}; μP at step {T}: "
+              f"width {_fit(lw)}, depth {_fit(ld)}; μP at init {_init_fit(s['coord_init_fit.mup_k2'])}",
               _yes(max(abs(mw["slope"]), abs(md["slope"])) < 0.1 and min(pw["slope"], pd["slope"]) > 0.1),
               tuple(_est(v) for v in (mw, md, pw, pd))),
-        Claim("Fig. 1 (c,d): best η_base across widths / depths", "μP moves ≤ 1 grid step (×2), SP drifts",
-              f"spread in grid steps: μP {spread['mup_k2.width']:g} / {spread['mup_k2.depth']:g}; "
-              f"SP {spread['sp.width']:g} / {spread['sp.depth']:g}",
-              _yes(max(spread["mup_k2.width"], spread["mup_k2.depth"]) <= 1)),
+        _transfer_claim(s, "Fig. 1 (c): η_base transfer across widths (sub-grid optimum, regret)", expected,
+                        "mup_k2", "sp", "width"),
+        _transfer_claim(s, "Fig. 1 (d): η_base transfer across depths (sub-grid optimum, regret)", expected,
+                        "mup_k2", "sp", "depth"),
     ]
 
 
 def _claims_fig2(s: Summary) -> list[Claim]:
     sp, mup = s["coord.sp.depth.step10"], s["coord.mup_k2.depth.step10"]
-    return [Claim("Fig. 2: no normalization, depth sweep", "SP ‖h_L‖ grows with L; μP's best η_base fixed",
-                  f"‖h_L‖ slope: SP {_fit(sp)}, μP {_fit(mup)}; best-η spread: "
-                  f"μP {s['argmin_spread.mup_k2.depth']:g}, SP {s['argmin_spread.sp.depth']:g} steps",
-                  _yes(s["argmin_spread.mup_k2.depth"] <= 1 and sp["slope"] > 0.1), (_est(sp), _est(mup)))]
+    return [Claim("Fig. 2: no normalization, ‖h_L‖_R vs depth at step 10", "SP grows with L, μP flat",
+                  f"SP {_fit(sp)}, μP {_fit(mup)}; μP at init {_init_fit(s['coord_init_fit.mup_k2'])}",
+                  _yes(sp["slope"] > 0.1 and abs(mup["slope"]) < 0.1), (_est(sp), _est(mup))),
+            _transfer_claim(s, "Fig. 2: no normalization, η_base transfer across depths",
+                            "μP: every optimum within ±1 octave of the base's; SP unstable", "mup_k2", "sp", "depth")]
+
+
+def _claims_depth_k(s: Summary) -> list[Claim]:
+    labels = {"adamw": "AdamW", "muon_kimi_adamw": "Muon-Kimi-AdamW"}
+    return [_depth_k_claim(s, o, labels.get(o, o)) for o in s["optimizers"]]
+
+
+def _depth_k_claim(s: Summary, opt: str, label: str) -> Claim:
+    """One optimizer's rows of the depth-k summary (`transfer.<opt>.<param>.depth`), read as a Fig. 1 sweep."""
+    flat = {k.replace(f".{opt}.", ".", 1): v for k, v in s.items() if f".{opt}." in k}
+    return _transfer_claim(flat, f"depth-k: η_base transfer over depth, k≥2 vs k=1 rule, {label}",
+                           "k≥2: every optimum within ±1 octave (95% interval); k=1 drifts to larger η (v2 Fig. 2)",
+                           "mup_k2", "mup_k1", "depth")
 
 
 def _claims_wd1(s: Summary) -> list[Claim]:
@@ -194,7 +285,7 @@ def _claims_wd4(s: Summary) -> list[Claim]:
 
 CLAIMS: dict[str, Callable[[Summary], list[Claim]]] = {
     **{fid: (lambda s, fid=fid: _assumption(s, fid, *ASSUMPTIONS[fid])) for fid in ASSUMPTIONS},
-    "e1": _claims_e1, "e2": _claims_e2, "1": _claims_fig1, "2": _claims_fig2,
+    "e1": _claims_e1, "e2": _claims_e2, "1": _claims_fig1, "2": _claims_fig2, "depth-k": _claims_depth_k,
     **{f"coord-{o}": _claims_coord(o) for o in COORD_OPTIMIZERS},
     "wd1": _claims_wd1, "wd2": _claims_wd2, "wd3": _claims_wd3, "wd4": _claims_wd4,
 }

@@ -71,6 +71,16 @@ def exponents(runs: dict[str, dict]) -> dict[str, dict]:
         for param in ("mup_k2", "sp"):
             for axis in (("width", "depth") if fid == "1" else ("depth",)):
                 put(f"fig{fid}.{param}.h_L_slope_vs_{axis}@step10", s[f"coord.{param}.{axis}.step10"]["slope"], TOL_SLOPE)
+        for param in ("mup_k2", "sp"):
+            put(f"fig{fid}.{param}.init_fit_c", s[f"coord_init_fit.{param}"]["c"], TOL_SLOPE)
+            for axis in (("width", "depth") if fid == "1" else ("depth",)):
+                put(f"fig{fid}.{param}.{axis}.worst_shift", s[f"transfer_summary.{param}.{axis}"]["worst_shift"]["value"],
+                    TOL_SLOPE)
+    dk = runs["depth-k"]["summary"]
+    for opt in dk["optimizers"]:
+        for param in ("mup_k2", "mup_k1"):
+            put(f"depth-k.{opt}.{param}.worst_shift", dk[f"transfer_summary.{opt}.{param}.depth"]["worst_shift"]["value"],
+                TOL_SLOPE)
     for fid in COORD_IDS:
         for key, v in runs[fid]["summary"]["headline"].items():
             put(f"{fid}.{key}", v, TOL_SLOPE)

@@ -8,7 +8,7 @@ from figures.registry import COORD_IDS, ZHENG_IDS, FigureError, UnknownFigureErr
 
 def test_catalogue_order_and_specs():
     ids = registry.FIGURE_IDS
-    assert ids[: len(ZHENG_IDS)] == ("3", "4", "5", "6", "1", "2", "e1", "e2")
+    assert ids[: len(ZHENG_IDS)] == ("3", "4", "5", "6", "1", "2", "depth-k", "e1", "e2")
     assert ids[-len(COORD_IDS):] == ("coord-sgd", "coord-adamw", "coord-muon", "coord-muon_kimi", "coord-lion",
                                      "coord-muon_kimi_adamw")
     wd = [i for i in ids if i.startswith("wd")]
@@ -62,3 +62,30 @@ def test_every_run_takes_its_hparams_from_theory(fig_id):
             assert hp["output"].multiplier == pytest.approx(sp_hp["output"].multiplier / (r_n if mup else 1.0),
                                                             rel=1e-12)
             assert hp["input"].multiplier == sp_hp["input"].multiplier == run.base.alpha
+
+def test_run_figure_trains_what_extend_asks_for_until_it_asks_nothing(tmp_path, monkeypatch):
+    """The extension loop: `extend` is asked after every round; its runs are trained and handed to `plot` with the
+    built ones, and `used` names the cache entries of all of them."""
+    from dataclasses import replace
+
+    import matplotlib.pyplot as plt
+
+    from figures.registry import FigureOutput, FigureSpec
+    from synthetic.config import ModelConfig, RunConfig
+
+    base = RunConfig(model=ModelConfig(width=4, depth=1, d_in=3, d_out=1), steps=2, batch_size=2, dtype="float64")
+    asked, seen = [], {}
+
+    def extend(ctx, results):
+        asked.append(len(results))
+        return [replace(base, seed=len(results))] if len(results) < 3 else []
+
+    def plot(ctx, results):
+        seen["seeds"] = sorted(r.config.seed for r in results)
+        return FigureOutput(plt.figure(), [], {})
+
+    spec = FigureSpec("t", "test", lambda ctx: [base], plot, extend)
+    monkeypatch.setattr(registry, "get_spec", lambda fig_id: spec)
+    used: set[str] = set()
+    run_figure("t", scale="smoke", out_dir=tmp_path / "figs", progress=False, used=used)
+    assert asked == [1, 2, 3] and seen["seeds"] == [0, 1, 2] and len(used) == 3

@@ -121,3 +121,29 @@ def test_golden_compare_names_the_moved_exponent():
     current = {"a.slope": {"value": 0.01, "tol": 0.02}, "b.slope": {"value": 0.9, "tol": 0.02}}
     (msg,) = zheng_golden.compare(current, golden)
     assert "b.slope" in msg and "+0.5000" in msg and "+0.9000" in msg
+
+
+def test_init_fit_intercept_is_the_input_feature_under_the_k2_rule(smoke):
+    """At init the cross terms of the residual sum vanish in expectation, so under α ∝ 1/L ‖h_L‖²_R = ‖h0‖²_R + c/L:
+    the fitted intercept A equals the measured ‖h0‖²_R (within seed noise) for Figs 1, 2 and every coord check."""
+    for fid in ("1", "2"):
+        f = smoke[fid]["summary"]["coord_init_fit.mup_k2"]
+        assert abs(f["A"] - f["h0_sq_mean"]) < 0.1 * f["h0_sq_mean"], (fid, f)
+    for fid in COORD_IDS:
+        f = smoke[fid]["summary"]["fits"]["mup_k2.init_fit"]
+        assert abs(f["A"] - f["h0_sq_mean"]) < 0.1 * f["h0_sq_mean"], (fid, f)
+
+
+def test_transfer_analysis_brackets_every_smoke_optimum_or_says_why(smoke):
+    """Every sweep of Figs 1, 2 and depth-k ends with its optimum bracketed, or next to a diverged point, or at the
+    extension limit: never silently on a grid edge that could have been extended."""
+    from figures.sweep_extension import LIMITS
+
+    for fid in ("1", "2", "depth-k"):
+        s = smoke[fid]["summary"]
+        for key, an in s.items():
+            if not key.startswith("transfer."):
+                continue
+            for shape, v in an.items():
+                o = v["optimum"]
+                assert o["where"] in ("inside", "next_to_divergence") or o["value"] in LIMITS, (fid, key, shape, o)

@@ -89,3 +89,50 @@ def test_a_null_provenance_is_stale_not_a_traceback(tmp_path):
     (tmp_path / "3").mkdir()
     (tmp_path / "3" / "summary_3.json").write_text(json.dumps({**_fig3(), "provenance": None}))
     assert "(**stale**: unknown)" in _line(markdown(tmp_path), "| Fig. 3")
+
+
+def _transfer_summary(shifts: dict[str, tuple[float, float, float]]) -> dict:
+    """A depth sweep's transfer analysis (figures.transfer_metric layout) with the given shift intervals, and its
+    figures.sweep_panels.summarise digest."""
+    from figures.sweep_panels import summarise
+
+    an = {"base": {"optimum": {"value": -5.0, "lo": -5.2, "hi": -4.8, "where": "inside"}},
+          "4": {"optimum": {"value": -5.0, "lo": -5.2, "hi": -4.8, "where": "inside"},
+                "shift": {"value": 0.0, "lo": 0.0, "hi": 0.0}, "regret": {"value": 0.0, "lo": 0.0, "hi": 0.0}}}
+    for shape, (v, lo, hi) in shifts.items():
+        an[shape] = {"optimum": {"value": -5.0 + v, "lo": -5.0 + lo, "hi": -5.0 + hi, "where": "inside"},
+                     "shift": {"value": v, "lo": lo, "hi": hi},
+                     "regret": {"value": 0.01 * abs(v), "lo": 0.0, "hi": 0.02 * abs(v), "clamped": False}}
+    return {"analysis": an, "digest": summarise(an, 4)}
+
+
+def _depth_k(k2_shifts, k1_shifts):
+    s = {"scale": "smoke", "optimizers": ["adamw"]}
+    for param, shifts in (("mup_k2", k2_shifts), ("mup_k1", k1_shifts)):
+        t = _transfer_summary(shifts)
+        s[f"transfer.adamw.{param}.depth"] = t["analysis"]
+        s[f"transfer_summary.adamw.{param}.depth"] = t["digest"]
+    return s
+
+
+def test_transfer_verdict_reads_the_shift_intervals(tmp_path):
+    """Holds when every shift interval lies within ±1 octave, fails when one lies wholly beyond, else undecided."""
+    for case, k2, verdict in (("in", {"8": (0.2, -0.1, 0.5), "16": (-0.3, -0.9, 0.1)}, "yes"),
+                              ("out", {"8": (0.2, -0.1, 0.5), "16": (1.6, 1.2, 2.0)}, "**no**"),
+                              ("wide", {"8": (0.2, -0.1, 0.5), "16": (0.8, 0.1, 1.7)}, "undecided")):
+        root = tmp_path / case
+        _write(root, "depth-k", _depth_k(k2, {"8": (1.5, 1.1, 1.9)}))
+        row = _line(markdown(root), "| depth-k")
+        assert row.endswith(f"| {verdict} |"), row
+        assert "k=1 rule: shift +1.50 [+1.10, +1.90] oct at L=8" in row
+
+
+def test_transfer_rerun_is_checked_shape_by_shape(tmp_path):
+    first, rerun = tmp_path / "first", tmp_path / "rerun"
+    _write(first, "depth-k", _depth_k({"8": (0.2, -0.1, 0.5)}, {"8": (1.5, 1.1, 1.9)}))
+    _write(rerun, "depth-k", _depth_k({"8": (0.6, 0.3, 0.9)}, {"8": (1.4, 1.0, 1.8)}) | {"provenance": {}})
+    s = json.loads((rerun / "depth-k" / "summary_depth-k.json").read_text())
+    s["provenance"] = {"engine_version": ENGINE_VERSION, "seeds": [1000]}
+    (rerun / "depth-k" / "summary_depth-k.json").write_text(json.dumps(s))
+    row = _line(markdown(first, rerun), "| depth-k")
+    assert "| **1/2** |" in row     # k≥2's rerun shift 0.6 lies outside [−0.1, 0.5]; k=1's 1.4 inside [1.1, 1.9]
