@@ -120,20 +120,21 @@ def _assumption(s: Summary, fig_id: str, claim: str, expected: str, level: tuple
 
 def _cumulative(s: Summary, fig_id: str, level: tuple[float, float]) -> Claim:
     """The G.1 ratio for the cumulative update (W_t − W_0, h_t − h_0): depth slopes at T with their CIs, levels, and
-    the update's size."""
+    the update's size. Judged on flatness in L alone (Assumption G.1 is a Θ statement): an update as large as W_0 need
+    not keep the ratio near 1 without any cancellation (an orthogonal one of equal norm gives ≈ 1/√2)."""
     size_label, delta, ratio = UPDATES[fig_id]
     fits, sizes = s["cum_fits"], s["cum_size_fits"]
     last = _at_T(fits)
     at_T = {p: fits[f"{p}.t{last}"] for p in ("input", "last.1", "last.2")}
     slope = s["cum_max_abs_slope"]
-    ok = (slope is not None and slope < 0.1
-          and all(level[0] <= f["mean"] <= level[1] for f in at_T.values()))
+    ok = slope is not None and slope < 0.1
     measured = (f"slope vs L at t = T: input {_fit(at_T['input'])}, map 1 {_fit(at_T['last.1'])}, "
                 f"map 2 {_fit(at_T['last.2'])}; max \\|slope\\| (T/2, T) {slope:.3f}; "
                 f"at t = T: {_panels(fits, last)}; update {size_label} at t = T: {_panels(sizes, last, fmt='.1e')}; "
                 + _informative(sizes, level))
-    return Claim(f"Fig. {fig_id}: cumulative update {delta}: {ratio} flat in L, near 1 (t = T/2, T)", "flat, ≈ 1",
-                 measured, _yes(ok), tuple(_est(f) for f in at_T.values()))
+    return Claim(f"Fig. {fig_id}: cumulative update {delta}: {ratio} flat in L (t = T/2, T)",
+                 "flat (\\|slope\\| < 0.1); ≈ 1 only while the update is small", measured, _yes(ok),
+                 tuple(_est(f) for f in at_T.values()))
 
 
 ASSUMPTIONS = {

@@ -209,6 +209,18 @@ CUMULATIVE_QUANTITIES = {"dw_cum_rms", "dw_cum_op", "g1_weight_cum", "dw_cum_rel
 """Quantities that need W_0: only buckets asking for one of them keep a device copy of the initial weights."""
 
 
+class _Memo:
+    """Values computed at most once: `get(key, compute)`."""
+
+    def __init__(self) -> None:
+        self.v: dict[str, Tensor] = {}
+
+    def get(self, key: str, compute) -> Tensor:
+        if key not in self.v:
+            self.v[key] = compute()
+        return self.v[key]
+
+
 def _as_layers(group: str, v: Tensor) -> Tensor:
     """[M, ...] values of a single-matrix group -> [M, 1, ...]; hidden groups are already [M, L, ...]."""
     return v if group.startswith("hidden") or group == "features" else v.unsqueeze(1)
@@ -242,6 +254,9 @@ class Measurer:
         self.need_init_forward = bool(self.q & INIT_FORWARD_QUANTITIES)
         self.w0 = ({g: p.detach().clone() for g, p in model.params.items()}
                    if self.q & CUMULATIVE_QUANTITIES else None)
+        self.w0_op = ({g: op_norm_R(self.w0[g]) for g in self.weight_groups}
+                      if self.q & {"g1_weight_cum", "dw_cum_rel"} else None)
+        """‖W_0‖_R per weight group, computed once (the denominators of the cumulative weight quantities)."""
         self.pi: dict[str, PowerIteration] = {}
         self.pi_buf: dict[str, Tensor] = {}
         if "sigma1_pi" in self.q:
@@ -308,14 +323,16 @@ class Measurer:
                 self._put(t, "dw_cum_rms", g, names, entry_rms(w - self.w0[g], is_matrix))
             if not is_matrix:
                 continue
+            memo = _Memo()  # each operator norm once per matrix and step
             if "w_op" in q:
-                self._put(t, "w_op", g, names, op_norm_R(w))
+                self._put(t, "w_op", g, names, memo.get("w", lambda: op_norm_R(w)))
             if "dw_cum_op" in q:
-                self._put(t, "dw_cum_op", g, names, op_norm_R(w - self.w0[g]))
-            if "g1_weight_cum" in q:
-                self._put(t, "g1_weight_cum", g, names, g1_ratio_weight(self.w0[g], w))
-            if "dw_cum_rel" in q:
-                self._put(t, "dw_cum_rel", g, names, rel_update_weight(self.w0[g], w))
+                self._put(t, "dw_cum_op", g, names, memo.get("dw", lambda: op_norm_R(w - self.w0[g])))
+            if "g1_weight_cum" in q:  # = g1_ratio_weight(W_0, W_t)
+                self._put(t, "g1_weight_cum", g, names, memo.get("w", lambda: op_norm_R(w))
+                          / (self.w0_op[g] + memo.get("dw", lambda: op_norm_R(w - self.w0[g]))))
+            if "dw_cum_rel" in q:  # = rel_update_weight(W_0, W_t)
+                self._put(t, "dw_cum_rel", g, names, memo.get("dw", lambda: op_norm_R(w - self.w0[g])) / self.w0_op[g])
             if "spectrum" in q or "sigma1" in q:
                 s = singular_values(w)
                 if "sigma1" in q:
@@ -360,12 +377,15 @@ class Measurer:
                     self._put(t, "dw_rms", g, names, entry_rms(w1 - w, is_matrix))
                 if not is_matrix:
                     continue
+                memo = _Memo()  # each operator norm once per matrix and step
                 if "dw_op" in q:
-                    self._put(t, "dw_op", g, names, op_norm_R(w1 - w))
-                if "g1_weight" in q:
-                    self._put(t, "g1_weight", g, names, g1_ratio_weight(w, w1))
-                if "dw_rel" in q:
-                    self._put(t, "dw_rel", g, names, rel_update_weight(w, w1))
+                    self._put(t, "dw_op", g, names, memo.get("dw", lambda: op_norm_R(w1 - w)))
+                if "g1_weight" in q:  # = g1_ratio_weight(w, w1)
+                    self._put(t, "g1_weight", g, names, memo.get("w1", lambda: op_norm_R(w1))
+                              / (memo.get("w", lambda: op_norm_R(w)) + memo.get("dw", lambda: op_norm_R(w1 - w))))
+                if "dw_rel" in q:  # = rel_update_weight(w, w1)
+                    self._put(t, "dw_rel", g, names, memo.get("dw", lambda: op_norm_R(w1 - w))
+                              / memo.get("w", lambda: op_norm_R(w)))
             if "claim_e2" in q:
                 g = f"hidden.{k}"
                 self._put(t, "claim_e2", "hidden", [f"block{l}" for l in range(1, L + 1)],
