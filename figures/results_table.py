@@ -72,15 +72,69 @@ def _yes(ok: bool) -> str:
     return "yes" if ok else "**no**"
 
 
+def _at_T(fits: dict[str, Any]) -> int:
+    return max(int(k.split(".t")[-1]) for k in fits if k.startswith("input.t"))
+
+
+def _panels(fits: dict[str, Any], t: int, key: str = "mean", fmt: str = ".3f") -> str:
+    names = {"input": "input", "last.1": "map 1", "last.2": "map 2"}
+    return ", ".join(f"{names[p]} {fits[f'{p}.t{t}'][key]:{fmt}}" for p in names)
+
+
+def _informative(sizes: dict[str, Any], level: tuple[float, float]) -> str:
+    """Per panel, the ratio floor (1 − r)/(1 + r) that the triangle inequality sets for the largest update size r
+    measured (any t), and whether a ratio ≥ the level is therefore forced (uninformative) or could fail (informative)."""
+    names = {"input": "input", "last.1": "map 1", "last.2": "map 2"}
+    floors, forced, free = [], [], []
+    for p, name in names.items():
+        rs = [f["max"] for k, f in sizes.items() if k.startswith(f"{p}.t") and f["max"] is not None]
+        r = max(rs) if rs and all(map(math.isfinite, rs)) else math.nan
+        floor = (1 - r) / (1 + r) if math.isfinite(r) else math.nan
+        floors.append(f"{name} {floor:.4f}")
+        (forced if floor >= level[0] else free).append(name)
+    out = f"triangle-inequality floor (1−r)/(1+r) at the largest r: {', '.join(floors)} vs level {level[0]:g}"
+    if forced:
+        out += f": near 1 uninformative at {', '.join(forced)}"
+    if free:
+        out += f"{';' if forced else ':'} informative at {', '.join(free)}"
+    return out
+
+
 def _assumption(s: Summary, fig_id: str, claim: str, expected: str, level: tuple[float, float] | None) -> list[Claim]:
     fits = s["fits"]
-    last = max(int(k.split(".t")[-1]) for k in fits if k.startswith("input.t"))
+    last = _at_T(fits)
     means = {p: fits[f"{p}.t{last}"]["mean"] for p in ("input", "last.1", "last.2")}
     slope = s["max_abs_slope"]
     ok = slope < 0.1 and (level is None or all(level[0] <= m <= level[1] for m in means.values()))
     measured = (f"max \\|slope vs L\\| {slope:.3f}; at t = T: input {means['input']:.3f}, "
                 f"map 1 {means['last.1']:.3f}, map 2 {means['last.2']:.3f}")
-    return [Claim(f"Fig. {fig_id}: {claim}", expected, measured, _yes(ok))]
+    if fig_id in UPDATES and "size_fits" in s and level is not None:
+        size_label, _, _ = UPDATES[fig_id]
+        measured += (f"; single-step update {size_label} at t = T: {_panels(s['size_fits'], last, fmt='.1e')}; "
+                     + _informative(s["size_fits"], level))
+    out = [Claim(f"Fig. {fig_id}: {claim}", expected, measured, _yes(ok))]
+    if fig_id in UPDATES and "cum_fits" in s and level is not None:
+        out.append(_cumulative(s, fig_id, level))
+    return out
+
+
+def _cumulative(s: Summary, fig_id: str, level: tuple[float, float]) -> Claim:
+    """The G.1 ratio for the cumulative update (W_t − W_0, h_t − h_0): depth slopes at T with their CIs, levels, and
+    the update's size. Judged on flatness in L alone (Assumption G.1 is a Θ statement): an update as large as W_0 need
+    not keep the ratio near 1 without any cancellation (an orthogonal one of equal norm gives ≈ 1/√2)."""
+    size_label, delta, ratio = UPDATES[fig_id]
+    fits, sizes = s["cum_fits"], s["cum_size_fits"]
+    last = _at_T(fits)
+    at_T = {p: fits[f"{p}.t{last}"] for p in ("input", "last.1", "last.2")}
+    slope = s["cum_max_abs_slope"]
+    ok = slope is not None and slope < 0.1
+    measured = (f"slope vs L at t = T: input {_fit(at_T['input'])}, map 1 {_fit(at_T['last.1'])}, "
+                f"map 2 {_fit(at_T['last.2'])}; max \\|slope\\| (T/2, T) {slope:.3f}; "
+                f"at t = T: {_panels(fits, last)}; update {size_label} at t = T: {_panels(sizes, last, fmt='.1e')}; "
+                + _informative(sizes, level))
+    return Claim(f"Fig. {fig_id}: cumulative update {delta}: {ratio} flat in L (t = T/2, T)",
+                 "flat (\\|slope\\| < 0.1); ≈ 1 only while the update is small", measured, _yes(ok),
+                 tuple(_est(f) for f in at_T.values()))
 
 
 ASSUMPTIONS = {
@@ -89,6 +143,12 @@ ASSUMPTIONS = {
     "5": ("‖φ(Wh)‖_R/‖Wh‖_R flat in L (Assumption G.2)", "flat (≈ 1/√2 for ReLU, not from the paper)", None),
     "6": ("per-sample vs batch update alignment flat in L (Assumption G.3)", "flat", None),
 }
+UPDATES = {
+    "3": ("‖ΔW‖_R/‖W‖_R", "ΔW = W_t − W_0", "‖W_t‖_R/(‖W_0‖_R+‖W_t−W_0‖_R)"),
+    "4": ("‖Δh‖_R/‖h‖_R", "Δh = h(x; W_t) − h(x; W_0)", "‖h_t‖_R/(‖h_0‖_R+‖h_t−h_0‖_R)"),
+}
+"""Figs 3–4: (update-size label, cumulative update, cumulative ratio). A summary written before the update sizes were
+measured has no `size_fits` / `cum_fits`: its rows are the single-step ratio alone, as before."""
 
 
 def _claims_e1(s: Summary) -> list[Claim]:

@@ -58,6 +58,12 @@ def exponents(runs: dict[str, dict]) -> dict[str, dict]:
             f = s["fits"][f"{panel}.t{T}"]
             put(f"fig{fid}.{panel}.slope_vs_L@T", f["slope"], TOL_SLOPE)
             put(f"fig{fid}.{panel}.mean@T", f["mean"], TOL_LEVEL)
+            if "cum_fits" in s:  # Figs 3–4: the update sizes and the cumulative ratio
+                c = s["cum_fits"][f"{panel}.t{T}"]
+                put(f"fig{fid}.{panel}.cum_slope_vs_L@T", c["slope"], TOL_SLOPE)
+                put(f"fig{fid}.{panel}.cum_mean@T", c["mean"], TOL_LEVEL)
+                put(f"fig{fid}.{panel}.size_slope_vs_L@T", s["size_fits"][f"{panel}.t{T}"]["slope"], TOL_SLOPE)
+                put(f"fig{fid}.{panel}.cum_size_slope_vs_L@T", s["cum_size_fits"][f"{panel}.t{T}"]["slope"], TOL_SLOPE)
     e1 = runs["e1"]["summary"]
     for r in ("1", "4"):
         put(f"e1.ratio{r}.slope_vs_n", e1[f"ratio{r}"]["slope"], TOL_SLOPE)

@@ -161,7 +161,12 @@ def _train(runs: list[RunConfig], dev: torch.device, data_source) -> list[RunRes
             if test is not None:
                 with torch.no_grad():
                     test_loss = per_run_loss(cfg.loss, model.forward(model.params, test[0])[0], test[1])
-            meas.pre(t, model.params, cap, zgrads, test_loss)
+            cap_init = None
+            if meas.need_init_forward:
+                # h(x_t; W_0) on the step's batch; at t = 0 the weights are W_0, so the step's own capture serves
+                with torch.no_grad():
+                    cap_init = cap if t == 0 else model.forward(meas.w0, x, capture=True)[1]
+            meas.pre(t, model.params, cap, zgrads, test_loss, cap_init)
             if meas.need_snapshot:
                 w_prev = {g: p.detach().clone() for g, p in model.params.items()}
         opt.step(dict(zip(names, grads[: len(leaves)])), alive, None if lr_scale is None else lr_scale[t])

@@ -13,11 +13,15 @@ Quantities (layer names in records.py):
 
 - matrices: w_rms, dw_rms, dw_cum_rms (biases too), w_op, dw_op, dw_cum_op (‖·‖_R), sigma1 (exact, svdvals),
   sigma1_pi (power iteration, every step), spectrum (all singular values, descending, index i), g1_weight
-  ‖W+ΔW‖_R / (‖W‖_R + ‖ΔW‖_R).
+  ‖W+ΔW‖_R / (‖W‖_R + ‖ΔW‖_R) with dw_rel ‖ΔW‖_R / ‖W‖_R (the size of the update it tests), and their cumulative
+  variants g1_weight_cum ‖W_t‖_R / (‖W_0‖_R + ‖W_t − W_0‖_R) and dw_cum_rel ‖W_t − W_0‖_R / ‖W_0‖_R.
 - per map: gain ‖W u‖_R / ‖u‖_R (u the map's input, bias excluded), g2_activation ‖φ(z)‖_R / ‖z‖_R (z = W u + b,
   φ the activation after the map, identity where none), g3_alignment (Assumption G.3; see `g3_alignment`).
-- features: h_rms, dh_rms, g1_feature ‖h+Δh‖_R / (‖h‖_R + ‖Δh‖_R) for the residual stream (h0..hL, out) and for each
-  map's output φ(W u + b) (under the map's layer name).
+- features: h_rms, dh_rms, g1_feature ‖h+Δh‖_R / (‖h‖_R + ‖Δh‖_R), dh_rel ‖Δh‖_R / ‖h‖_R (per sample, then averaged)
+  for the residual stream (h0..hL, out) and for each map's output φ(W u + b) (under the map's layer name); the
+  cumulative variants g1_feature_cum and dh_cum_rel take h = h(x_t; W_0) and h+Δh = h(x_t; W_t) on the step's batch
+  x_t (one extra forward of the initial weights at a measurement step).
+- Only runs asking for a cumulative quantity (`CUMULATIVE_QUANTITIES`) keep a copy of W_0 on the device.
 - blocks: claim_e1 ‖W_k⋯W_1 u‖_R / (∏‖W_i‖_R ‖u‖_R) (u the block input after the norm; linear product, no φ or bias),
   claim_e2 ‖ΔW_k u_k‖_R / (‖ΔW_k‖_R ‖u_k‖_R) with u_k the input of the block's last map (for k = 2, no bias,
   identity φ this is the paper's ‖ΔW2 W1 h‖_R / (‖ΔW2‖_R ‖W1 h‖_R); exactly 1 for a batch-1 GD step).
@@ -87,6 +91,18 @@ def g1_ratio_feature(h: Tensor, h_next: Tensor) -> Tensor:
 def g1_ratio_weight(w: Tensor, w_next: Tensor) -> Tensor:
     """‖W+ΔW‖_R / (‖W‖_R + ‖ΔW‖_R), with W+ΔW = w_next."""
     return op_norm_R(w_next) / (op_norm_R(w) + op_norm_R(w_next - w))
+
+
+def rel_update_weight(w: Tensor, w_next: Tensor) -> Tensor:
+    """‖ΔW‖_R / ‖W‖_R, with ΔW = w_next − w: the size of the update that `g1_ratio_weight` tests."""
+    return op_norm_R(w_next - w) / op_norm_R(w)
+
+
+def rel_update_feature(h: Tensor, h_next: Tensor) -> Tensor:
+    """Mean over samples of ‖Δh_b‖_R / ‖h_b‖_R, with h+Δh = h_next: the size of the update `g1_ratio_feature` tests.
+    Samples with h_b = 0 (a ReLU output that is all zero) are skipped, like the 0/0 samples of the other ratios."""
+    den = vec_rms(h)
+    return sample_mean(torch.where(den > 0, vec_rms(h_next - h) / den, torch.full_like(den, math.nan)))
 
 
 def gain(w: Tensor, u: Tensor) -> Tensor:
@@ -185,8 +201,24 @@ def steady_state(records: Sequence[Record], config, window_fraction: float = 0.1
 
 # ---------------------------------------------------------------- what the engine calls
 
-WEIGHT_SNAPSHOT_QUANTITIES = {"dw_rms", "dw_op", "g1_weight", "claim_e2"}
-POST_FORWARD_QUANTITIES = {"dh_rms", "g1_feature"}
+WEIGHT_SNAPSHOT_QUANTITIES = {"dw_rms", "dw_op", "g1_weight", "dw_rel", "claim_e2"}
+POST_FORWARD_QUANTITIES = {"dh_rms", "g1_feature", "dh_rel"}
+INIT_FORWARD_QUANTITIES = {"g1_feature_cum", "dh_cum_rel"}
+"""Quantities that need h(x_t; W_0): the engine runs the initial weights forward on the step's batch."""
+CUMULATIVE_QUANTITIES = {"dw_cum_rms", "dw_cum_op", "g1_weight_cum", "dw_cum_rel"} | INIT_FORWARD_QUANTITIES
+"""Quantities that need W_0: only buckets asking for one of them keep a device copy of the initial weights."""
+
+
+class _Memo:
+    """Values computed at most once: `get(key, compute)`."""
+
+    def __init__(self) -> None:
+        self.v: dict[str, Tensor] = {}
+
+    def get(self, key: str, compute) -> Tensor:
+        if key not in self.v:
+            self.v[key] = compute()
+        return self.v[key]
 
 
 def _as_layers(group: str, v: Tensor) -> Tensor:
@@ -219,8 +251,12 @@ class Measurer:
         self.need_test = "test_loss" in self.q
         self.weight_groups = [g for g in model.params if not g.endswith("bias") and "bias." not in g]
         self.bias_groups = [g for g in model.params if g not in self.weight_groups]
+        self.need_init_forward = bool(self.q & INIT_FORWARD_QUANTITIES)
         self.w0 = ({g: p.detach().clone() for g, p in model.params.items()}
-                   if self.q & {"dw_cum_rms", "dw_cum_op"} else None)
+                   if self.q & CUMULATIVE_QUANTITIES else None)
+        self.w0_op = ({g: op_norm_R(self.w0[g]) for g in self.weight_groups}
+                      if self.q & {"g1_weight_cum", "dw_cum_rel"} else None)
+        """‖W_0‖_R per weight group, computed once (the denominators of the cumulative weight quantities)."""
         self.pi: dict[str, PowerIteration] = {}
         self.pi_buf: dict[str, Tensor] = {}
         if "sigma1_pi" in self.q:
@@ -259,9 +295,21 @@ class Measurer:
 
     # -- measurement steps
 
+    def _feature_pairs(self, cap, cap_next) -> list[tuple[str, list[str], Tensor, Tensor]]:
+        """(group, layer names, h, h+Δh) for the residual stream h0..hL, the output and every map's output."""
+        L = self.cfg.depth
+        pairs = [("features", [f"h{l}" for l in range(L + 1)], torch.stack(cap.features[:-1], dim=1),
+                  torch.stack(cap_next.features[:-1], dim=1)),
+                 ("out", ["out"], cap.features[-1], cap_next.features[-1])]
+        pairs += [(g, self._names(g), cap.stacked(cap.outputs, g), cap_next.stacked(cap_next.outputs, g))
+                  for g in self.weight_groups]
+        return pairs
+
     @torch.no_grad()
     def pre(self, t: int, params: dict[str, Tensor], cap, zgrads: dict[str, Tensor] | None,
-            test_loss: Tensor | None) -> None:
+            test_loss: Tensor | None, cap_init=None) -> None:
+        """Quantities of W_t and of its forward on x_t (`cap`); `cap_init` is the forward of W_0 on the same x_t
+        (needed when `need_init_forward`)."""
         q, L = self.q, self.cfg.depth
         if test_loss is not None:
             self._put(t, "test_loss", "model", ["model"], test_loss)
@@ -275,10 +323,16 @@ class Measurer:
                 self._put(t, "dw_cum_rms", g, names, entry_rms(w - self.w0[g], is_matrix))
             if not is_matrix:
                 continue
+            memo = _Memo()  # each operator norm once per matrix and step
             if "w_op" in q:
-                self._put(t, "w_op", g, names, op_norm_R(w))
+                self._put(t, "w_op", g, names, memo.get("w", lambda: op_norm_R(w)))
             if "dw_cum_op" in q:
-                self._put(t, "dw_cum_op", g, names, op_norm_R(w - self.w0[g]))
+                self._put(t, "dw_cum_op", g, names, memo.get("dw", lambda: op_norm_R(w - self.w0[g])))
+            if "g1_weight_cum" in q:  # = g1_ratio_weight(W_0, W_t)
+                self._put(t, "g1_weight_cum", g, names, memo.get("w", lambda: op_norm_R(w))
+                          / (self.w0_op[g] + memo.get("dw", lambda: op_norm_R(w - self.w0[g]))))
+            if "dw_cum_rel" in q:  # = rel_update_weight(W_0, W_t)
+                self._put(t, "dw_cum_rel", g, names, memo.get("dw", lambda: op_norm_R(w - self.w0[g])) / self.w0_op[g])
             if "spectrum" in q or "sigma1" in q:
                 s = singular_values(w)
                 if "sigma1" in q:
@@ -304,6 +358,12 @@ class Measurer:
             ws = [params[f"hidden.{i}"].detach() for i in range(1, self.cfg.k + 1)]
             self._put(t, "claim_e1", "hidden", [f"block{l}" for l in range(1, L + 1)],
                       claim_e1(ws, cap.stacked(cap.inputs, "hidden.1")))
+        if self.need_init_forward:
+            for g, names, h0, h in self._feature_pairs(cap_init, cap):
+                if "g1_feature_cum" in q:
+                    self._put(t, "g1_feature_cum", g, names, g1_ratio_feature(h0, h))
+                if "dh_cum_rel" in q:
+                    self._put(t, "dh_cum_rel", g, names, rel_update_feature(h0, h))
 
     @torch.no_grad()
     def post(self, t: int, w_prev: dict[str, Tensor] | None, params: dict[str, Tensor], cap, cap_next) -> None:
@@ -317,25 +377,27 @@ class Measurer:
                     self._put(t, "dw_rms", g, names, entry_rms(w1 - w, is_matrix))
                 if not is_matrix:
                     continue
+                memo = _Memo()  # each operator norm once per matrix and step
                 if "dw_op" in q:
-                    self._put(t, "dw_op", g, names, op_norm_R(w1 - w))
-                if "g1_weight" in q:
-                    self._put(t, "g1_weight", g, names, g1_ratio_weight(w, w1))
+                    self._put(t, "dw_op", g, names, memo.get("dw", lambda: op_norm_R(w1 - w)))
+                if "g1_weight" in q:  # = g1_ratio_weight(w, w1)
+                    self._put(t, "g1_weight", g, names, memo.get("w1", lambda: op_norm_R(w1))
+                              / (memo.get("w", lambda: op_norm_R(w)) + memo.get("dw", lambda: op_norm_R(w1 - w))))
+                if "dw_rel" in q:  # = rel_update_weight(w, w1)
+                    self._put(t, "dw_rel", g, names, memo.get("dw", lambda: op_norm_R(w1 - w))
+                              / memo.get("w", lambda: op_norm_R(w)))
             if "claim_e2" in q:
                 g = f"hidden.{k}"
                 self._put(t, "claim_e2", "hidden", [f"block{l}" for l in range(1, L + 1)],
                           claim_e2(params[g].detach() - w_prev[g], cap.stacked(cap.inputs, g)))
         if cap_next is not None:
-            pairs = [("features", [f"h{l}" for l in range(L + 1)], torch.stack(cap.features[:-1], dim=1),
-                      torch.stack(cap_next.features[:-1], dim=1)),
-                     ("out", ["out"], cap.features[-1], cap_next.features[-1])]
-            pairs += [(g, self._names(g), cap.stacked(cap.outputs, g), cap_next.stacked(cap_next.outputs, g))
-                      for g in self.weight_groups]
-            for g, names, h, h1 in pairs:
+            for g, names, h, h1 in self._feature_pairs(cap, cap_next):
                 if "dh_rms" in q:
                     self._put(t, "dh_rms", g, names, feature_rms(h1 - h))
                 if "g1_feature" in q:
                     self._put(t, "g1_feature", g, names, g1_ratio_feature(h, h1))
+                if "dh_rel" in q:
+                    self._put(t, "dh_rel", g, names, rel_update_feature(h, h1))
 
     # -- host side
 

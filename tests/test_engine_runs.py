@@ -20,7 +20,7 @@ from test_engine_support import data_for
 
 ALL = ("loss", "test_loss", "w_rms", "dw_rms", "dw_cum_rms", "w_op", "dw_op", "dw_cum_op", "sigma1", "sigma1_pi",
        "spectrum", "h_rms", "dh_rms", "gain", "g1_weight", "g1_feature", "g2_activation", "g3_alignment",
-       "claim_e1", "claim_e2")
+       "claim_e1", "claim_e2", "dw_rel", "dh_rel", "g1_weight_cum", "dw_cum_rel", "g1_feature_cum", "dh_cum_rel")
 
 
 def runs_for(bases, opt="sgd", dtype="float64", steps=12, **model_kw):

@@ -111,7 +111,7 @@ def test_power_iteration_converges_to_exact():
 
 def _run(**kw):
     model = kw.pop("model", ModelConfig(width=6, depth=2, k=2, d_in=4, d_out=1, bias=True))
-    base = BaseHP(eta=0.01, sigma2=1.0, n_base=1, L_base=1)
+    base = kw.pop("base", BaseHP(eta=0.01, sigma2=1.0, n_base=1, L_base=1))
     return RunConfig(model=model, optim=OptimConfig(name=kw.pop("opt", "sgd")), base=base,
                      dtype="float64", **{"steps": 6, "batch_size": 4, **kw})
 
@@ -173,3 +173,98 @@ def test_measure_layers_filter_and_steady_state():
     assert out["timescales"] == pytest.approx(20 * hp.lr * hp.wd)
     fake = [Record("r", t, "block1.1", "w_rms", 0, 1.0 + (t >= 90) * 0.1) for t in range(0, 101, 10)]
     assert ms.steady_state(fake, run)["w_rms_rel_change"] == pytest.approx(0.0)
+
+
+UPDATE_QUANTITIES = ("dw_rel", "g1_weight_cum", "dw_cum_rel", "dh_rel", "g1_feature_cum", "dh_cum_rel")
+
+
+def test_update_sizes_and_cumulative_ratios_against_torch_sgd():
+    """Figs 3–4's update sizes and cumulative ratios: the same model trained step by step with torch.optim.SGD (one
+    param group per weight group, lr from theory.bridge), every norm then computed from its definition in numpy —
+    ΔW single step W_{t+1} − W_t, cumulative W_t − W_0, Δh on the step's batch x_t (a fresh batch every step)."""
+    from synthetic.models import group_role
+    from synthetic.optim import run_hparams
+
+    model_cfg = ModelConfig(width=12, depth=2, k=2, d_in=5, d_out=1, activation="relu", act_after_input=True,
+                            act_after_branch=True)
+    run = _run(model=model_cfg, base=BaseHP(eta=0.05, sigma2=2.0, n_base=1, L_base=1), steps=5, batch_size=6,
+               measure_at=(0, 2, 5), measurements=("loss", "g1_weight", "g1_feature") + UPDATE_QUANTITIES)
+    data = data_for([run])
+    (res,) = train_bucket([run], data_source=data)
+    one = lambda **f: select(res.records, **f)[0].value  # noqa: E731
+
+    model, _ = build([run], torch.device("cpu"))
+    params = model.params
+    hps = run_hparams(run)
+    sgd = torch.optim.SGD([{"params": [p], "lr": hps[group_role(g)].lr} for g, p in params.items()])
+    w0 = {g: p.detach().clone() for g, p in params.items()}
+
+    def mats(ws):  # layer name -> numpy matrix
+        out = {"input": ws["input"][0].numpy(), "output": ws["output"][0].numpy()}
+        for i in (1, 2):
+            out.update({f"block{l}.{i}": ws[f"hidden.{i}"][0, l - 1].numpy() for l in (1, 2)})
+        return out
+
+    def feats(ws, x):  # layer name -> [B, d] numpy features (residual stream and map outputs)
+        with torch.no_grad():
+            _, cap = model.forward(ws, x, capture=True)
+        out = {f"h{l}": cap.features[l][0].numpy() for l in range(3)} | {"out": cap.features[3][0].numpy()}
+        out["input"] = cap.outputs["input"][0][0].numpy()
+        for i in (1, 2):
+            out.update({f"block{l}.{i}": cap.outputs[f"hidden.{i}"][l - 1][0].numpy() for l in (1, 2)})
+        return out
+
+    def g1f(h, h1):
+        den = [r_norm(h[b]) + r_norm(h1[b] - h[b]) for b in range(len(h))]  # 0/0 samples (dead ReLU) are skipped
+        return np.mean([r_norm(h1[b]) / den[b] for b in range(len(h)) if den[b] > 0])
+
+    def relf(h, h1):
+        return np.mean([r_norm(h1[b] - h[b]) / r_norm(h[b]) for b in range(len(h)) if r_norm(h[b]) > 0])
+
+    checked = 0
+    for t in range(6):
+        x, y = data.train_batch(t)
+        w_t = {g: p.detach().clone() for g, p in params.items()}
+        h_t, h_init = feats(w_t, x), feats(w0, x)
+        sgd.zero_grad()
+        per_run_loss("mse", model.forward(params, x)[0], y).sum().backward()
+        sgd.step()
+        if t not in run.measure_at:
+            continue
+        w_next = {g: p.detach().clone() for g, p in params.items()}
+        h_next = feats(w_next, x)
+        W, W1, W0 = mats(w_t), mats(w_next), mats(w0)
+        for layer in W:
+            assert one(step=t, layer=layer, quantity="dw_rel") == pytest.approx(
+                op_R(W1[layer] - W[layer]) / op_R(W[layer]), rel=1e-9)
+            assert one(step=t, layer=layer, quantity="g1_weight_cum") == pytest.approx(
+                op_R(W[layer]) / (op_R(W0[layer]) + op_R(W[layer] - W0[layer])), rel=1e-9)
+            if t > 0:
+                assert one(step=t, layer=layer, quantity="dw_cum_rel") == pytest.approx(
+                    op_R(W[layer] - W0[layer]) / op_R(W0[layer]), rel=1e-9)
+        for layer in h_t:
+            assert one(step=t, layer=layer, quantity="dh_rel") == pytest.approx(relf(h_t[layer], h_next[layer]), rel=1e-9)
+            assert one(step=t, layer=layer, quantity="g1_feature_cum") == pytest.approx(
+                g1f(h_init[layer], h_t[layer]), rel=1e-9)
+            assert one(step=t, layer=layer, quantity="dh_cum_rel") == pytest.approx(
+                relf(h_init[layer], h_t[layer]), rel=1e-9, abs=1e-15)
+            checked += 1
+    assert checked == 3 * 9
+    # at t = 0 the cumulative update is zero: ratio exactly 1, size 0; at T it is a real update
+    for layer in ("input", "block2.2", "h2", "out"):
+        assert one(step=0, layer=layer, quantity="g1_feature_cum") == 1.0
+        assert one(step=0, layer=layer, quantity="dh_cum_rel") == 0.0
+        assert one(step=5, layer=layer, quantity="dh_cum_rel") > one(step=0, layer=layer, quantity="dh_rel") * 1e-3 > 0
+    assert one(step=0, layer="block2.1", quantity="dw_cum_rel") == 0.0
+    assert one(step=0, layer="block2.1", quantity="g1_weight_cum") == 1.0
+
+
+def test_only_runs_asking_for_cumulative_quantities_keep_the_initial_weights():
+    model, _ = build([_run()], torch.device("cpu"))
+    plain = ms.Measurer(model, ["loss", "g1_weight", "dw_rel", "g1_feature", "dh_rel"], [0], 2, [0])
+    assert plain.w0 is None and not plain.need_init_forward
+    weights = ms.Measurer(model, ["loss", "g1_weight_cum"], [0], 2, [0])
+    assert weights.w0 is not None and not weights.need_init_forward
+    feats = ms.Measurer(model, ["loss", "dh_cum_rel"], [0], 2, [0])
+    assert feats.w0 is not None and feats.need_init_forward
+    assert all(torch.equal(feats.w0[g], p) and feats.w0[g].data_ptr() != p.data_ptr() for g, p in model.params.items())

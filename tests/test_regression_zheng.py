@@ -66,6 +66,29 @@ def test_assumption_g1_flat_in_depth_and_near_one(smoke, fid, lo, hi):
             assert lo <= f["min"] and f["max"] <= hi, f"Fig {fid} {panel} t={t}: ratio range [{f['min']}, {f['max']}]"
 
 
+@pytest.mark.parametrize("fid", ["3", "4"])
+def test_update_sizes_and_cumulative_ratios_beside_the_g1_ratios(smoke, fid):
+    """Figs 3–4 report the size of the update each ratio tests, single step (t = 0, T/2, T) and cumulative W_t − W_0
+    (t = T/2, T); every ratio respects the floor (1 − r)/(1 + r) that the triangle inequality sets for its size r."""
+    s, fits = _fits(smoke, fid)
+    T = s["steps"]
+    for panel in ("input", "last.1", "last.2"):
+        for t in (0, T // 2, T):
+            size = s["size_fits"][f"{panel}.t{t}"]
+            assert 0 < size["min"] <= size["max"] < 1, f"Fig {fid} {panel} t={t}: single-step size {size}"
+            assert fits[f"{panel}.t{t}"]["min"] >= size["floor"] - 1e-12
+        for t in (T // 2, T):
+            cum, cum_size = s["cum_fits"][f"{panel}.t{t}"], s["cum_size_fits"][f"{panel}.t{t}"]
+            assert abs(cum["slope"]) < FLAT_L, f"Fig {fid} {panel} t={t}: cumulative slope vs L {cum['slope']:+.4f}"
+            assert 0 < cum["min"] and cum["max"] <= 1 + 1e-12
+            assert 0 < cum_size["min"] and cum["min"] >= cum_size["floor"] - 1e-12
+    assert s["cum_max_abs_slope"] < FLAT_L
+    assert s["size"]["floor"] == pytest.approx((1 - s["size"]["max"]) / (1 + s["size"]["max"]))
+    if fid == "3":  # one GD step barely moves a hidden matrix: there the ratio ≈ 1 is forced, not measured
+        for panel in ("last.1", "last.2"):
+            assert s["size_fits"][f"{panel}.t{T}"]["max"] < 1e-3
+
+
 def test_assumption_g2_activation_flat_near_relu_value(smoke):
     s, fits = _fits(smoke, "5")
     for panel in ("input", "last.1", "last.2"):

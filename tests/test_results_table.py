@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from figures.results_table import main, markdown
 from synthetic.version import ENGINE_VERSION
 
@@ -136,3 +138,45 @@ def test_transfer_rerun_is_checked_shape_by_shape(tmp_path):
     (rerun / "depth-k" / "summary_depth-k.json").write_text(json.dumps(s))
     row = _line(markdown(first, rerun), "| depth-k")
     assert "| **1/2** |" in row     # k≥2's rerun shift 0.6 lies outside [−0.1, 0.5]; k=1's 1.4 inside [1.1, 1.9]
+
+def _fig4_with_updates(size=1e-4, cum_size=0.3):
+    s = _fig3()
+    T = 100
+
+    def fits(value, ts, slope=0.0, **extra):
+        return {f"{p}.t{t}": {"mean": value, "min": value, "max": value, "slope": slope, "ci_low": slope - 0.02,
+                              "ci_high": slope + 0.02, **extra} for p in ("input", "last.1", "last.2") for t in ts}
+
+    floor = lambda r: (1 - r) / (1 + r)  # noqa: E731
+    return {**s, "size_fits": fits(size, (0, 50, T), floor=floor(size)), "size": {"max": size, "floor": floor(size)},
+            "cum_fits": fits(0.8, (50, T), slope=0.03), "cum_max_abs_slope": 0.03,
+            "cum_size_fits": fits(cum_size, (50, T), floor=floor(cum_size)),
+            "cum_size": {"max": cum_size, "floor": floor(cum_size)}}
+
+
+def test_update_sizes_beside_the_single_step_verdict_and_cumulative_rows(tmp_path):
+    _write(tmp_path, "4", _fig4_with_updates())
+    table = markdown(tmp_path)
+    single, cum = _line(table, "| Fig. 4: ‖h+Δh‖"), _line(table, "| Fig. 4: cumulative update")
+    assert "single-step update ‖Δh‖_R/‖h‖_R at t = T: input 1.0e-04" in single
+    assert "near 1 uninformative at input, map 1, map 2" in single and single.endswith("| yes |")
+    assert "small | slope vs L at t = T: input +0.030 [+0.010, +0.050]" in cum
+    assert "update ‖Δh‖_R/‖h‖_R at t = T: input 3.0e-01" in cum and ": informative at input, map 1, map 2 |" in cum
+    assert cum.endswith("| smoke | yes |")  # judged on flatness: a level of 0.8 after a large update is no failure
+    steep = _fig4_with_updates()
+    steep["cum_max_abs_slope"] = 0.2
+    _write(tmp_path / "steep", "4", steep)
+    assert _line(markdown(tmp_path / "steep"), "| Fig. 4: cumulative update").endswith("| smoke | **no** |")
+    # an old summary without the update sizes keeps its single row, unchanged
+    _write(tmp_path / "old", "4", _fig3())
+    old = markdown(tmp_path / "old")
+    assert "cumulative" not in old and "single-step update" not in _line(old, "| Fig. 4")
+
+
+def test_results_table_levels_are_the_figures_size_thresholds():
+    from figures.results_table import ASSUMPTIONS, UPDATES
+    from figures.zheng_assumptions import FIGS, floor_of, informative_above
+
+    for fid in UPDATES:
+        assert FIGS[fid]["level"] == ASSUMPTIONS[fid][2][0]
+        assert floor_of(informative_above(FIGS[fid]["level"])) == pytest.approx(FIGS[fid]["level"])
