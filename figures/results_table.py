@@ -250,6 +250,11 @@ def _transfer_claim(s: Summary, claim: str, expected: str, mup: str, other: str,
     name = {"sp": "SP", "mup_k1": "k=1 rule", "mup_k2": "k≥2 rule"}
     measured = (f"{name[mup]}: {_transfer_text(tm, symbol)}; {name[other]}: {_transfer_text(to, symbol)}; "
                 f"widest optimum interval {widest:.2f} oct")
+    am, ao = s[f"transfer.{mup}.{axis}"], s[f"transfer.{other}.{axis}"]
+    largest = max((k for k in am if k != "base"), key=int, default=None)
+    if largest is not None and "best_loss" in am[largest] and largest in ao:
+        measured += (f"; best loss at {symbol}={largest}: {name[mup]} {_num(am[largest]['best_loss']):.3g}, "
+                     f"{name[other]} {_num(ao[largest]['best_loss']):.3g}")
     return Claim(claim, expected, measured, _transfer_verdict(tm),
                  _shift_estimates(s, f"transfer.{mup}.{axis}") + _shift_estimates(s, f"transfer.{other}.{axis}"))
 

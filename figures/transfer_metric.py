@@ -164,6 +164,7 @@ def transfer(base: Sweep, targets: Mapping[str, Sweep], *, n_boot: int = N_BOOT)
             "optimum": {**_interval(t_point.x, t_draws).as_dict(), "where": t_point.where},
             "shift": _interval(t_point.x - b_point.x, t_draws - b_draws).as_dict(),
             "regret": {**_interval(r_point, r_draws).as_dict(), "clamped": clamped},
+            "best_loss": float(np.exp(curve_min(t.x, t.curve()))),
             "grid": [float(v) for v in t.x],
         }
     out["base"] = {"optimum": {**_interval(b_point.x, b_draws).as_dict(), "where": b_point.where}}
