@@ -158,21 +158,28 @@ def _seedless(config) -> str:
     return replace(config, seed=0).canonical_json()
 
 
-def wd4_runs(scale: str, alpha_hat: float) -> list:
-    """Per transfer width and rule: an η_base sweep at λ multiplier 1 and a λ_base sweep at η multiplier 1."""
+def wd4_plan(scale: str, alpha_hat: float) -> list[tuple[dict, object]]:
+    """(labels, config) of every wd4 run: per rule and transfer width, an η_base sweep at λ multiplier 1 and a λ_base
+    sweep at η multiplier 1 (labels: rule, width, sweep, eta_mult, lam_mult)."""
     s = ws.setting(scale)
     es = {r: rule_e(r, alpha_hat) for r in WD4_RULES}
     per_tau = replace(s, steps_per_tau=s.transfer_steps_per_tau or s.steps_per_tau)
     steps = _mup_steps(per_tau, list(es.values()), s.transfer_widths, mults=min(min(s.eta_grid), min(s.lam_grid)))
-    runs = []
+    plan = []
     for r in WD4_RULES:
         for w in s.transfer_widths:
-            points = [(m, 1.0) for m in s.eta_grid] + [(1.0, m) for m in s.lam_grid if m != 1.0]
-            for em, lm in points:
+            points = [("eta", m, 1.0) for m in s.eta_grid] + [("lam", 1.0, m) for m in s.lam_grid if m != 1.0]
+            for sweep, em, lm in points:
                 for seed in s.wd4_seeds:
-                    runs.append(ws.run_config(s, width=w, seed=seed, steps=steps,
-                                              base=ws.base_hp(s, width=w, e=es[r], eta_mult=em, lam_mult=lm)))
-    return runs
+                    plan.append(({"rule": r, "width": w, "sweep": sweep, "eta_mult": em, "lam_mult": lm},
+                                 ws.run_config(s, width=w, seed=seed, steps=steps,
+                                               base=ws.base_hp(s, width=w, e=es[r], eta_mult=em, lam_mult=lm))))
+    return plan
+
+
+def wd4_runs(scale: str, alpha_hat: float) -> list:
+    """Per transfer width and rule: an η_base sweep at λ multiplier 1 and a λ_base sweep at η multiplier 1."""
+    return [c for _, c in wd4_plan(scale, alpha_hat)]
 
 
 # ---------------------------------------------------------------- analysis
@@ -456,26 +463,32 @@ def analyze_wd3(results, law: Law, scale: str) -> dict:
 
 
 def analyze_wd4(results, scale: str, alpha_hat: float) -> dict:
+    """Rows per planned point (labels from `wd4_plan`), each with the results whose config equals the planned one,
+    seed aside (so a run's labels come from its config, not its position); the optima per rule, sweep and width."""
     s = ws.setting(scale)
-    n_seeds = len(s.wd4_seeds)
-    rows = []
-    i = 0
     steady_rows, steady_sum = _steady_rows(results)
-    for rule in WD4_RULES:
-        for w in s.transfer_widths:
-            points = [("eta", m, 1.0) for m in s.eta_grid] + [("lam", 1.0, m) for m in s.lam_grid if m != 1.0]
-            for sweep, em, lm in points:
-                for _ in range(n_seeds):
-                    res = results[i]
-                    eta2, lam2 = ws.hidden_eta_lam(res.config)
-                    loss = ws.final_value(res.records, "test_loss", ("model",))
-                    rows.append({"rule": rule, "width": w, "sweep": sweep, "eta_mult": em, "lam_mult": lm,
-                                 "seed": res.config.seed, "eta2": eta2, "lam2": lam2,
-                                 "test_loss": loss if res.diverged_at is None else math.nan,
-                                 "diverged_at": res.diverged_at,
-                                 "sigma1": scalars(res)[f"sigma1_{PRIMARY}"],
-                                 **{f"steady_{k}": v for k, v in steady_rows[i].items()}})
-                    i += 1
+    by_key: dict[str, dict] = {}
+    for res, st in zip(results, steady_rows):
+        by_key.setdefault(_seedless(res.config), {}).setdefault(res.config.seed, (res, st))
+    plan = wd4_plan(scale, alpha_hat)
+    planned = {_seedless(c) for _, c in plan}
+    stray = set(by_key) - planned
+    if stray:
+        raise ValueError(f"wd4: {len(stray)} run(s) match no planned point (α̂ = {alpha_hat:.4f})")
+    rows, seen = [], set()
+    for labels, cfg in plan:
+        key = _seedless(cfg)
+        label_key = (key, tuple(labels.values()))
+        if label_key in seen:
+            continue
+        seen.add(label_key)
+        for seed, (res, st) in sorted(by_key.get(key, {}).items()):
+            eta2, lam2 = ws.hidden_eta_lam(res.config)
+            loss = ws.final_value(res.records, "test_loss", ("model",))
+            rows.append({**labels, "seed": seed, "eta2": eta2, "lam2": lam2,
+                         "test_loss": loss if res.diverged_at is None else math.nan,
+                         "diverged_at": res.diverged_at, "sigma1": scalars(res)[f"sigma1_{PRIMARY}"],
+                         **{f"steady_{k}": v for k, v in st.items()}})
     optima = {}
     for rule in WD4_RULES:
         for sweep, grid, key in (("eta", s.eta_grid, "eta_mult"), ("lam", s.lam_grid, "lam_mult")):

@@ -111,6 +111,11 @@ def test_every_figure_writes_png_pdf_csv(fan_cache, tmp_path):
         assert out.summary["steady"]["timescales_min"] >= 5.0 - 1e-9
     shifts = [v for k, v in drawn["wd4"].summary.items() if k.startswith("optimum_shift_")]
     assert len(shifts) == 4 and all(math.isfinite(x) for x in shifts)
+    # labels are read from the configs: the analysis does not depend on the order of the results
+    forward, backward = (wd.analyze_wd4(r, SCALE, alpha_hat) for r in (results["wd4"], results["wd4"][::-1]))
+    assert repr(forward["optima"]) == repr(backward["optima"]) and len(forward["rows"]) == len(results["wd4"])
+    a3 = wd.analyze_wd3(results["wd3"][::-1], law, SCALE)
+    assert a3["fits"]["fan_measured"]["sigma1"] == wd.analyze_wd3(results["wd3"], law, SCALE)["fits"]["fan_measured"]["sigma1"]
 
 
 # ---------------------------------------------------------------- the analysis against a closed form
