@@ -717,7 +717,8 @@ def plot_wd3(ctx: FigureContext, results, law: Law) -> FigureOutput:
                      capsize=3, linestyle="none", label=WD3_LABELS[rule])
     ax2.set(xlabel="rule exponent e (λ₂ ∝ d^e)", ylabel="measured width exponent of σ₁",
             title="(b) σ₁ exponent vs rule")
-    note(ax2, f"fitted −dexp/de = p̂ = {a['p_family']:.2f} (law: 0.5)", loc="lower left")
+    law_b = f"; joint law: b̂ = {law.b.slope:.2f}" if law.joint else ""
+    note(ax2, f"fitted −dexp/de = {a['p_family']:.2f} (½-law: 0.5{law_b})", loc="lower left")
     ax2.legend(fontsize=6, loc="upper right")
     _tidy(fig)
     def rule_summary(r: str) -> dict:
