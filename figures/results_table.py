@@ -318,7 +318,23 @@ def _claims_wd1(s: Summary) -> list[Claim]:
         Claim("wd1: weight RMS ∝ (η/λ)^p (W_up)", "p = 0.5 ± 0.1", f"p = {_fit(g)}", _yes(abs(g["value"] - 0.5) <= 0.1),
               (_est(g),)),
         Claim("wd1: matched η/λ runs overlap", "σ₁ within ±15%", f"max/min σ₁ = {ratio:.2f}", _yes(ratio <= 1.3)),
-    ]
+    ] + _claims_wd1_joint(s)
+
+
+JOINT_KEY = "joint_sigma1_W_up_inner"
+
+
+def _claims_wd1_joint(s: Summary) -> list[Claim]:
+    """The joint fit σ₁ ∝ η^a λ^−b over wd1's factorial (η, λ) grid; absent from summaries written before it existed."""
+    if JOINT_KEY not in s:
+        return []
+    j = s[JOINT_KEY]
+    rejected = bool(j["a_equals_b_rejected"])
+    return [Claim("wd1: joint fit σ₁ ∝ η^a λ^−b, η and λ varied independently (W_up, blocks 2..L)",
+                  "a = b (the ½-law's form; both 0.5)",
+                  f"a = {_fit(j['a'])}, b = {_fit(j['b'])}; a − b = {_fit(j['a_minus_b'])}: a = b "
+                  + ("**rejected**" if rejected else "not rejected"),
+                  _yes(not rejected), (_est(j["a"]), _est(j["b"])))]
 
 
 def _claims_wd2(s: Summary) -> list[Claim]:
@@ -336,6 +352,26 @@ def _claims_wd3(s: Summary) -> list[Claim]:
         out.append(Claim(f"wd3: σ₁ width exponent under λ₂ ∝ d^e ({rule})",
                          f"{f['predicted']:+.2f} (−½ + α̂ − e/2, e = {f['e']:.2f})"
                          + ("; flat" if rule == "fan_measured" else ""), _fit(f), _yes(ok), (_est(f),)))
+    return out + _claims_wd3_joint(s)
+
+
+def _claims_wd3_joint(s: Summary) -> list[Claim]:
+    """Out of sample: per rule, the joint law's prediction (â, b̂ from wd1, α̂ from wd2) beside the ½-law's, and
+    each one's error against the measured exponent; the verdict is the joint law's (|error| < 0.1, as above). Absent
+    from summaries written before the joint law existed."""
+    out = []
+    for key in sorted(k for k in s if k.startswith("sigma1_exponent_")):
+        f = s[key]
+        if "predicted_joint" not in f:
+            continue
+        rule = key.removeprefix("sigma1_exponent_")
+        pj, ph = f["predicted_joint"], f["predicted_half"]
+        ej, eh = f["error_joint"], f["error_half"]
+        flat = "; joint law predicts flat (e*)" if f.get("flat_under_joint") else ""
+        out.append(Claim(f"wd3 out of sample ({rule}): joint law vs ½-law prediction of σ₁'s width exponent",
+                         f"e = {f['e']:.2f}: joint {_fit(pj)}; ½-law {_fit(ph)}{flat}",
+                         f"{_fit(f)}; error joint {ej:+.3f}, ½-law {eh:+.3f}",
+                         _yes(math.isfinite(ej) and abs(ej) < 0.1), (_est(f),)))
     return out
 
 

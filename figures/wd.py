@@ -1,18 +1,23 @@
 """Fan et al. (AdamW weight-decay steady state) figures wd1–wd4: runs, analysis (the numbers), and plots.
 
-- wd1: sublayer gain over training and final singular spectra for Fan's six (η, λ) points (plus λ×4, λ×1/4 for the
-  slope fit) at one width; slope of log σ1 against log(η/λ) (expected 0.5), normalized spectra.
+- wd1: sublayer gain over training and final singular spectra for Fan's six (η, λ) points (plus λ×4, λ×1/4 and a
+  3×3 factorial η × λ grid, so η and λ vary independently) at one width; slope of log σ1 against log(η/λ) (expected
+  0.5), the joint law σ1 ∝ η^a λ^−b fitted by per-seed least squares of log σ1 on (log η, log λ) (is a = b rejected?),
+  normalized spectra.
 - wd2: σ1 against width at one fixed (η, λ) for every layer (`sp` = every HP at its base value): α with a per-seed
   t-interval.
-- wd3: μP (η2 ∝ 1/d) with λ2 ∝ d^e for the `theory.wd_rules` rules (μP fixed λ, Fan's √d, constant ηλ) and the rule
-  built from the α̂ measured in wd2 (e = 2α̂ − 1); σ1's width exponent against the prediction p(a − e) + α̂.
+- wd3: μP (η2 ∝ 1/d) with λ2 ∝ d^e for the `theory.wd_rules` rules (μP fixed λ, Fan's √d, constant ηλ), the rule
+  built from the α̂ measured in wd2 (½-law: e = 2α̂ − 1) and the joint law's σ1-invariant rule e* = (â·a + α̂)/b̂
+  (â, b̂ from wd1); σ1's width exponent, out of sample, against both predictions: the ½-law ½(a − e) + α̂ and the
+  joint law â·a − b̂·e + α̂ (per-seed t-intervals).
 - wd4: zero-shot transfer: final test loss against η_base and λ_base per width, measured-α rule against fixed λ.
 
 Headline matrices: `PRIMARY` (W_up of blocks 2..L); W_down, block 1, the input map and weight RMS are reported beside
 them. Every run is a `RunConfig` built in `figures.wd_setup` (numbers from theory; the vector-like choice is
 `wd_setup.VECTOR_LIKE`). `analyze_*` return the headline numbers (used by the CI regression checks), `plot_*` draw them,
 `FIGURES` is the registry's spec dict; `python -m figures.wd [ids] --scale S [--gallery figures/gallery]` renders
-without the registry. wd3/wd4 read α̂ from wd2's runs in the cache (trained first if missing).
+without the registry. wd3/wd4 read α̂ from wd2's runs in the cache (trained first if missing); wd3 also reads
+â, b̂ from wd1's runs the same way.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ import numpy as np
 
 from figures import wd_setup as ws
 from figures.registry import FigureContext, FigureOutput, FigureSpec
-from synthetic.fit import FitError, loglog_fit
+from synthetic.fit import FitError, MultiFit, loglog_fit, loglog_fit_multi, seed_t_interval
 
 P_PAPER = 0.5
 ALPHA_PAPER = 0.75
@@ -34,22 +39,33 @@ TYPES = tuple(ws.HIDDEN_TYPES)
 PRIMARY = "W_up_inner"
 """The matrices the headline numbers use: the FFN up-projections W_up of blocks 2..L. They read a normalized,
 full-rank residual stream (block 1 reads norm(W0 x), rank ≤ d_in) and are free along the ReLU rescaling symmetry
-(W_up, W_down) -> (c W_up, W_down / c). With the final norm before the readout (`wd_setup`), W_down and the input map
-are scale-invariant too; W_down, block 1 and all-block averages are always reported beside W_up."""
+(W_up, W_down) -> (c W_up, W_down / c). There is no final norm before the readout (`wd_setup`), so W_down (which writes
+into the residual stream the readout reads) and the input map are not scale-invariant; W_down, block 1 and all-block
+averages are always reported beside W_up."""
 PRIMARY_LABEL = "W_up, blocks 2..L"
 
 WD1_POINTS: tuple[tuple[str, float, float], ...] = (
     ("base", 1.0, 1.0), ("η×4, λ×4", 4.0, 4.0), ("η×2, λ×2", 2.0, 2.0), ("η×0.5, λ×0.5", 0.5, 0.5),
     ("λ×2", 1.0, 2.0), ("λ×0.5", 1.0, 0.5), ("λ×4", 1.0, 4.0), ("λ×0.25", 1.0, 0.25),
+    ("η×2", 2.0, 1.0), ("η×0.5", 0.5, 1.0), ("η×2, λ×0.5", 2.0, 0.5), ("η×0.5, λ×2", 0.5, 2.0),
 )
-"""Fan's Fig. 1 six runs, then λ×4 and λ×1/4 (digest §10.3 E1) to widen the η/λ range of the slope fit."""
-FAN_SIX = 6
+"""Fan's Fig. 1 six runs, λ×4 and λ×1/4 (digest §10.3 E1) to widen the η/λ range of the slope fit, and η×2, η×0.5,
+(η×2, λ×0.5), (η×0.5, λ×2), which complete the 3×3 factorial {0.5, 1, 2}² of η and λ multipliers: η and λ vary
+independently, so the joint fit of σ1 ∝ η^a λ^−b separates a from b. The slowest point (ηλ ×1/4) is unchanged, so are
+the steps. Analysis reads a run's point from its config (`wd1_point`), never from its position."""
+FAN_SIX = ("base", "η×4, λ×4", "η×2, λ×2", "η×0.5, λ×0.5", "λ×2", "λ×0.5")
+"""Labels of Fan's Fig. 1 six runs (the curves panel (a)–(c) draw and the spectrum-shape spread uses)."""
 
-WD3_RULES: tuple[str, ...] = ("mup_fixed", "fan_paper", "constant_eta_lambda", "fan_measured")
+WD3_RULES: tuple[str, ...] = ("mup_fixed", "fan_paper", "constant_eta_lambda", "fan_measured", "joint_invariant")
+"""The last one needs the joint law (â, b̂ from wd1): `wd3_runs(scale, α̂)` without it builds the first four."""
 WD3_LABELS = {"mup_fixed": "λ₂ const (μP fixed λ)", "fan_paper": "λ₂ ∝ √d (Fan, α=0.75)",
-              "constant_eta_lambda": "λ₂ ∝ d (constant ηλ)", "fan_measured": "λ₂ ∝ d^(2α̂−1) (measured α̂)"}
+              "constant_eta_lambda": "λ₂ ∝ d (constant ηλ)", "fan_measured": "λ₂ ∝ d^(2α̂−1) (measured α̂)",
+              "joint_invariant": "λ₂ ∝ d^e* (joint law, e* = (â·a+α̂)/b̂)"}
 WD3_COLORS = {"mup_fixed": "#d62728", "fan_paper": "#2ca02c", "constant_eta_lambda": "#9467bd",
-              "fan_measured": "#1f77b4"}
+              "fan_measured": "#1f77b4", "joint_invariant": "#ff7f0e"}
+FLAT_UNDER_JOINT = "joint_invariant"
+"""The rule the joint law predicts to keep σ1 flat (its e* solves â·a − b̂·e + α̂ = 0)."""
+FLAT_TOL = 0.1
 WD4_RULES: tuple[str, ...] = ("fan_measured", "mup_fixed")
 
 
@@ -77,6 +93,17 @@ def wd1_runs(scale: str) -> list:
             for _, em, lm in WD1_POINTS for seed in s.seeds]
 
 
+def wd1_point(config, scale: str) -> tuple[str, float, float]:
+    """(label, η multiplier, λ multiplier) of a wd1 run, read from its config (`base.eta`, `base.lam` against the
+    scale's η_b, λ_b; a fresh-seed rerun only moves the seed); raises ValueError for a run that is no wd1 point."""
+    s = ws.setting(scale)
+    em, lm = config.base.eta / s.eta, config.base.lam / s.lam
+    for label, e, l in WD1_POINTS:
+        if math.isclose(em, e, rel_tol=1e-9) and math.isclose(lm, l, rel_tol=1e-9):
+            return label, e, l
+    raise ValueError(f"run with η_base {config.base.eta:g}, λ_base {config.base.lam:g} is no wd1 point at scale {scale}")
+
+
 def wd2_runs(scale: str) -> list:
     """σ1 against width at one (η, λ) for every layer: the `sp` parameterization (every HP at its base value)."""
     s = ws.setting(scale)
@@ -86,8 +113,13 @@ def wd2_runs(scale: str) -> list:
             for w in s.widths for seed in s.seeds]
 
 
-def rule_e(rule: str, alpha_hat: float | None) -> float:
-    """λ2's width exponent e for a wd3/wd4 rule, from theory.wd_rules (Fan's rule: e = a + α/p with p = 1/2)."""
+def rule_e(rule: str, alpha_hat: float | None, law: "Law | None" = None) -> float:
+    """λ2's width exponent e for a wd3/wd4 rule, from theory.wd_rules (Fan's rule: e = a + α/p with p = 1/2; the joint
+    law's invariant rule: e* = (â·a + α̂)/b̂ with `law`'s fitted â, b̂, α̂)."""
+    if rule == "joint_invariant":
+        if law is None or not law.joint:
+            raise ValueError("the joint_invariant rule needs the joint law fitted on wd1 (law.a, law.b)")
+        return law.e_star
     if rule == "fan_paper":
         return ws.rule_exponent("fan", alpha=ALPHA_PAPER, p=P_PAPER)
     if rule == "fan_measured":
@@ -102,29 +134,52 @@ def _mup_steps(s: ws.FanSetting, es: Sequence[float], widths: Sequence[int], mul
     return ws.steps_for(s, kappa)
 
 
-def wd3_runs(scale: str, alpha_hat: float) -> list:
+def wd3_rules(law: "Law | None") -> tuple[str, ...]:
+    """WD3_RULES, less the joint law's invariant rule when no joint law was fitted."""
+    return tuple(r for r in WD3_RULES if r != "joint_invariant" or (law is not None and law.joint))
+
+
+def wd3_plan(scale: str, alpha_hat: float, law: "Law | None" = None) -> list[tuple[str, float, object]]:
+    """(rule, e, config) of every wd3 run: each rule's λ2 ∝ d^e at every width and seed (at d0 the rules share one
+    config). Steps give the slowest run of the whole grid `steps_per_tau` timescales."""
     s = ws.setting(scale)
-    es = {r: rule_e(r, alpha_hat) for r in WD3_RULES}
+    es = {r: rule_e(r, alpha_hat, law) for r in wd3_rules(law)}
     steps = _mup_steps(s, list(es.values()), s.widths)
-    return [ws.run_config(s, width=w, seed=seed, steps=steps, base=ws.base_hp(s, width=w, e=es[r]))
-            for r in WD3_RULES for w in s.widths for seed in s.seeds]
+    return [(r, es[r], ws.run_config(s, width=w, seed=seed, steps=steps, base=ws.base_hp(s, width=w, e=es[r])))
+            for r in es for w in s.widths for seed in s.seeds]
 
 
-def wd4_runs(scale: str, alpha_hat: float) -> list:
-    """Per transfer width and rule: an η_base sweep at λ multiplier 1 and a λ_base sweep at η multiplier 1."""
+def wd3_runs(scale: str, alpha_hat: float, law: "Law | None" = None) -> list:
+    return [c for _, _, c in wd3_plan(scale, alpha_hat, law)]
+
+
+def _seedless(config) -> str:
+    """A config's identity apart from its seed (what a fresh-seed rerun keeps)."""
+    return replace(config, seed=0).canonical_json()
+
+
+def wd4_plan(scale: str, alpha_hat: float) -> list[tuple[dict, object]]:
+    """(labels, config) of every wd4 run: per rule and transfer width, an η_base sweep at λ multiplier 1 and a λ_base
+    sweep at η multiplier 1 (labels: rule, width, sweep, eta_mult, lam_mult)."""
     s = ws.setting(scale)
     es = {r: rule_e(r, alpha_hat) for r in WD4_RULES}
     per_tau = replace(s, steps_per_tau=s.transfer_steps_per_tau or s.steps_per_tau)
     steps = _mup_steps(per_tau, list(es.values()), s.transfer_widths, mults=min(min(s.eta_grid), min(s.lam_grid)))
-    runs = []
+    plan = []
     for r in WD4_RULES:
         for w in s.transfer_widths:
-            points = [(m, 1.0) for m in s.eta_grid] + [(1.0, m) for m in s.lam_grid if m != 1.0]
-            for em, lm in points:
+            points = [("eta", m, 1.0) for m in s.eta_grid] + [("lam", 1.0, m) for m in s.lam_grid if m != 1.0]
+            for sweep, em, lm in points:
                 for seed in s.wd4_seeds:
-                    runs.append(ws.run_config(s, width=w, seed=seed, steps=steps,
-                                              base=ws.base_hp(s, width=w, e=es[r], eta_mult=em, lam_mult=lm)))
-    return runs
+                    plan.append(({"rule": r, "width": w, "sweep": sweep, "eta_mult": em, "lam_mult": lm},
+                                 ws.run_config(s, width=w, seed=seed, steps=steps,
+                                               base=ws.base_hp(s, width=w, e=es[r], eta_mult=em, lam_mult=lm))))
+    return plan
+
+
+def wd4_runs(scale: str, alpha_hat: float) -> list:
+    """Per transfer width and rule: an η_base sweep at λ multiplier 1 and a λ_base sweep at η multiplier 1."""
+    return [c for _, c in wd4_plan(scale, alpha_hat)]
 
 
 # ---------------------------------------------------------------- analysis
@@ -145,11 +200,103 @@ class Fit:
             return Fit(math.nan, math.nan, math.nan, 0)
         return Fit(f.slope, f.ci_low, f.ci_high, f.n)
 
+    @staticmethod
+    def of_seeds(values, n: int = 0) -> "Fit":
+        """Mean and per-seed t-interval of per-seed estimates (synthetic.fit.seed_t_interval)."""
+        try:
+            m, lo, hi = seed_t_interval(values)
+        except FitError:
+            return Fit(math.nan, math.nan, math.nan, 0)
+        return Fit(m, lo, hi, n)
+
     def text(self, digits: int = 2) -> str:
         return f"{self.slope:.{digits}f} [{self.lo:.{digits}f}, {self.hi:.{digits}f}]"
 
     def as_dict(self) -> dict:
         return {"value": self.slope, "ci_low": self.lo, "ci_high": self.hi, "n": self.n}
+
+
+@dataclass(frozen=True)
+class JointFit:
+    """σ1 ∝ η^a λ^−b fitted jointly: per seed, least squares of log y on (log η2, log λ2); a, b, a − b are the seed
+    means with per-seed t-intervals (`synthetic.fit.loglog_fit_multi`). `a_equals_b_rejected`: a − b's interval
+    excludes 0."""
+
+    a: Fit
+    b: Fit
+    diff: Fit
+    per_seed: dict
+
+    @staticmethod
+    def of(eta, lam, y, seeds) -> "JointFit":
+        try:
+            m: MultiFit = loglog_fit_multi({"eta": eta, "lam": lam}, y, seeds)
+        except FitError:
+            nan = Fit(math.nan, math.nan, math.nan, 0)
+            return JointFit(nan, nan, nan, {})
+        per = {s: (c["eta"], -c["lam"]) for s, c in m.per_seed.items()}
+        return JointFit(Fit.of_seeds([a for a, _ in per.values()], m.n), Fit.of_seeds([b for _, b in per.values()], m.n),
+                        Fit.of_seeds([a - b for a, b in per.values()], m.n), per)
+
+    @property
+    def a_equals_b_rejected(self) -> bool:
+        return bool(math.isfinite(self.diff.lo) and not self.diff.lo <= 0.0 <= self.diff.hi)
+
+    def as_dict(self) -> dict:
+        return {"a": self.a.as_dict(), "b": self.b.as_dict(), "a_minus_b": self.diff.as_dict(),
+                "a_equals_b_rejected": self.a_equals_b_rejected, "seeds": len(self.per_seed)}
+
+
+@dataclass(frozen=True)
+class Law:
+    """The fitted steady-state law σ1 ∝ η^a λ^−b d^α of the headline matrices: α̂ from wd2 (width at fixed η, λ), â, b̂
+    from wd1's joint fit (η and λ at fixed width); without â, b̂ only the ½-law (a = b = 1/2) is available.
+    `per_seed`: (seed, α_s, a_s, b_s) for the seeds both figures share, for per-seed intervals of predictions."""
+
+    alpha: Fit
+    a: Fit | None = None
+    b: Fit | None = None
+    per_seed: tuple = ()
+
+    @property
+    def joint(self) -> bool:
+        return self.a is not None and self.b is not None and all(map(math.isfinite, (self.a.slope, self.b.slope)))
+
+    @property
+    def e_star(self) -> float:
+        """λ2's width exponent that the joint law predicts keeps σ1 flat under μP (theory.wd_rules)."""
+        return ws.invariant_rule_exponent(alpha=self.alpha.slope, p_eta=self.a.slope, p_lam=self.b.slope)
+
+    def predicted(self, e: float, form: str) -> Fit:
+        """σ1's width exponent under λ2 ∝ d^e: form "joint" (â·a − b̂·e + α̂) or "half" (½(a − e) + α̂), at the
+        fitted means, with the per-seed t-interval of the per-seed predictions."""
+        def one(alpha, a, b):
+            if form == "half":
+                return ws.predicted_sigma1_exponent(e, alpha=alpha, p=P_PAPER)
+            return ws.predicted_sigma1_exponent_joint(e, alpha=alpha, p_eta=a, p_lam=b)
+
+        if form == "joint" and not self.joint:
+            return Fit(math.nan, math.nan, math.nan, 0)
+        value = one(self.alpha.slope, *((self.a.slope, self.b.slope) if form == "joint" else (None, None)))
+        per = [one(al, a, b) for _, al, a, b in self.per_seed if form == "half" or (a is not None and b is not None)]
+        iv = Fit.of_seeds(per)
+        return Fit(value, iv.lo, iv.hi, len(per))
+
+    def as_dict(self) -> dict:
+        out = {"alpha": self.alpha.as_dict()}
+        if self.joint:
+            out.update(a=self.a.as_dict(), b=self.b.as_dict(), e_star=self.e_star)
+        return out
+
+
+def fitted_law(wd1_analysis: dict | None, wd2_analysis: dict) -> Law:
+    """The Law from wd1's and wd2's analyses (wd1 None: the ½-law only)."""
+    alpha_seed = wd2_analysis.get("alpha_per_seed", {})
+    if wd1_analysis is None:
+        return Law(wd2_analysis["alpha"], per_seed=tuple((s, al, None, None) for s, al in sorted(alpha_seed.items())))
+    j: JointFit = wd1_analysis["joint"][f"sigma1_{PRIMARY}"]
+    per = tuple((s, alpha_seed[s], *j.per_seed[s]) for s in sorted(set(alpha_seed) & set(j.per_seed)))
+    return Law(wd2_analysis["alpha"], j.a, j.b, per)
 
 
 def scalars(res) -> dict:
@@ -176,14 +323,18 @@ def _steady_rows(results) -> tuple[list[dict], dict]:
     return rows, summary
 
 
-def analyze_wd1(results) -> dict:
-    """Per run: η/λ (hidden), final σ1, gain, weight RMS, spectra; the slope fits and the spectrum-shape spread."""
+WD1_FIT_KEYS = ("sigma1", "sigma1_W_up", "sigma1_W_down", "sigma1_W_up_inner", "sigma1_W_down_inner", "gain_W_up",
+                "w_rms_W_up", "w_rms_W_down", "sigma1_input")
+
+
+def analyze_wd1(results, scale: str) -> dict:
+    """Per run: its (η, λ) point read from its config, η/λ (hidden), final σ1, gain, weight RMS, spectra; the slope
+    fits against η/λ, the joint fits σ1 ∝ η^a λ^−b against (η2, λ2), and the spectrum-shape spread."""
     runs = []
     steady_rows, steady_sum = _steady_rows(results)
-    n_seeds = len({r.config.seed for r in results})
     for i, res in enumerate(results):
         eta2, lam2 = ws.hidden_eta_lam(res.config)
-        label, em, lm = WD1_POINTS[i // n_seeds]
+        label, em, lm = wd1_point(res.config, scale)
         prim = ws.inner_layers(res.config.model.depth, "W_up")
         spec = np.mean([ws.final_spectrum(res.records, l) for l in prim], axis=0)
         runs.append({"label": label, "eta_mult": em, "lam_mult": lm, "seed": res.config.seed, "eta2": eta2,
@@ -192,21 +343,23 @@ def analyze_wd1(results) -> dict:
                      "spectrum": spec, **{f"steady_{k}": v for k, v in steady_rows[i].items()}})
     ratio = [r["ratio"] for r in runs]
     seeds = [r["seed"] for r in runs]
-    fits = {key: Fit.of(ratio, [r[key] for r in runs], seeds)
-            for key in ("sigma1", "sigma1_W_up", "sigma1_W_down", "sigma1_W_up_inner", "sigma1_W_down_inner",
-                        "gain_W_up", "w_rms_W_up", "w_rms_W_down", "sigma1_input")}
+    fits = {key: Fit.of(ratio, [r[key] for r in runs], seeds) for key in WD1_FIT_KEYS}
+    eta, lam = [r["eta2"] for r in runs], [r["lam2"] for r in runs]
+    joint = {key: JointFit.of(eta, lam, [r[key] for r in runs], seeds) for key in WD1_FIT_KEYS}
     # spectrum shape: max |log(σ_i/σ1) − log(base σ_i/σ1)| over i ≤ 0.8·rank, per seed, over Fan's six runs
     spread = {0.8: 0.0, 0.5: 0.0}
     for seed in set(seeds):
         mine = [r for r in runs if r["seed"] == seed]
-        base = mine[0]["spectrum"] / mine[0]["spectrum"][0]
+        (base_run,) = [r for r in mine if r["label"] == "base"]
+        base = base_run["spectrum"] / base_run["spectrum"][0]
         for frac in spread:
             k = max(1, int(frac * base.size))
-            for r in mine[:FAN_SIX]:
+            for r in (r for r in mine if r["label"] in FAN_SIX):
                 dev = np.abs(np.log(r["spectrum"][:k] / r["spectrum"][0]) - np.log(base[:k]))
                 spread[frac] = max(spread[frac], float(np.max(dev)))
     matched = [r[f"sigma1_{PRIMARY}"] for r in runs if r["eta_mult"] == r["lam_mult"]]
-    return {"runs": runs, "fits": fits, "spectrum_log_spread": spread[0.8], "spectrum_log_spread_half": spread[0.5],
+    return {"runs": runs, "fits": fits, "joint": joint, "spectrum_log_spread": spread[0.8],
+            "spectrum_log_spread_half": spread[0.5],
             "steady": steady_sum,
             "matched_sigma1_spread": float(np.max(matched) / np.min(matched))}
 
@@ -222,7 +375,15 @@ def analyze_wd2(results) -> dict:
     fits = {key: Fit.of(w, [r[key] for r in rows], g)
             for key in ("sigma1", "sigma1_W_up", "sigma1_W_down", "sigma1_W_up_inner", "sigma1_W_down_inner",
                         "w_rms_W_up", "w_rms_W_down", "gain_W_up")}
-    return {"rows": rows, "fits": fits, "alpha": fits[f"sigma1_{PRIMARY}"], "steady": steady_sum}
+    alpha_per_seed = {}
+    for seed in sorted(set(g)):
+        mine = [r for r in rows if r["seed"] == seed]
+        try:
+            alpha_per_seed[seed] = loglog_fit([r["width"] for r in mine], [r[f"sigma1_{PRIMARY}"] for r in mine]).slope
+        except FitError:
+            pass
+    return {"rows": rows, "fits": fits, "alpha": fits[f"sigma1_{PRIMARY}"], "alpha_per_seed": alpha_per_seed,
+            "steady": steady_sum}
 
 
 def measured_alpha(scale: str, *, device: str = "auto", cache_dir: Path | None = None, progress: bool = False,
@@ -238,19 +399,47 @@ def measured_alpha(scale: str, *, device: str = "auto", cache_dir: Path | None =
     return a["alpha"].slope, a
 
 
-def analyze_wd3(results, alpha_hat: float, alpha_fit: Fit | None = None) -> dict:
+def measured_law(scale: str, *, device: str = "auto", cache_dir: Path | None = None, progress: bool = False,
+                 wd1_results=None, wd2_results=None) -> tuple[Law, dict, dict]:
+    """(Law, wd1 analysis, wd2 analysis): α̂ from wd2 and (â, b̂) from wd1, at their default seeds (trained or read
+    from the cache), as wd3 uses them."""
+    from synthetic.grid import run_grid
+
+    if wd1_results is None:
+        wd1_results = run_grid(wd1_runs(scale), cache_dir=cache_dir, device=device, progress=progress)
+    a2 = measured_alpha(scale, device=device, cache_dir=cache_dir, progress=progress, results=wd2_results)[1]
+    a1 = analyze_wd1(wd1_results, scale)
+    return fitted_law(a1, a2), a1, a2
+
+
+def analyze_wd3(results, law: Law, scale: str) -> dict:
+    """Per rule (a run's rule read from its config: the rule whose planned config it equals, seed aside): σ1's width
+    exponent with its per-seed interval, beside the ½-law's and the joint law's out-of-sample predictions."""
+    alpha_hat = law.alpha.slope
+    plan = wd3_plan(scale, alpha_hat, law)
+    rules = list(dict.fromkeys(r for r, _, _ in plan))
+    es = {r: e for r, e, _ in plan}
+    members: dict[str, set] = {}
+    for r, _, c in plan:
+        members.setdefault(r, set()).add(_seedless(c))
     s_ws = sorted({r.config.model.width for r in results})
-    per_rule = len(results) // len(WD3_RULES)
     steady_rows, steady_sum = _steady_rows(results)
+    unique = {}
+    for res, st in zip(results, steady_rows):
+        unique.setdefault((_seedless(res.config), res.config.seed), (res, st))
+    stray = [k for k in unique if not any(k[0] in m for m in members.values())]
+    if stray:
+        raise ValueError(f"wd3: {len(stray)} run(s) match no rule of the plan (α̂ = {alpha_hat:.4f}); were they built "
+                         f"with another α̂ or law?")
     rows, fits = [], {}
-    for k, rule in enumerate(WD3_RULES):
-        chunk = results[k * per_rule:(k + 1) * per_rule]
-        e = rule_e(rule, alpha_hat)
-        for j, res in enumerate(chunk):
+    for rule in rules:
+        e = es[rule]
+        for (key, _), (res, st) in unique.items():
+            if key not in members[rule]:
+                continue
             eta2, lam2 = ws.hidden_eta_lam(res.config)
             rows.append({"rule": rule, "e": e, "width": res.config.model.width, "seed": res.config.seed,
-                         "eta2": eta2, "lam2": lam2, **scalars(res),
-                         **{f"steady_{kk}": v for kk, v in steady_rows[k * per_rule + j].items()}})
+                         "eta2": eta2, "lam2": lam2, **scalars(res), **{f"steady_{kk}": v for kk, v in st.items()}})
         mine = [r for r in rows if r["rule"] == rule]
         wsd, seeds = [r["width"] for r in mine], [r["seed"] for r in mine]
         fits[rule] = {"e": e, "sigma1": Fit.of(wsd, [r[f"sigma1_{PRIMARY}"] for r in mine], seeds),
@@ -258,37 +447,48 @@ def analyze_wd3(results, alpha_hat: float, alpha_fit: Fit | None = None) -> dict
                          for q in ("sigma1", "gain") for t in TYPES},
                       **{f"sigma1_{t}_inner": Fit.of(wsd, [r[f"sigma1_{t}_inner"] for r in mine], seeds)
                          for t in TYPES},
-                      "predicted": ws.predicted_sigma1_exponent(e, alpha=alpha_hat, p=P_PAPER)}
+                      "predicted": ws.predicted_sigma1_exponent(e, alpha=alpha_hat, p=P_PAPER),
+                      "predicted_half": law.predicted(e, "half"), "predicted_joint": law.predicted(e, "joint")}
+        m = fits[rule]["sigma1"].slope
+        fits[rule]["error_half"] = m - fits[rule]["predicted_half"].slope
+        fits[rule]["error_joint"] = m - fits[rule]["predicted_joint"].slope
+        fits[rule]["flat_under_joint"] = rule == FLAT_UNDER_JOINT
     # the law's own p in this family: exponent = α + p(a − e) ⇒ slope of exponent against e is −p
-    es = np.array([fits[r]["e"] for r in WD3_RULES])
-    ex = np.array([fits[r]["sigma1"].slope for r in WD3_RULES])
+    e_arr = np.array([fits[r]["e"] for r in rules])
+    ex = np.array([fits[r]["sigma1"].slope for r in rules])
     ok = np.isfinite(ex)
-    p_fam = float(-np.polyfit(es[ok], ex[ok], 1)[0]) if ok.sum() >= 2 else math.nan
-    return {"rows": rows, "fits": fits, "alpha_hat": alpha_hat, "alpha_fit": alpha_fit, "widths": s_ws,
-            "p_family": p_fam, "steady": steady_sum}
+    p_fam = float(-np.polyfit(e_arr[ok], ex[ok], 1)[0]) if np.unique(e_arr[ok]).size >= 2 else math.nan
+    return {"rows": rows, "fits": fits, "rules": rules, "law": law, "alpha_hat": alpha_hat, "alpha_fit": law.alpha,
+            "widths": s_ws, "p_family": p_fam, "steady": steady_sum}
 
 
 def analyze_wd4(results, scale: str, alpha_hat: float) -> dict:
+    """Rows per planned point (labels from `wd4_plan`), each with the results whose config equals the planned one,
+    seed aside (so a run's labels come from its config, not its position); the optima per rule, sweep and width."""
     s = ws.setting(scale)
-    n_seeds = len(s.wd4_seeds)
-    rows = []
-    i = 0
     steady_rows, steady_sum = _steady_rows(results)
-    for rule in WD4_RULES:
-        for w in s.transfer_widths:
-            points = [("eta", m, 1.0) for m in s.eta_grid] + [("lam", 1.0, m) for m in s.lam_grid if m != 1.0]
-            for sweep, em, lm in points:
-                for _ in range(n_seeds):
-                    res = results[i]
-                    eta2, lam2 = ws.hidden_eta_lam(res.config)
-                    loss = ws.final_value(res.records, "test_loss", ("model",))
-                    rows.append({"rule": rule, "width": w, "sweep": sweep, "eta_mult": em, "lam_mult": lm,
-                                 "seed": res.config.seed, "eta2": eta2, "lam2": lam2,
-                                 "test_loss": loss if res.diverged_at is None else math.nan,
-                                 "diverged_at": res.diverged_at,
-                                 "sigma1": scalars(res)[f"sigma1_{PRIMARY}"],
-                                 **{f"steady_{k}": v for k, v in steady_rows[i].items()}})
-                    i += 1
+    by_key: dict[str, dict] = {}
+    for res, st in zip(results, steady_rows):
+        by_key.setdefault(_seedless(res.config), {}).setdefault(res.config.seed, (res, st))
+    plan = wd4_plan(scale, alpha_hat)
+    planned = {_seedless(c) for _, c in plan}
+    stray = set(by_key) - planned
+    if stray:
+        raise ValueError(f"wd4: {len(stray)} run(s) match no planned point (α̂ = {alpha_hat:.4f})")
+    rows, seen = [], set()
+    for labels, cfg in plan:
+        key = _seedless(cfg)
+        label_key = (key, tuple(labels.values()))
+        if label_key in seen:
+            continue
+        seen.add(label_key)
+        for seed, (res, st) in sorted(by_key.get(key, {}).items()):
+            eta2, lam2 = ws.hidden_eta_lam(res.config)
+            loss = ws.final_value(res.records, "test_loss", ("model",))
+            rows.append({**labels, "seed": seed, "eta2": eta2, "lam2": lam2,
+                         "test_loss": loss if res.diverged_at is None else math.nan,
+                         "diverged_at": res.diverged_at, "sigma1": scalars(res)[f"sigma1_{PRIMARY}"],
+                         **{f"steady_{k}": v for k, v in st.items()}})
     optima = {}
     for rule in WD4_RULES:
         for sweep, grid, key in (("eta", s.eta_grid, "eta_mult"), ("lam", s.lam_grid, "lam_mult")):
@@ -326,14 +526,15 @@ def _steady_note(st: dict) -> str:
 def plot_wd1(ctx: FigureContext, results) -> FigureOutput:
     from figures.plotting import log2_axis, new_figure, note
 
-    a = analyze_wd1(results)
+    a = analyze_wd1(results, ctx.scale)
     s = ws.setting(ctx.scale)
-    fig, axes = new_figure(1, 4, panel_w=3.7, panel_h=3.2,
+    fig, axes = new_figure(1, 5, panel_w=3.7, panel_h=3.2,
                            title=f"wd1 (Fan Fig. 1 analogue): AdamW steady state, width {s.wd1_width}, depth "
                                  f"{s.depth}, pre-norm ReLU FFN; {PRIMARY_LABEL} averaged; {_steady_note(a['steady'])}")
-    ax_g, ax_s, ax_n, ax_r = axes[0]
+    ax_g, ax_s, ax_n, ax_r, ax_j = axes[0]
     seed0 = min(r["seed"] for r in a["runs"])
-    shown = [r for r in a["runs"] if r["seed"] == seed0][:FAN_SIX]
+    shown = sorted((r for r in a["runs"] if r["seed"] == seed0 and r["label"] in FAN_SIX),
+                   key=lambda r: FAN_SIX.index(r["label"]))
     for r in shown:
         c = RATIO_COLORS.get(_ratio_key(r["eta_mult"], r["lam_mult"]), "0.3")
         ls = ETA_STYLES.get(r["eta_mult"], "-") if r["eta_mult"] == r["lam_mult"] else "-"
@@ -353,7 +554,7 @@ def plot_wd1(ctx: FigureContext, results) -> FigureOutput:
     note(ax_n, f"max |Δ log(σ_i/σ₁)| vs base:\ni ≤ rank/2: {a['spectrum_log_spread_half']:.2f}\n"
                f"i ≤ 0.8·rank: {a['spectrum_log_spread']:.2f} (digest: ≲ 0.1)", loc="lower left")
     # (d) every scale relative to its geometric mean, against η/λ relative to base, with the slope-0.5 reference
-    base_ratio = a["runs"][0]["ratio"]
+    base_ratio = next(r["ratio"] for r in a["runs"] if r["label"] == "base")
     rat = np.array([r["ratio"] for r in a["runs"]]) / base_ratio
     jitter = {"sigma1_W_up_inner": 0.94, "sigma1_W_down_inner": 0.98, "w_rms_W_up": 1.02, "sigma1_input": 1.06}
     for key, color, marker, name in (("sigma1_W_up_inner", "#1f77b4", "o", "σ₁ W_up (blocks 2..L)"),
@@ -374,6 +575,25 @@ def plot_wd1(ctx: FigureContext, results) -> FigureOutput:
     ax_r.set(yscale="log", xlabel="η₂/λ₂ relative to base", ylabel="value / geometric mean over runs",
              title="(d) steady-state scale vs η/λ: fitted slopes [95% CI]")
     ax_r.legend(loc="upper left", fontsize=6)
+    # (e) the joint law: measured σ1 against the per-seed fit exp(c_s) η^a_s λ^−b_s, every run, coloured by λ multiplier
+    j: JointFit = a["joint"][f"sigma1_{PRIMARY}"]
+    lam_colors = dict(zip(sorted({r["lam_mult"] for r in a["runs"]}), ("#8c564b", "#d62728", "#1f77b4", "#2ca02c",
+                                                                     "#ff7f0e", "#7f7f7f")))
+    for lm, color in lam_colors.items():
+        mine = [r for r in a["runs"] if r["lam_mult"] == lm]
+        ax_j.scatter([r["eta_mult"] for r in mine], [r[f"sigma1_{PRIMARY}"] for r in mine], color=color, s=12,
+                     alpha=0.8, label=f"λ×{lm:g}")
+        if np.isfinite(j.a.slope):
+            ems = np.array(sorted({r["eta_mult"] for r in mine}))
+            c = np.mean([np.log(r[f"sigma1_{PRIMARY}"]) - j.a.slope * np.log(r["eta_mult"])
+                         + j.b.slope * np.log(r["lam_mult"]) for r in a["runs"]])
+            ax_j.plot(ems, np.exp(c) * ems ** j.a.slope * lm ** -j.b.slope, color=color, linewidth=1)
+    log2_axis(ax_j, "x")
+    verdict = "rejected" if j.a_equals_b_rejected else "not rejected"
+    ax_j.set(yscale="log", xlabel="η multiplier", ylabel=f"σ₁ ({PRIMARY_LABEL})",
+             title=f"(e) joint fit σ₁ ∝ η^a λ^−b (lines: seed-mean fit)")
+    note(ax_j, f"a = {j.a.text()}\nb = {j.b.text()}\na − b = {j.diff.text()}: a = b {verdict}", loc="lower right")
+    ax_j.legend(loc="upper left", fontsize=6)
     _tidy(fig)
     rows = []
     for r in a["runs"]:
@@ -388,7 +608,9 @@ def plot_wd1(ctx: FigureContext, results) -> FigureOutput:
                "slope_input_sigma1_vs_eta_over_lambda": a["fits"]["sigma1_input"].as_dict(),
                "spectrum_log_spread": a["spectrum_log_spread"],
                "spectrum_log_spread_half_rank": a["spectrum_log_spread_half"], "matched_ratio_sigma1_max_over_min":
-               a["matched_sigma1_spread"], "steady": a["steady"], "vector_like": ws.vector_like_note()}
+               a["matched_sigma1_spread"], "steady": a["steady"], "vector_like": ws.vector_like_note(),
+               **{f"joint_{k}": j.as_dict() for k, j in a["joint"].items()},
+               "joint_quantity": PRIMARY_LABEL}
     return FigureOutput(fig, rows, summary)
 
 
@@ -449,17 +671,19 @@ def plot_wd2(ctx: FigureContext, results) -> FigureOutput:
     return FigureOutput(fig, a["rows"], summary)
 
 
-def plot_wd3(ctx: FigureContext, results, alpha_info: dict) -> FigureOutput:
+def plot_wd3(ctx: FigureContext, results, law: Law) -> FigureOutput:
     from figures.plotting import log2_axis, new_figure, note
 
-    alpha_fit: Fit = alpha_info["alpha"]
-    a = analyze_wd3(results, alpha_fit.slope, alpha_fit)
+    alpha_fit: Fit = law.alpha
+    a = analyze_wd3(results, law, ctx.scale)
     widths = a["widths"]
+    joint_text = (f"; joint law â = {law.a.text()}, b̂ = {law.b.text()} (wd1), e* = {law.e_star:.2f}" if law.joint
+                  else "")
     fig, axes = new_figure(1, 2, panel_w=4.3, panel_h=3.3,
-                           title=f"wd3: weight-decay rules under μP η₂ ∝ 1/d (α̂ = {alpha_fit.text()} from wd2); "
-                                 f"{_steady_note(a['steady'])}")
+                           title=f"wd3: weight-decay rules under μP η₂ ∝ 1/d (α̂ = {alpha_fit.text()} from wd2"
+                                 f"{joint_text});\n{_steady_note(a['steady'])}")
     ax1, ax2 = axes[0]
-    for rule in WD3_RULES:
+    for rule in a["rules"]:
         mine = [r for r in a["rows"] if r["rule"] == rule]
         means = np.array([np.mean([r[f"sigma1_{PRIMARY}"] for r in mine if r["width"] == w]) for w in widths])
         f = a["fits"][rule]["sigma1"]
@@ -481,22 +705,32 @@ def plot_wd3(ctx: FigureContext, results, alpha_info: dict) -> FigureOutput:
         ax2.fill_between(es, lo, hi, color="0.5", alpha=0.2, linewidth=0, label="α̂ 95% CI")
     ax2.plot(es, [ws.predicted_sigma1_exponent(e, alpha=ALPHA_PAPER, p=P_PAPER) for e in es], color="0.5",
              linestyle=":", label="paper's α = 0.75")
+    if law.joint:
+        ax2.plot(es, [law.predicted(e, "joint").slope for e in es], color="#ff7f0e", linestyle="--",
+                 label="joint law â·a − b̂·e + α̂ (wd1+wd2)")
     ax2.axhline(0.0, color="0.3", linestyle="--", linewidth=0.8)
     ax2.axhspan(-0.1, 0.1, color="#1f77b4", alpha=0.07, label="|exponent| ≤ 0.1")
-    for rule in WD3_RULES:
+    for rule in a["rules"]:
         f = a["fits"][rule]["sigma1"]
         e = a["fits"][rule]["e"]
         ax2.errorbar([e], [f.slope], yerr=[[f.slope - f.lo], [f.hi - f.slope]], color=WD3_COLORS[rule], marker="o",
                      capsize=3, linestyle="none", label=WD3_LABELS[rule])
     ax2.set(xlabel="rule exponent e (λ₂ ∝ d^e)", ylabel="measured width exponent of σ₁",
             title="(b) σ₁ exponent vs rule")
-    note(ax2, f"fitted −dexp/de = p̂ = {a['p_family']:.2f} (law: 0.5)", loc="lower left")
+    law_b = f"; joint law: b̂ = {law.b.slope:.2f}" if law.joint else ""
+    note(ax2, f"fitted −dexp/de = {a['p_family']:.2f} (½-law: 0.5{law_b})", loc="lower left")
     ax2.legend(fontsize=6, loc="upper right")
     _tidy(fig)
+    def rule_summary(r: str) -> dict:
+        f = a["fits"][r]
+        return {**f["sigma1"].as_dict(), "e": f["e"], "predicted": f["predicted"],
+                "predicted_half": f["predicted_half"].as_dict(), "predicted_joint": f["predicted_joint"].as_dict(),
+                "error_half": f["error_half"], "error_joint": f["error_joint"],
+                "flat_under_joint": f["flat_under_joint"]}
+
     summary = {"alpha_hat": alpha_fit.as_dict(), "p_family": a["p_family"], "steady": a["steady"],
-               "vector_like": ws.vector_like_note(),
-               **{f"sigma1_exponent_{r}": {**a["fits"][r]["sigma1"].as_dict(), "e": a["fits"][r]["e"],
-                                           "predicted": a["fits"][r]["predicted"]} for r in WD3_RULES}}
+               "vector_like": ws.vector_like_note(), "law": law.as_dict(),
+               **{f"sigma1_exponent_{r}": rule_summary(r) for r in a["rules"]}}
     return FigureOutput(fig, a["rows"], summary)
 
 
@@ -545,12 +779,17 @@ def _alpha_for(ctx: FigureContext) -> dict:
     return measured_alpha(ctx.scale, device=ctx.device, cache_dir=_ctx_cache(ctx))[1]
 
 
+def _law_for(ctx: FigureContext) -> Law:
+    return measured_law(ctx.scale, device=ctx.device, cache_dir=_ctx_cache(ctx))[0]
+
+
 def _build_wd3(ctx: FigureContext) -> list:
-    return wd3_runs(ctx.scale, _alpha_for(ctx)["alpha"].slope)
+    law = _law_for(ctx)
+    return wd3_runs(ctx.scale, law.alpha.slope, law)
 
 
 def _plot_wd3(ctx: FigureContext, results) -> FigureOutput:
-    return plot_wd3(ctx, results, _alpha_for(ctx))
+    return plot_wd3(ctx, results, _law_for(ctx))
 
 
 def _build_wd4(ctx: FigureContext) -> list:
@@ -592,12 +831,12 @@ def render(fig_id: str, scale: str, *, device: str = "auto", cache_dir: Path | N
     ctx = FigureContext(fig_id=fig_id, scale=scale, device=device)
     t0 = time.perf_counter()
     train = lambda runs: run_grid(runs, cache_dir=cache, device=device, progress=progress)  # noqa: E731
-    if fig_id in ("wd3", "wd4"):
+    if fig_id == "wd3":
+        law = measured_law(scale, device=device, cache_dir=cache, progress=progress)[0]
+        out = plot_wd3(ctx, train(wd3_runs(scale, law.alpha.slope, law)), law)
+    elif fig_id == "wd4":
         alpha_hat, info = measured_alpha(scale, device=device, cache_dir=cache, progress=progress)
-        if fig_id == "wd3":
-            out = plot_wd3(ctx, train(wd3_runs(scale, alpha_hat)), info)
-        else:
-            out = plot_wd4(ctx, train(wd4_runs(scale, alpha_hat)), alpha_hat)
+        out = plot_wd4(ctx, train(wd4_runs(scale, alpha_hat)), alpha_hat)
     else:
         spec = FIGURES[fig_id]
         out = spec.plot(ctx, train(spec.build(ctx)))

@@ -38,7 +38,8 @@ from theory.bridge import BaseHP
 HIDDEN_TYPES = {"W_up": 1, "W_down": 2}
 """Fan's FFN matrix types and their map index i in `block{l}.{i}` (averaged over the blocks l = 1..L, as Fan's Fig. 1)."""
 NORMED_LAYER = "input"
-"""The input map: its output is read only through norms (pre-norms and the final norm), so it is scale-invariant."""
+"""The input map. Its output h0 is read by the blocks through their pre-norms, but also, through the residual stream,
+by the readout, which has no final norm here: it is not scale-invariant (its σ1 is reported beside the FFN maps)."""
 QUANTITIES = ("sigma1", "spectrum", "w_rms", "gain", "test_loss")
 VECTOR_LIKE = "eta1_fixed_lambda1_zero"
 DECAY_ROLES = ("hidden",)
@@ -46,8 +47,10 @@ DECAY_ROLES = ("hidden",)
 
 
 def vector_like_note() -> str:
+    """What the runs do (`run_config`): decay mask `DECAY_ROLES`, and `ModelConfig.final_norm` left False, so the
+    readout reads h_L directly (synthetic/models.py: norm_f is the identity without `final_norm`)."""
     return ("vector-like (input, readout): η1 = η_base fixed, λ1 = 0 (decay_roles = hidden); "
-            "final RMSNorm before the readout")
+            "no final norm: the readout reads h_L un-normalized (pre-norm RMSNorm inside each block only)")
 
 
 @dataclass(frozen=True)
@@ -141,6 +144,23 @@ def predicted_sigma1_exponent(e: float, *, alpha: float, p: float = 0.5) -> floa
     from theory import wd_rules
 
     return float(wd_rules.sigma1_exponent(e, bridge_hidden_exponents()[0], p, alpha))
+
+
+def predicted_sigma1_exponent_joint(e: float, *, alpha: float, p_eta: float, p_lam: float) -> float:
+    """theory.wd_rules.sigma1_exponent_general p_eta·a − p_lam·e + α under μP's a (the law σ1 ∝ η^p_eta λ^−p_lam d^α)."""
+    from theory import wd_rules
+
+    return float(wd_rules.sigma1_exponent_general(e, bridge_hidden_exponents()[0], p_eta, p_lam, alpha))
+
+
+def invariant_rule_exponent(*, alpha: float, p_eta: float, p_lam: float) -> float:
+    """λ2 ∝ d^e* keeping σ1 width-invariant under μP and the general law: theory.wd_rules.joint_wd_rule("fan")."""
+    import sympy as sp
+
+    from theory import wd_rules
+
+    a_mup = sp.nsimplify(bridge_hidden_exponents()[0])
+    return float(wd_rules.joint_wd_rule("fan", a_mup, sp.Float(p_eta), sp.Float(p_lam), sp.Float(alpha)).wd)
 
 
 def _model(s: FanSetting, width: int) -> ModelConfig:

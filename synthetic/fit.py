@@ -226,3 +226,65 @@ def format_fits(fits: Sequence[GroupFit], *, quantity: str, over: str, ci: float
         lines.append(f"not fitted ({len(failed)}):")
         lines += [f"{gf.label}: {gf.reason}" for gf in failed]
     return "\n".join(lines)
+
+
+def seed_t_interval(values: Sequence[float], ci: float = 0.95) -> tuple[float, float, float]:
+    """(mean, lo, hi): the t-interval mean ± t_{(1+ci)/2, G-1}·sd/√G over G per-seed estimates (non-finite dropped)."""
+    v = np.asarray(values, dtype=np.float64).ravel()
+    v = v[np.isfinite(v)]
+    if v.size < 2:
+        raise FitError(f"a per-seed t-interval needs at least two finite per-seed estimates (got {v.size})")
+    mean = float(v.mean())
+    half = float(stats.t.ppf(0.5 + ci / 2, v.size - 1)) * float(v.std(ddof=1)) / np.sqrt(v.size)
+    return mean, mean - half, mean + half
+
+
+@dataclass(frozen=True)
+class MultiFit:
+    """Per-seed least-squares fit of log y on several log x: `coef[name]` is the mean over seeds of the seed's
+    coefficient, `ci[name]` its per-seed t-interval ("seed_t"), `per_seed[seed][name]` the seed's own estimate."""
+
+    coef: dict[str, float]
+    ci: dict[str, tuple[float, float]]
+    per_seed: dict[Any, dict[str, float]]
+    n: int
+    n_dropped: int = 0
+    method: str = "seed_t"
+
+    def contrast(self, weights: Mapping[str, float], ci: float = 0.95) -> tuple[float, float, float]:
+        """(mean, lo, hi) of Σ w·coef over seeds (e.g. {"a": 1, "b": -1} for a − b), per-seed t-interval."""
+        return seed_t_interval([sum(w * c[k] for k, w in weights.items()) for c in self.per_seed.values()], ci)
+
+
+def loglog_fit_multi(xs: Mapping[str, Sequence[float]], y: Sequence[float], groups: Sequence[Any],
+                     ci: float = 0.95) -> MultiFit:
+    """Fit log y = c + Σ_k β_k log x_k by OLS within each seed (`groups`), then per-seed t-intervals over the seeds'
+    β_k (the seed is the replicate, as `loglog_fit`'s "seed_t"). Points with a non-finite or non-positive value are
+    dropped and counted; a seed whose design is rank-deficient is left out; fewer than two usable seeds raise."""
+    names = list(xs)
+    if not names:
+        raise FitError("loglog_fit_multi needs at least one regressor")
+    y = np.asarray(y, dtype=np.float64).ravel()
+    cols = [np.asarray(xs[k], dtype=np.float64).ravel() for k in names]
+    g = np.asarray(groups, dtype=object).ravel()
+    if any(c.shape != y.shape for c in cols) or g.shape != y.shape:
+        raise FitError("regressors, y and groups differ in length")
+    keep = np.isfinite(y) & (y > 0)
+    for c in cols:
+        keep &= np.isfinite(c) & (c > 0)
+    X = np.column_stack([np.ones(int(keep.sum()))] + [np.log(c[keep]) for c in cols])
+    ly, g = np.log(y[keep]), g[keep]
+    per_seed: dict[Any, dict[str, float]] = {}
+    for label in sorted(set(g.tolist()), key=_sort_key):
+        m = g == label
+        if m.sum() <= X.shape[1] - 1 or np.linalg.matrix_rank(X[m]) < X.shape[1]:
+            continue
+        beta, *_ = np.linalg.lstsq(X[m], ly[m], rcond=None)
+        per_seed[label] = {k: float(b) for k, b in zip(names, beta[1:])}
+    if len(per_seed) < 2:
+        raise FitError(f"a per-seed joint fit needs two seeds with a full-rank design (got {len(per_seed)})")
+    coef, cis = {}, {}
+    for k in names:
+        mean, lo, hi = seed_t_interval([c[k] for c in per_seed.values()], ci)
+        coef[k], cis[k] = mean, (lo, hi)
+    return MultiFit(coef, cis, per_seed, int(keep.sum()), int((~keep).sum()))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import math
+from dataclasses import replace
 
 import pytest
 import torch
@@ -91,12 +92,14 @@ def test_every_figure_writes_png_pdf_csv(fan_cache, tmp_path):
 
     results = {k: _train(f(SCALE), fan_cache) for k, f in (("wd1", wd.wd1_runs), ("wd2", wd.wd2_runs))}
     alpha_hat, alpha_info = wd.measured_alpha(SCALE, results=results["wd2"])
-    results["wd3"] = _train(wd.wd3_runs(SCALE, alpha_hat), fan_cache)
+    law = wd.measured_law(SCALE, wd1_results=results["wd1"], wd2_results=results["wd2"])[0]
+    assert law.joint and law.alpha.slope == alpha_hat
+    results["wd3"] = _train(wd.wd3_runs(SCALE, alpha_hat, law), fan_cache)
     results["wd4"] = _train(wd.wd4_runs(SCALE, alpha_hat), fan_cache)
     drawn = {
         "wd1": wd.plot_wd1(FigureContext("wd1", SCALE), results["wd1"]),
         "wd2": wd.plot_wd2(FigureContext("wd2", SCALE), results["wd2"]),
-        "wd3": wd.plot_wd3(FigureContext("wd3", SCALE), results["wd3"], alpha_info),
+        "wd3": wd.plot_wd3(FigureContext("wd3", SCALE), results["wd3"], law),
         "wd4": wd.plot_wd4(FigureContext("wd4", SCALE), results["wd4"], alpha_hat),
     }
     for fig_id, out in drawn.items():
@@ -108,3 +111,106 @@ def test_every_figure_writes_png_pdf_csv(fan_cache, tmp_path):
         assert out.summary["steady"]["timescales_min"] >= 5.0 - 1e-9
     shifts = [v for k, v in drawn["wd4"].summary.items() if k.startswith("optimum_shift_")]
     assert len(shifts) == 4 and all(math.isfinite(x) for x in shifts)
+    # labels are read from the configs: the analysis does not depend on the order of the results
+    forward, backward = (wd.analyze_wd4(r, SCALE, alpha_hat) for r in (results["wd4"], results["wd4"][::-1]))
+    assert repr(forward["optima"]) == repr(backward["optima"]) and len(forward["rows"]) == len(results["wd4"])
+    a3 = wd.analyze_wd3(results["wd3"][::-1], law, SCALE)
+    assert a3["fits"]["fan_measured"]["sigma1"] == wd.analyze_wd3(results["wd3"], law, SCALE)["fits"]["fan_measured"]["sigma1"]
+
+
+# ---------------------------------------------------------------- the analysis against a closed form
+
+A_TRUE, B_TRUE, ALPHA_TRUE = 0.4, 0.6, 0.8
+"""A law with a ≠ b: σ1 = C_seed · η2^a · λ2^−b · d^α exactly, in every layer."""
+
+
+def _law_result(config, seed_scale: bool = True):
+    """A fake RunResult whose every matrix layer has σ1 (and gain, RMS, spectrum) = C·η2^a·λ2^−b·d^α over the last
+    steps, with a per-seed constant C (the seed's intercept must not move the slopes)."""
+    from synthetic.engine import RunResult
+    from synthetic.records import Record
+
+    eta2, lam2 = ws.hidden_eta_lam(config)
+    c = 1.0 + 0.1 * config.seed if seed_scale else 1.0
+    v = c * eta2 ** A_TRUE * lam2 ** -B_TRUE * config.model.width ** ALPHA_TRUE
+    layers = ("input", *ws.hidden_layers(config.model.depth))
+    recs = []
+    for step in (config.steps // 2, config.steps - 1, config.steps):
+        for layer in layers:
+            recs += [Record("fake", step, layer, q, 0, v) for q in ("sigma1", "gain", "w_rms")]
+            recs += [Record("fake", step, layer, "spectrum", i, v * 0.5 ** i) for i in range(4)]
+        recs.append(Record("fake", step, "model", "test_loss", 0, 1.0))
+    return RunResult(config, "fake", recs, None)
+
+
+def test_analysis_recovers_a_known_law_exactly(tmp_path):
+    """Records from σ1 = C η^a λ^−b d^α (a = 0.4 ≠ b = 0.6, α = 0.8): wd1's joint fit gives a and b exactly (zero-width
+    per-seed intervals, a = b rejected), wd2 gives α; wd3's runs then measure exactly the joint law's prediction
+    a·a_η − b·e + α (a_η = −1, μP) for every rule, the ½-law misses by (a − ½)·a_η − (b − ½)·e, the joint law's e*
+    rule comes out flat; and the results table reads those numbers back from the summaries."""
+    from figures.plotting import save_outputs
+    from figures.results_table import markdown
+    from synthetic.version import ENGINE_VERSION
+
+    r1 = [_law_result(c) for c in wd.wd1_runs(SCALE)]
+    r2 = [_law_result(c) for c in wd.wd2_runs(SCALE)]
+    law, a1, a2 = wd.measured_law(SCALE, wd1_results=r1, wd2_results=r2)
+    j = a1["joint"][f"sigma1_{wd.PRIMARY}"]
+    assert (j.a.slope, j.a.lo, j.a.hi) == pytest.approx((A_TRUE,) * 3, abs=1e-9)
+    assert (j.b.slope, j.b.lo, j.b.hi) == pytest.approx((B_TRUE,) * 3, abs=1e-9)
+    assert j.diff.slope == pytest.approx(A_TRUE - B_TRUE, abs=1e-9) and j.a_equals_b_rejected
+    assert law.alpha.slope == pytest.approx(ALPHA_TRUE, abs=1e-9) and law.joint
+    a_eta = ws.bridge_hidden_exponents()[0]
+    assert a_eta == -1.0
+    assert law.e_star == pytest.approx((A_TRUE * a_eta + ALPHA_TRUE) / B_TRUE, abs=1e-9)
+    # every wd1 run was labelled from its config, whatever its position in the list
+    a1_shuffled = wd.analyze_wd1(r1[::-1], SCALE)
+    assert sorted((r["label"], r["seed"]) for r in a1_shuffled["runs"]) == sorted(
+        (r["label"], r["seed"]) for r in a1["runs"])
+    assert a1_shuffled["joint"][f"sigma1_{wd.PRIMARY}"].a.slope == pytest.approx(A_TRUE, abs=1e-9)
+
+    plan = wd.wd3_plan(SCALE, law.alpha.slope, law)
+    r3 = [_law_result(c) for _, _, c in plan]
+    a3 = wd.analyze_wd3(r3[::-1], law, SCALE)          # reversed: rules are read from the configs
+    assert a3["rules"] == list(wd.WD3_RULES)
+    for rule in a3["rules"]:
+        f = a3["fits"][rule]
+        e = f["e"]
+        joint = A_TRUE * a_eta - B_TRUE * e + ALPHA_TRUE
+        assert f["sigma1"].slope == pytest.approx(joint, abs=1e-9), rule
+        assert f["predicted_joint"].slope == pytest.approx(joint, abs=1e-9)
+        assert f["error_joint"] == pytest.approx(0.0, abs=1e-9)
+        assert f["error_half"] == pytest.approx((A_TRUE - 0.5) * a_eta - (B_TRUE - 0.5) * e, abs=1e-9)
+    assert a3["fits"]["joint_invariant"]["sigma1"].slope == pytest.approx(0.0, abs=1e-9)
+    assert a3["fits"]["joint_invariant"]["flat_under_joint"]
+    assert a3["p_family"] == pytest.approx(B_TRUE, abs=1e-9)     # −d(exponent)/de over the rules is b
+
+    # the figures' summaries and the results table carry the same numbers
+    root = tmp_path / "summaries"
+    for fig_id, out in (("wd1", wd.plot_wd1(FigureContext("wd1", SCALE), r1)),
+                        ("wd3", wd.plot_wd3(FigureContext("wd3", SCALE), r3, law))):
+        save_outputs(out.figure, root / fig_id, fig_id, out.rows,
+                     {**out.summary, "scale": SCALE, "provenance": {"engine_version": ENGINE_VERSION}})
+    table = markdown(root)
+    (joint_row,) = [line for line in table.splitlines() if line.startswith("| wd1: joint fit")]
+    assert "a = +0.400 [+0.400, +0.400], b = +0.600 [+0.600, +0.600]" in joint_row
+    assert "**rejected**" in joint_row and joint_row.endswith("| **no** |")
+    oos = [line for line in table.splitlines() if line.startswith("| wd3 out of sample")]
+    assert len(oos) == len(wd.WD3_RULES)
+    assert all("error joint +0.000" in line or "error joint -0.000" in line for line in oos)
+    assert all(line.endswith("| yes |") for line in oos)
+    (flat,) = [line for line in oos if "joint law predicts flat (e*)" in line]
+    assert "(joint_invariant)" in flat
+
+
+def test_wd1_point_is_read_from_the_config():
+    runs = wd.wd1_runs(SCALE)
+    s = ws.setting(SCALE)
+    assert len(runs) == len(wd.WD1_POINTS) * len(s.seeds)
+    labels = {wd.wd1_point(c, SCALE)[0] for c in runs}
+    assert labels == {p[0] for p in wd.WD1_POINTS} and set(wd.FAN_SIX) <= labels
+    # the factorial: every (η, λ) multiplier pair of {0.5, 1, 2}² is in the grid
+    pairs = {(em, lm) for _, em, lm in wd.WD1_POINTS}
+    assert {(x, y) for x in (0.5, 1.0, 2.0) for y in (0.5, 1.0, 2.0)} <= pairs
+    with pytest.raises(ValueError):
+        wd.wd1_point(replace(runs[0], base=ws.base_hp(s, width=s.d0, eta_mult=3.0)), SCALE)

@@ -147,3 +147,25 @@ def test_per_seed_interval_refuses_rather_than_pooling_correlated_points():
     """Seed 0 at four widths, seed 1 at one: no per-seed interval exists, and a pooled one would be too narrow."""
     with pytest.raises(FitError, match="two seeds with two distinct x values"):
         loglog_fit([32, 64, 128, 256, 32], [1.0, 1.4, 2.0, 2.8, 1.1], groups=[0, 0, 0, 0, 1])
+
+
+def test_multi_fit_recovers_an_exact_law_and_its_contrast():
+    """log y = 1 + 0.4 log η − 0.6 log λ exactly, per seed: coefficients exact, zero-width intervals; with per-seed
+    noise the estimate is the seed mean and the interval a t-interval over seeds."""
+    from synthetic.fit import loglog_fit_multi, seed_t_interval
+
+    eta = np.array([0.5, 1, 2, 0.5, 1, 2, 0.5, 1, 2] * 3)
+    lam = np.array([0.5, 0.5, 0.5, 1, 1, 1, 2, 2, 2] * 3)
+    seed = np.repeat([0, 1, 2], 9)
+    shift = np.array([0.0, 0.05, -0.02])[seed]
+    y = np.exp(1.0 + shift) * eta ** 0.4 * lam ** -0.6
+    f = loglog_fit_multi({"eta": eta, "lam": lam}, y, seed)
+    assert f.coef["eta"] == pytest.approx(0.4, abs=1e-12) and f.coef["lam"] == pytest.approx(-0.6, abs=1e-12)
+    assert f.ci["eta"][1] - f.ci["eta"][0] < 1e-10
+    assert f.contrast({"eta": 1, "lam": 1})[0] == pytest.approx(-0.2, abs=1e-12)
+    slopes = 0.4 + np.array([0.01, -0.03, 0.05])
+    y2 = eta ** slopes[seed] * lam ** -0.6
+    f2 = loglog_fit_multi({"eta": eta, "lam": lam}, y2, seed)
+    assert (f2.coef["eta"], *f2.ci["eta"]) == pytest.approx(seed_t_interval(slopes))
+    with pytest.raises(FitError):
+        loglog_fit_multi({"eta": eta[:9], "lam": lam[:9]}, y[:9], seed[:9])

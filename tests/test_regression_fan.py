@@ -1,7 +1,9 @@
 """CI regression checks for the Fan et al. AdamW steady-state law (smoke scale, CPU, float64).
 
 Expectations are the paper's law and the digest's tolerances (digest §10.3): σ1 ∝ (η/λ)^0.5 at steady state, and a
-weight-decay rule λ2 ∝ d^(2α̂−1) built from the measured width exponent α̂ keeps σ1 width-invariant under μP. The
+weight-decay rule λ2 ∝ d^(2α̂−1) built from the measured width exponent α̂ keeps σ1 width-invariant under μP. The law's
+general form σ1 ∝ η^a λ^−b d^α is fitted too (a, b on wd1's factorial grid): a, b = 0.5 ± 0.1, and its own invariant
+rule e* = (â·a_η + α̂)/b̂ keeps σ1 flat on wd3's runs. The
 fitted exponents are also pinned in tests/golden/fan.json; `FAN_GOLDEN_UPDATE=1 pytest tests/test_regression_fan.py`
 rewrites that file (review the diff: every moved exponent is a behaviour change).
 
@@ -56,7 +58,7 @@ def _train(runs, cache):
 
 @pytest.fixture(scope="module")
 def wd1(fan_cache):
-    return wd.analyze_wd1(_train(wd.wd1_runs(SCALE), fan_cache))
+    return wd.analyze_wd1(_train(wd.wd1_runs(SCALE), fan_cache), SCALE)
 
 
 @pytest.fixture(scope="module")
@@ -65,9 +67,9 @@ def wd2(fan_cache):
 
 
 @pytest.fixture(scope="module")
-def wd3(fan_cache, wd2):
-    alpha = wd2["alpha"]
-    return wd.analyze_wd3(_train(wd.wd3_runs(SCALE, alpha.slope), fan_cache), alpha.slope, alpha)
+def wd3(fan_cache, wd1, wd2):
+    law = wd.fitted_law(wd1, wd2)
+    return wd.analyze_wd3(_train(wd.wd3_runs(SCALE, law.alpha.slope, law), fan_cache), law, SCALE)
 
 
 def test_smoke_runs_reach_steady_state(wd1, wd3):
@@ -100,12 +102,31 @@ def test_measured_alpha_rule_keeps_sigma1_flat(wd3):
         f"{f.slope:.3f}; expected 0 ± {FLAT_TOL}")
 
 
+def test_joint_law_powers_are_both_one_half(wd1):
+    """σ1 ∝ η^a λ^−b fitted jointly over wd1's factorial (η, λ) grid (per-seed least squares of log σ1 on log η2,
+    log λ2): a and b each 0.5 ± 0.1 (W_up, blocks 2..L)."""
+    j = wd1["joint"]["sigma1_W_up_inner"]
+    for name, f in (("a", j.a), ("b", j.b)):
+        assert abs(f.slope - 0.5) <= SLOPE_TOL, f"joint law {name} = {f.text(3)}; expected 0.5 ± {SLOPE_TOL}"
+
+
+def test_joint_law_invariant_rule_keeps_sigma1_flat(wd3):
+    """λ2 ∝ d^e* with e* = (â·a + α̂)/b̂ (theory.wd_rules.joint_wd_rule("fan") at the fitted law) under μP: σ1's width
+    exponent 0 ± 0.1, out of sample (wd3's runs are not those the law was fitted on)."""
+    fit = wd3["fits"]["joint_invariant"]
+    f = fit["sigma1_W_up_inner"]
+    assert abs(f.slope) <= FLAT_TOL, (f"joint-law rule (e* = {fit['e']:.3f}): σ1 width exponent {f.slope:.3f}; "
+                                      f"expected 0 ± {FLAT_TOL}")
+
+
 def measured_exponents(wd1, wd2, wd3) -> dict[str, float]:
     out = {f"wd1.slope.{k}": f.slope for k, f in wd1["fits"].items()}
+    for k, j in wd1["joint"].items():
+        out[f"wd1.joint.{k}.a"], out[f"wd1.joint.{k}.b"] = j.a.slope, j.b.slope
     out.update({f"wd2.alpha.{k}": f.slope for k, f in wd2["fits"].items()})
     for rule, fits in wd3["fits"].items():
         for k, f in fits.items():
-            if isinstance(f, wd.Fit):
+            if isinstance(f, wd.Fit) and not k.startswith("predicted"):
                 out[f"wd3.{rule}.{k}"] = f.slope
     out["wd3.p_family"] = wd3["p_family"]
     return out

@@ -180,3 +180,54 @@ def test_results_table_levels_are_the_figures_size_thresholds():
     for fid in UPDATES:
         assert FIGS[fid]["level"] == ASSUMPTIONS[fid][2][0]
         assert floor_of(informative_above(FIGS[fid]["level"])) == pytest.approx(FIGS[fid]["level"])
+def _wd1(a=0.48, b=0.52, half=0.05):
+    fit = lambda v, h: {"value": v, "ci_low": v - h, "ci_high": v + h, "n": 24}  # noqa: E731
+    return {"slope_sigma1_W_up_inner_vs_eta_over_lambda": fit(0.5, 0.05), "slope_w_rms_W_up_vs_eta_over_lambda":
+            fit(0.5, 0.05), "matched_ratio_sigma1_max_over_min": 1.05, "scale": "smoke",
+            "joint_sigma1_W_up_inner": {"a": fit(a, half), "b": fit(b, half), "a_minus_b": fit(a - b, half),
+                                        "a_equals_b_rejected": abs(a - b) > half, "seeds": 5}}
+
+
+def _wd3_rule(measured, e, pred_half, pred_joint, flat=False):
+    return {"value": measured, "ci_low": measured - 0.02, "ci_high": measured + 0.02, "n": 15, "e": e,
+            "predicted": pred_half, "predicted_half": {"value": pred_half, "ci_low": pred_half - 0.01,
+                                                       "ci_high": pred_half + 0.01},
+            "predicted_joint": {"value": pred_joint, "ci_low": pred_joint - 0.05, "ci_high": pred_joint + 0.05},
+            "error_half": measured - pred_half, "error_joint": measured - pred_joint, "flat_under_joint": flat}
+
+
+def test_joint_law_rows(tmp_path):
+    """wd1: a = b not rejected → yes; rejected → no. wd3: one out-of-sample row per rule, with both predictions and
+    errors, the verdict by the joint law's error (< 0.1), the e* rule marked flat."""
+    _write(tmp_path, "wd1", _wd1())
+    _write(tmp_path, "wd3", {"scale": "smoke", "sigma1_exponent_mup_fixed": _wd3_rule(0.30, 0.0, 0.45, 0.32),
+                             "sigma1_exponent_joint_invariant": _wd3_rule(0.15, 0.9, 0.0, 0.0, flat=True)})
+    table = markdown(tmp_path)
+    row = _line(table, "| wd1: joint fit")
+    assert "a = +0.480 [+0.430, +0.530], b = +0.520 [+0.470, +0.570]" in row and "not rejected" in row
+    assert row.endswith("| smoke | yes |")
+    mup = _line(table, "| wd3 out of sample (mup_fixed)")
+    assert "joint +0.320 [+0.270, +0.370]; ½-law +0.450 [+0.440, +0.460]" in mup
+    assert "error joint -0.020, ½-law -0.150" in mup and mup.endswith("| yes |")
+    inv = _line(table, "| wd3 out of sample (joint_invariant)")
+    assert "joint law predicts flat (e*)" in inv and inv.endswith("| **no** |")     # measured 0.15, predicted 0
+    (tmp_path / "wd1" / "summary_wd1.json").unlink()
+    (tmp_path / "wd1").rmdir()
+    _write(tmp_path, "wd1", _wd1(a=0.40, b=0.60))
+    row = _line(markdown(tmp_path), "| wd1: joint fit")
+    assert "**rejected**" in row and row.endswith("| **no** |")
+
+
+def test_summaries_from_before_the_joint_law_keep_their_rows(tmp_path):
+    """A wd1/wd3 summary without the joint keys gives exactly the older rows (no joint row, no traceback)."""
+    s1 = _wd1()
+    del s1["joint_sigma1_W_up_inner"]
+    old3 = _wd3_rule(0.30, 0.0, 0.45, 0.32)
+    for k in ("predicted_half", "predicted_joint", "error_half", "error_joint", "flat_under_joint"):
+        del old3[k]
+    _write(tmp_path, "wd1", s1)
+    _write(tmp_path, "wd3", {"scale": "smoke", "sigma1_exponent_mup_fixed": old3})
+    table = markdown(tmp_path)
+    assert "joint fit" not in table and "out of sample" not in table
+    assert len([line for line in table.splitlines() if line.startswith("| wd1:")]) == 3
+    assert len([line for line in table.splitlines() if line.startswith("| wd3:")]) == 1
