@@ -375,13 +375,25 @@ def _claims_wd3_joint(s: Summary) -> list[Claim]:
     return out
 
 
+WD4_LABELS = {"joint_invariant": "joint law's flat rule λ₂ ∝ d^e*", "fan_paper": "Fan's λ₂ ∝ √d",
+              "mup_fixed": "μP, fixed λ", "fan_measured": "measured-α rule"}
+
+
 def _claims_wd4(s: Summary) -> list[Claim]:
-    shifts = {k.removeprefix("optimum_shift_"): v for k, v in s.items() if k.startswith("optimum_shift_")}
-    edges = [k.removeprefix("optimum_at_grid_edge_") for k, v in s.items() if k.startswith("optimum_at_grid_edge_") and v]
-    note = f" (optimum at the grid edge: {', '.join(edges)})" if edges else ""
-    ok = all(v <= 1 for k, v in shifts.items() if k.startswith("fan_measured")) and not edges
-    return [Claim("wd4: zero-shot transfer of η_base and λ_base", "rule's optimum moves ≤ 1 grid step",
-                  ", ".join(f"{k} {v:g}" for k, v in shifts.items()) + note, _yes(ok))]
+    """Per rule: zero-shot transfer of the η and λ multipliers from d0, each by the transfer verdict."""
+    out = []
+    for rule in s["rules"]:
+        parts, verdicts, estimates = [], [], ()
+        for knob, name in (("eta", "η"), ("lam", "λ")):
+            t = s[f"transfer_summary.{rule}.{knob}"]
+            parts.append(f"{name}: {_transfer_text(t, 'd')}")
+            verdicts.append(_transfer_verdict(t))
+            estimates += _shift_estimates(s, f"transfer.{rule}.{knob}")
+        verdict = ("**no**" if "**no**" in verdicts else "undecided" if "undecided" in verdicts else "yes")
+        out.append(Claim(f"wd4: zero-shot transfer of η_base and λ_base, {WD4_LABELS.get(rule, rule)} "
+                         f"(e = {s['e'][rule]:.2f})", "both optima within ±1 octave of d0's (95% interval)",
+                         "; ".join(parts), verdict, estimates))
+    return out
 
 
 CLAIMS: dict[str, Callable[[Summary], list[Claim]]] = {

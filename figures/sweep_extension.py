@@ -47,6 +47,23 @@ def sweep_of(results: Sequence, loss: Callable[[object], float], knob: Knob = "e
     return Sweep(np.array(xs), table)
 
 
+def next_point(sweep: Sweep, *, step: float | None = None, limits: tuple[float, float] = LIMITS) -> float | None:
+    """The log₂ value one step (default: the grid's smallest spacing) beyond the edge holding a sweep's optimum, or
+    None when the optimum is inside, every point diverged, the sweep has fewer than three points, or the new value
+    would leave `limits`."""
+    if sweep.x.size < 3:
+        return None
+    m = sweep.curve()
+    if not np.isfinite(m).any():
+        return None
+    i = int(np.argmin(np.where(np.isfinite(m), m, np.inf)))
+    if i not in (0, sweep.x.size - 1):
+        return None
+    step = float(np.min(np.diff(sweep.x))) if step is None else step
+    x_new = float(sweep.x[i] + (step if i else -step))
+    return x_new if limits[0] <= x_new <= limits[1] else None
+
+
 def edge_extensions(results: Sequence, *, loss: Callable[[object], float], limits: tuple[float, float] = LIMITS,
                     knob: Knob = "eta") -> list:
     """Runs one grid step (the curve's smallest spacing in log₂ of the swept value) beyond the edge of every curve
@@ -56,18 +73,8 @@ def edge_extensions(results: Sequence, *, loss: Callable[[object], float], limit
         curves.setdefault(curve_key(r.config, knob), []).append(r)
     new = []
     for members in curves.values():
-        sweep = sweep_of(members, loss, knob)
-        if sweep.x.size < 3:
-            continue
-        m = sweep.curve()
-        if not np.isfinite(m).any():
-            continue
-        i = int(np.argmin(np.where(np.isfinite(m), m, np.inf)))
-        if i not in (0, sweep.x.size - 1):
-            continue
-        step = float(np.min(np.diff(sweep.x)))
-        x_new = sweep.x[i] + (step if i else -step)
-        if not limits[0] <= x_new <= limits[1]:
+        x_new = next_point(sweep_of(members, loss, knob), limits=limits)
+        if x_new is None:
             continue
         template = members[0].config
         for seed in sorted({r.config.seed for r in members}):

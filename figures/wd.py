@@ -10,14 +10,15 @@
   built from the α̂ measured in wd2 (½-law: e = 2α̂ − 1) and the joint law's σ1-invariant rule e* = (â·a + α̂)/b̂
   (â, b̂ from wd1); σ1's width exponent, out of sample, against both predictions: the ½-law ½(a − e) + α̂ and the
   joint law â·a − b̂·e + α̂ (per-seed t-intervals).
-- wd4: zero-shot transfer: final test loss against η_base and λ_base per width, measured-α rule against fixed λ.
+- wd4: zero-shot transfer of η_base and λ_base from the proxy width d0: final test loss against each multiplier per
+  width, for the joint law's flat rule, Fan's λ ∝ √d and fixed λ; sub-grid optima, shifts and regrets with
+  seed-bootstrap intervals (figures.transfer_metric); a sweep with an edge optimum is extended (sweep_extension).
 
 Headline matrices: `PRIMARY` (W_up of blocks 2..L); W_down, block 1, the input map and weight RMS are reported beside
 them. Every run is a `RunConfig` built in `figures.wd_setup` (numbers from theory; the vector-like choice is
 `wd_setup.VECTOR_LIKE`). `analyze_*` return the headline numbers (used by the CI regression checks), `plot_*` draw them,
-`FIGURES` is the registry's spec dict; `python -m figures.wd [ids] --scale S [--gallery figures/gallery]` renders
-without the registry. wd3/wd4 read α̂ from wd2's runs in the cache (trained first if missing); wd3 also reads
-â, b̂ from wd1's runs the same way.
+`FIGURES` is the registry's spec dict (`python paper_repro.py --figure wd1` etc. draws them). wd3/wd4 read α̂ from
+wd2's runs and â, b̂ from wd1's runs in the cache (trained first if missing).
 """
 
 from __future__ import annotations
@@ -31,6 +32,9 @@ import numpy as np
 
 from figures import wd_setup as ws
 from figures.registry import FigureContext, FigureOutput, FigureSpec
+from figures.sweep_extension import next_point
+from figures.sweep_panels import summarise
+from figures.transfer_metric import Sweep, transfer
 from synthetic.fit import FitError, MultiFit, loglog_fit, loglog_fit_multi, seed_t_interval
 
 P_PAPER = 0.5
@@ -66,7 +70,8 @@ WD3_COLORS = {"mup_fixed": "#d62728", "fan_paper": "#2ca02c", "constant_eta_lamb
 FLAT_UNDER_JOINT = "joint_invariant"
 """The rule the joint law predicts to keep σ1 flat (its e* solves â·a − b̂·e + α̂ = 0)."""
 FLAT_TOL = 0.1
-WD4_RULES: tuple[str, ...] = ("fan_measured", "mup_fixed")
+WD4_RULES: tuple[str, ...] = ("joint_invariant", "fan_paper", "mup_fixed")
+"""wd4's rules: the one the joint law predicts flat, Fan's λ ∝ √d (with μP's η ∝ 1/d: λ₂ ∝ d^0.5), and fixed λ."""
 
 
 # ---------------------------------------------------------------- runs
@@ -158,15 +163,21 @@ def _seedless(config) -> str:
     return replace(config, seed=0).canonical_json()
 
 
-def wd4_plan(scale: str, alpha_hat: float) -> list[tuple[dict, object]]:
-    """(labels, config) of every wd4 run: per rule and transfer width, an η_base sweep at λ multiplier 1 and a λ_base
-    sweep at η multiplier 1 (labels: rule, width, sweep, eta_mult, lam_mult)."""
+def wd4_rules(law: "Law | None") -> tuple[str, ...]:
+    """WD4_RULES, less the joint law's invariant rule when no joint law was fitted."""
+    return tuple(r for r in WD4_RULES if r != "joint_invariant" or (law is not None and law.joint))
+
+
+def wd4_plan(scale: str, law: "Law") -> list[tuple[dict, object]]:
+    """(labels, config) of every planned wd4 run: per rule and transfer width, an η_base sweep at λ multiplier 1 and
+    a λ_base sweep at η multiplier 1 (labels: rule, width, sweep, eta_mult, lam_mult). A sweep whose optimum sits on
+    its grid's edge is extended beyond the plan (`extend_wd4`); its runs keep the plan's steps."""
     s = ws.setting(scale)
-    es = {r: rule_e(r, alpha_hat) for r in WD4_RULES}
+    es = {r: rule_e(r, law.alpha.slope, law) for r in wd4_rules(law)}
     per_tau = replace(s, steps_per_tau=s.transfer_steps_per_tau or s.steps_per_tau)
     steps = _mup_steps(per_tau, list(es.values()), s.transfer_widths, mults=min(min(s.eta_grid), min(s.lam_grid)))
     plan = []
-    for r in WD4_RULES:
+    for r in es:
         for w in s.transfer_widths:
             points = [("eta", m, 1.0) for m in s.eta_grid] + [("lam", 1.0, m) for m in s.lam_grid if m != 1.0]
             for sweep, em, lm in points:
@@ -177,9 +188,30 @@ def wd4_plan(scale: str, alpha_hat: float) -> list[tuple[dict, object]]:
     return plan
 
 
-def wd4_runs(scale: str, alpha_hat: float) -> list:
+def wd4_runs(scale: str, law: "Law") -> list:
     """Per transfer width and rule: an η_base sweep at λ multiplier 1 and a λ_base sweep at η multiplier 1."""
-    return [c for _, c in wd4_plan(scale, alpha_hat)]
+    return [c for _, c in wd4_plan(scale, law)]
+
+
+def _wd4_loss(res) -> float:
+    return ws.final_value(res.records, "test_loss", ("model",)) if res.diverged_at is None else math.nan
+
+
+def extend_wd4(results, scale: str, law: "Law") -> list:
+    """One more multiplier (×2 or ×½) beyond the edge of every rule's η or λ sweep whose optimum sits there
+    (sweep_extension.next_point), for all the sweep's seeds, on the rule's own lattice of multipliers."""
+    anchors = _wd4_anchors(scale, law)
+    new: dict[str, object] = {}
+    for (rule, width, knob), (members, sweep) in wd4_sweeps(results, scale, law).items():
+        x_new = next_point(sweep, step=1.0, limits=(-12.0, 12.0))
+        if x_new is None:
+            continue
+        anchor = anchors[(rule, width)]
+        value = getattr(anchor.base, knob) * 2.0 ** x_new
+        for seed in sorted({r.config.seed for r in members}):
+            cfg = replace(anchor, seed=seed, base=replace(anchor.base, **{knob: value}))
+            new.setdefault(cfg.canonical_json(), cfg)
+    return list(new.values())
 
 
 # ---------------------------------------------------------------- analysis
@@ -462,50 +494,71 @@ def analyze_wd3(results, law: Law, scale: str) -> dict:
             "widths": s_ws, "p_family": p_fam, "steady": steady_sum}
 
 
-def analyze_wd4(results, scale: str, alpha_hat: float) -> dict:
-    """Rows per planned point (labels from `wd4_plan`), each with the results whose config equals the planned one,
-    seed aside (so a run's labels come from its config, not its position); the optima per rule, sweep and width."""
+def _wd4_anchors(scale: str, law: "Law") -> dict[tuple[str, int], object]:
+    """(rule, width) -> that rule's run at multipliers (1, 1) (first seed): the point both of its sweeps pass through."""
+    out = {}
+    for labels, cfg in wd4_plan(scale, law):
+        if labels["eta_mult"] == 1.0 and labels["lam_mult"] == 1.0:
+            out.setdefault((labels["rule"], labels["width"]), cfg)
+    return out
+
+
+def wd4_sweeps(results, scale: str, law: "Law") -> dict[tuple[str, int, str], tuple[list, Sweep]]:
+    """(rule, width, knob) -> (member results, Sweep over log₂ of the multiplier). A sweep's members are the runs
+    equal to the rule's (1, 1) run in everything but the swept base value and the seed (sweep_extension.curve_key)
+    whose multiplier is a power of two: labels come from the configs, never from positions, and extended points join
+    their sweep. (A rule changes only λ's reference, so at one width the λ sweeps of all rules are one family of
+    configs; the power-of-two lattice keeps each rule's own points.)"""
+    from figures.sweep_extension import curve_key
+
+    by_key: dict[tuple[str, object], list] = {}
+    for res in results:
+        for knob in ("eta", "lam"):
+            by_key.setdefault((knob, curve_key(res.config, knob)), []).append(res)
+    out = {}
+    for (rule, width), anchor in _wd4_anchors(scale, law).items():
+        for knob in ("eta", "lam"):
+            members = by_key.get((knob, curve_key(anchor, knob)), [])
+            if not members:
+                continue
+            ref = getattr(anchor.base, knob)
+            x_of = {id(r): math.log2(getattr(r.config.base, knob) / ref) for r in members}
+            members = [r for r in members if abs(x_of[id(r)] - round(x_of[id(r)])) < 1e-6]
+            xs = sorted({round(x_of[id(r)]) for r in members})
+            seeds = sorted({r.config.seed for r in members})
+            table = np.full((len(seeds), len(xs)), np.inf)
+            for r in members:
+                table[seeds.index(r.config.seed), xs.index(round(x_of[id(r)]))] = _wd4_loss(r)
+            out[(rule, width, knob)] = (members, Sweep(np.array(xs, dtype=float), table))
+    return out
+
+
+def analyze_wd4(results, scale: str, law: "Law") -> dict:
+    """Per rule and swept knob (η or λ multiplier): the sub-grid optimum at every transfer width, its shift from the
+    proxy width d0 and the regret of carrying the proxy's optimum, with seed-bootstrap intervals
+    (figures.transfer_metric); rows per run and sweep (a run at d0 belongs to every rule's sweeps)."""
     s = ws.setting(scale)
     steady_rows, steady_sum = _steady_rows(results)
-    by_key: dict[str, dict] = {}
-    for res, st in zip(results, steady_rows):
-        by_key.setdefault(_seedless(res.config), {}).setdefault(res.config.seed, (res, st))
-    plan = wd4_plan(scale, alpha_hat)
-    planned = {_seedless(c) for _, c in plan}
-    stray = set(by_key) - planned
-    if stray:
-        raise ValueError(f"wd4: {len(stray)} run(s) match no planned point (α̂ = {alpha_hat:.4f})")
-    rows, seen = [], set()
-    for labels, cfg in plan:
-        key = _seedless(cfg)
-        label_key = (key, tuple(labels.values()))
-        if label_key in seen:
-            continue
-        seen.add(label_key)
-        for seed, (res, st) in sorted(by_key.get(key, {}).items()):
+    steady = {id(r): st for r, st in zip(results, steady_rows)}
+    sweeps = wd4_sweeps(results, scale, law)
+    rows = []
+    for (rule, width, knob), (members, sweep) in sweeps.items():
+        for res in members:
             eta2, lam2 = ws.hidden_eta_lam(res.config)
-            loss = ws.final_value(res.records, "test_loss", ("model",))
-            rows.append({**labels, "seed": seed, "eta2": eta2, "lam2": lam2,
-                         "test_loss": loss if res.diverged_at is None else math.nan,
-                         "diverged_at": res.diverged_at, "sigma1": scalars(res)[f"sigma1_{PRIMARY}"],
-                         **{f"steady_{k}": v for k, v in st.items()}})
-    optima = {}
-    for rule in WD4_RULES:
-        for sweep, grid, key in (("eta", s.eta_grid, "eta_mult"), ("lam", s.lam_grid, "lam_mult")):
-            best = {}
-            for w in s.transfer_widths:
-                curve = []
-                for m in grid:
-                    vals = [r["test_loss"] for r in rows if r["rule"] == rule and r["width"] == w and
-                            r[key] == m and (r["sweep"] == sweep or m == 1.0) and
-                            r["eta_mult" if sweep == "lam" else "lam_mult"] == 1.0]
-                    curve.append(float(np.nanmean(vals)) if np.isfinite(vals).any() else math.nan)
-                curve = np.array(curve)
-                best[w] = float(grid[int(np.nanargmin(curve))]) if np.isfinite(curve).any() else math.nan
-            shifts = [abs(math.log2(best[w] / best[s.transfer_widths[0]])) for w in s.transfer_widths]
-            edge = any(b in (min(grid), max(grid)) for b in best.values())
-            optima[(rule, sweep)] = {"best": best, "max_shift_steps": float(max(shifts)), "at_grid_edge": edge}
-    return {"rows": rows, "optima": optima, "alpha_hat": alpha_hat, "steady": steady_sum}
+            rows.append({"rule": rule, "width": width, "sweep": knob, "seed": res.config.seed, "eta2": eta2,
+                         "lam2": lam2, "test_loss": _wd4_loss(res), "diverged_at": res.diverged_at,
+                         "sigma1": scalars(res)[f"sigma1_{PRIMARY}"],
+                         **{f"steady_{k}": v for k, v in steady[id(res)].items()}})
+    transfer_by = {}
+    for rule in wd4_rules(law):
+        for knob in ("eta", "lam"):
+            curves = {w: sweeps[(rule, w, knob)][1] for w in s.transfer_widths if (rule, w, knob) in sweeps}
+            base = s.transfer_widths[0]
+            if base in curves:
+                an = transfer(curves[base], {str(w): c for w, c in curves.items()})
+                transfer_by[(rule, knob)] = {"analysis": an, "summary": summarise(an, base), "curves": curves}
+    return {"rows": rows, "transfer": transfer_by, "alpha_hat": law.alpha.slope, "steady": steady_sum,
+            "rules": wd4_rules(law), "e": {r: rule_e(r, law.alpha.slope, law) for r in wd4_rules(law)}}
 
 
 # ---------------------------------------------------------------- plots
@@ -734,49 +787,41 @@ def plot_wd3(ctx: FigureContext, results, law: Law) -> FigureOutput:
     return FigureOutput(fig, a["rows"], summary)
 
 
-def plot_wd4(ctx: FigureContext, results, alpha_hat: float) -> FigureOutput:
-    from figures.plotting import log2_axis, mark_optimum, new_figure, note, seq_colors
+def plot_wd4(ctx: FigureContext, results, law: "Law") -> FigureOutput:
+    from figures.plotting import new_figure
+    from figures.sweep_panels import draw_sweep
 
-    a = analyze_wd4(results, ctx.scale, alpha_hat)
+    a = analyze_wd4(results, ctx.scale, law)
     s = ws.setting(ctx.scale)
-    fig, axes = new_figure(2, 2, panel_w=4.6, panel_h=3.0,
-                           title=f"wd4: zero-shot transfer from d₀ = {s.d0}, μP η₂ ∝ 1/d; measured-α rule "
-                                 f"(λ₂ ∝ d^{rule_e('fan_measured', alpha_hat):.2f}) vs fixed λ; {len(s.wd4_seeds)} seeds\n"
-                                 f"{_steady_note(a['steady'])}")
-    colors = dict(zip(s.transfer_widths, seq_colors(len(s.transfer_widths))))
-    for i, rule in enumerate(WD4_RULES):
-        for j, (sweep, grid, key, xl) in enumerate((("eta", s.eta_grid, "eta_mult", "η_base multiplier"),
-                                                    ("lam", s.lam_grid, "lam_mult", "λ_base multiplier"))):
+    rules = a["rules"]
+    fig, axes = new_figure(len(rules), 2, panel_w=4.8, panel_h=3.1,
+                           title=f"wd4: zero-shot transfer of η_base and λ_base from d₀ = {s.d0} to "
+                                 f"d = {', '.join(map(str, s.transfer_widths[1:]))}, μP η₂ ∝ 1/d, λ₂ ∝ d^e per rule; "
+                                 f"{len(s.wd4_seeds)} seeds\n{_steady_note(a['steady'])}")
+    for i, rule in enumerate(rules):
+        for j, (knob, xl) in enumerate((("eta", "η_base"), ("lam", "λ_base"))):
+            t = a["transfer"].get((rule, knob))
+            if t is None:
+                continue
             ax = axes[i, j]
-            other = "lam_mult" if sweep == "eta" else "eta_mult"
-            for w in s.transfer_widths:
-                y = []
-                for m in grid:
-                    vals = [r["test_loss"] for r in a["rows"] if r["rule"] == rule and r["width"] == w
-                            and r[key] == m and r[other] == 1.0]
-                    y.append(float(np.nanmean(vals)) if np.isfinite(vals).any() else math.nan)
-                ax.plot(grid, y, marker="o", color=colors[w], label=f"d = {w}")
-                mark_optimum(ax, grid, y, colors[w])
-            o = a["optima"][(rule, sweep)]
-            edge = "; optimum at grid edge" if o["at_grid_edge"] else ""
-            note(ax, f"optimum moves {o['max_shift_steps']:.0f} grid step(s) (×2){edge}", loc="upper left")
-            log2_axis(ax, "x")
-            ax.set(yscale="log", xlabel=xl, ylabel="final test loss (clean labels)",
-                   title=f"{'measured-α rule' if rule == 'fan_measured' else 'μP, fixed λ'}: {sweep} sweep")
-            ax.legend(fontsize=6.5, loc="lower right")
+            draw_sweep(ax, t["curves"], t["analysis"], symbol="d", ylabel="final test loss (clean labels)",
+                       title=f"{WD3_LABELS[rule]} (e = {a['e'][rule]:.2f}): {xl} sweep")
+            ax.set_xlabel(f"log₂ {xl} multiplier")
+            sm = t["summary"]
+            ws_, wr = sm["worst_shift"], sm["worst_regret"]
+            from figures.plotting import note
+
+            note(ax, f"shift {ws_['value']:+.2f} [{ws_['lo']:+.2f}, {ws_['hi']:+.2f}] oct at d={ws_['shape']}\n"
+                     f"regret {100 * wr['value']:.1f}% [{100 * wr['lo']:.1f}, {100 * wr['hi']:.1f}]", loc="upper left")
     _tidy(fig)
-    summary = {"alpha_hat": alpha_hat, "steady": a["steady"],
-               **{f"optimum_shift_{r}_{sw}": o["max_shift_steps"] for (r, sw), o in a["optima"].items()},
-               **{f"optimum_{r}_{sw}": o["best"] for (r, sw), o in a["optima"].items()},
-               **{f"optimum_at_grid_edge_{r}_{sw}": o["at_grid_edge"] for (r, sw), o in a["optima"].items()}}
+    summary = {"alpha_hat": a["alpha_hat"], "steady": a["steady"], "rules": list(rules), "e": a["e"],
+               "d0": s.d0, "transfer_widths": list(s.transfer_widths), "seeds": list(s.wd4_seeds),
+               **{f"transfer.{r}.{k}": t["analysis"] for (r, k), t in a["transfer"].items()},
+               **{f"transfer_summary.{r}.{k}": t["summary"] for (r, k), t in a["transfer"].items()}}
     return FigureOutput(fig, a["rows"], summary)
 
 
 # ---------------------------------------------------------------- specs
-
-
-def _alpha_for(ctx: FigureContext) -> dict:
-    return measured_alpha(ctx.scale, device=ctx.device, cache_dir=_ctx_cache(ctx))[1]
 
 
 def _law_for(ctx: FigureContext) -> Law:
@@ -793,11 +838,11 @@ def _plot_wd3(ctx: FigureContext, results) -> FigureOutput:
 
 
 def _build_wd4(ctx: FigureContext) -> list:
-    return wd4_runs(ctx.scale, _alpha_for(ctx)["alpha"].slope)
+    return wd4_runs(ctx.scale, _law_for(ctx))
 
 
 def _plot_wd4(ctx: FigureContext, results) -> FigureOutput:
-    return plot_wd4(ctx, results, _alpha_for(ctx)["alpha"].slope)
+    return plot_wd4(ctx, results, _law_for(ctx))
 
 
 FIGURES: dict[str, FigureSpec] = {
@@ -807,80 +852,7 @@ FIGURES: dict[str, FigureSpec] = {
                       lambda ctx: wd2_runs(ctx.scale), plot_wd2),
     "wd3": FigureSpec("wd3", "WD rules under μP η2 ∝ 1/d: σ1 width exponent vs the predicted −1/2 + α − e/2",
                       _build_wd3, _plot_wd3),
-    "wd4": FigureSpec("wd4", "zero-shot transfer of η_base and λ_base: measured-α rule vs fixed λ",
-                      _build_wd4, _plot_wd4),
+    "wd4": FigureSpec("wd4", "zero-shot transfer of η_base and λ_base with sub-grid optima and regret: the joint "
+                             "law's flat rule, Fan's √d and fixed λ", _build_wd4, _plot_wd4,
+                      lambda ctx, results: extend_wd4(results, ctx.scale, _law_for(ctx))),
 }
-
-
-# ---------------------------------------------------------------- command line
-
-GALLERY_DPI = 100
-
-
-def render(fig_id: str, scale: str, *, device: str = "auto", cache_dir: Path | None = None,
-           out_dir: Path = Path("results/figures"), gallery: Path | None = None, progress: bool = True) -> list[Path]:
-    """Train what the cache lacks, plot, write `<out_dir>/<id>/` (PNG, PDF, CSV, summary) and, with `gallery`, a
-    PNG at GALLERY_DPI to `<gallery>/<id>.png`; prints where."""
-    import time
-
-    from figures.plotting import save_outputs
-    from figures.registry import default_cache_dir
-    from synthetic.grid import run_grid
-
-    cache = Path(cache_dir) if cache_dir is not None else default_cache_dir(Path(out_dir))
-    ctx = FigureContext(fig_id=fig_id, scale=scale, device=device)
-    t0 = time.perf_counter()
-    train = lambda runs: run_grid(runs, cache_dir=cache, device=device, progress=progress)  # noqa: E731
-    if fig_id == "wd3":
-        law = measured_law(scale, device=device, cache_dir=cache, progress=progress)[0]
-        out = plot_wd3(ctx, train(wd3_runs(scale, law.alpha.slope, law)), law)
-    elif fig_id == "wd4":
-        alpha_hat, info = measured_alpha(scale, device=device, cache_dir=cache, progress=progress)
-        out = plot_wd4(ctx, train(wd4_runs(scale, alpha_hat)), alpha_hat)
-    else:
-        spec = FIGURES[fig_id]
-        out = spec.plot(ctx, train(spec.build(ctx)))
-    written = []
-    if gallery is not None:
-        Path(gallery).mkdir(parents=True, exist_ok=True)
-        g = Path(gallery) / f"{fig_id}.png"
-        out.figure.savefig(g, dpi=GALLERY_DPI, bbox_inches="tight")
-        written.append(g)
-    written = save_outputs(out.figure, Path(out_dir) / fig_id, fig_id, out.rows, {**out.summary, "scale": scale}) + written
-    print(f"figure {fig_id} ({scale}, {time.perf_counter() - t0:.1f} s): wrote " + ", ".join(map(str, written)))
-    return written
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    import argparse
-    import sys
-
-    ap = argparse.ArgumentParser(prog="python -m figures.wd", description="Fan et al. figures wd1-wd4")
-    ap.add_argument("ids", nargs="*", default=list(FIGURES), help="figure ids (default: all)")
-    ap.add_argument("--scale", default="default")
-    ap.add_argument("--device", default="auto")
-    ap.add_argument("--out-dir", default="results/figures")
-    ap.add_argument("--cache-dir", default=None)
-    ap.add_argument("--gallery", default=None, help="also write <dir>/<id>.png at 100 dpi (figures/gallery)")
-    args = ap.parse_args(argv)
-    from figures.scales import ScaleError, check_scale
-    from synthetic.errors import SyntheticError
-    from theory.errors import TheoryError
-
-    try:
-        check_scale(args.scale)
-        unknown = [i for i in args.ids if i not in FIGURES]
-        if unknown:
-            raise ValueError(f"unknown figure {unknown[0]!r}; known: {', '.join(FIGURES)}")
-        for fig_id in args.ids:
-            render(fig_id, args.scale, device=args.device, out_dir=Path(args.out_dir),
-                   cache_dir=Path(args.cache_dir) if args.cache_dir else None,
-                   gallery=Path(args.gallery) if args.gallery else None)
-    except (ScaleError, SyntheticError, TheoryError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -95,12 +95,12 @@ def test_every_figure_writes_png_pdf_csv(fan_cache, tmp_path):
     law = wd.measured_law(SCALE, wd1_results=results["wd1"], wd2_results=results["wd2"])[0]
     assert law.joint and law.alpha.slope == alpha_hat
     results["wd3"] = _train(wd.wd3_runs(SCALE, alpha_hat, law), fan_cache)
-    results["wd4"] = _train(wd.wd4_runs(SCALE, alpha_hat), fan_cache)
+    results["wd4"] = _train(wd.wd4_runs(SCALE, law), fan_cache)
     drawn = {
         "wd1": wd.plot_wd1(FigureContext("wd1", SCALE), results["wd1"]),
         "wd2": wd.plot_wd2(FigureContext("wd2", SCALE), results["wd2"]),
         "wd3": wd.plot_wd3(FigureContext("wd3", SCALE), results["wd3"], law),
-        "wd4": wd.plot_wd4(FigureContext("wd4", SCALE), results["wd4"], alpha_hat),
+        "wd4": wd.plot_wd4(FigureContext("wd4", SCALE), results["wd4"], law),
     }
     for fig_id, out in drawn.items():
         _check_outputs(save_outputs(out.figure, tmp_path / fig_id, fig_id, out.rows, out.summary), fig_id)
@@ -109,11 +109,15 @@ def test_every_figure_writes_png_pdf_csv(fan_cache, tmp_path):
     assert drawn["wd3"].summary["sigma1_exponent_fan_measured"]["e"] == pytest.approx(2 * alpha_hat - 1)
     for out in drawn.values():
         assert out.summary["steady"]["timescales_min"] >= 5.0 - 1e-9
-    shifts = [v for k, v in drawn["wd4"].summary.items() if k.startswith("optimum_shift_")]
-    assert len(shifts) == 4 and all(math.isfinite(x) for x in shifts)
+    shifts = [v["worst_shift"]["value"] for k, v in drawn["wd4"].summary.items() if k.startswith("transfer_summary.")]
+    assert len(shifts) == 2 * len(wd.WD4_RULES) and all(math.isfinite(x) for x in shifts)
     # labels are read from the configs: the analysis does not depend on the order of the results
-    forward, backward = (wd.analyze_wd4(r, SCALE, alpha_hat) for r in (results["wd4"], results["wd4"][::-1]))
-    assert repr(forward["optima"]) == repr(backward["optima"]) and len(forward["rows"]) == len(results["wd4"])
+    forward, backward = (wd.analyze_wd4(r, SCALE, law) for r in (results["wd4"], results["wd4"][::-1]))
+    assert all(repr(forward["transfer"][k]["analysis"]) == repr(backward["transfer"][k]["analysis"])
+               for k in forward["transfer"])
+    # every run sits in the sweeps it belongs to: its rule's η sweep and/or λ sweep (d0 runs in every rule's)
+    assert {id(r) for r in results["wd4"]} == {id(m) for members, _ in wd.wd4_sweeps(results["wd4"], SCALE, law).values()
+                                               for m in members}
     a3 = wd.analyze_wd3(results["wd3"][::-1], law, SCALE)
     assert a3["fits"]["fan_measured"]["sigma1"] == wd.analyze_wd3(results["wd3"], law, SCALE)["fits"]["fan_measured"]["sigma1"]
 
