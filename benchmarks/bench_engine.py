@@ -218,7 +218,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p = OneLineParser(prog="python -m benchmarks.bench_engine", description=__doc__.split("\n\n")[0],
                       raise_errors=False)
     p.add_argument("--grid", default="all", choices=("G1", "G2", "all"), help="grid(s) to time")
-    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="device to time on")
+    p.add_argument("--device", default="auto", help="device to time on: auto, cpu, cuda or cuda:N")
     p.add_argument("--quick", action="store_true", help="small CPU version of each grid (seconds)")
     p.add_argument("--steps", type=int, help="override the number of training steps")
     p.add_argument("--widths", type=int, nargs="+", help="override the widths")

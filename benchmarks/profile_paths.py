@@ -53,7 +53,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--steps", type=int, default=50)
     p.add_argument("--batch", type=int, default=None)
     p.add_argument("--threads", type=int)
-    p.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))
+    p.add_argument("--device", default="cpu", help="auto, cpu, cuda or cuda:N")
     p.add_argument("--top", type=int, default=12)
     args = p.parse_args(argv)
     if min(args.width, args.depth, args.runs, args.steps, args.top) < 1:

@@ -144,6 +144,10 @@ def test_hparams_json_round_trips_and_other_families(tmp_path: Path, capsys) -> 
     assert muon["roles"]["hidden"]["lr"]["table"] == "10" and muon["roles"]["hidden"]["eps"]["value"] is None
     sp_ = _hparams_json(capsys, "hparams", "--parameterization", "sp", "--width", "1024", "--depth", "16", "--lr", "0.01")
     assert all(sp_["roles"][r]["lr"]["value"] == 0.01 for r in sp_["roles"])
+    k4 = _hparams_json(capsys, "hparams", "--k", "4", "--width", "512", "--depth", "8")
+    assert k4["k"] == 4 and k4["roles"]["hidden"]["lr"]["table"] == "6"
+    width_only = _hparams_json(capsys, "hparams", "--parameterization", "mup_width", "--width", "512", "--depth", "8")
+    assert width_only["roles"]["hidden"]["lr"]["table"] is None
 
 
 @pytest.mark.parametrize("args", [

@@ -198,7 +198,7 @@ def _hparams_parser() -> OneLineParser:
     p.add_argument("--base-width", type=int, default=b.n_base, help="width the base HPs were tuned at (n_base)")
     p.add_argument("--base-depth", type=int, default=b.L_base, help="depth the base HPs were tuned at (L_base)")
     p.add_argument("--lr", type=float, default=b.eta, help="η_base")
-    p.add_argument("--wd", type=float, default=b.lam, help="λ_base (decoupled weight decay)")
+    p.add_argument("--wd", type=float, default=b.lam, help="λ_base (W ← W − η(A + λW))")
     p.add_argument("--multiplier", "--alpha", dest="alpha", type=float, default=b.alpha, help="α_base")
     p.add_argument("--init-var", "--sigma2", dest="sigma2", type=float, default=b.sigma2,
                    help="σ²_base: per-entry init variance of a hidden matrix at the base width")

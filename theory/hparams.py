@@ -47,10 +47,17 @@ def check_base(base: BaseHP) -> None:
 
 def table_reference(optimizer: str, parameterization: str, k: int, hp: HP, role: Role) -> tuple[str, str] | None:
     """(table id, column label) of the paper table printing this entry, or None (mup_width, a registered optimizer
-    of one's own, k > 2, ...). SP entries are the parenthesized values of the μP table at the same k."""
+    of one's own, ...). SP entries are the parenthesized values of the μP table at the same k; for k > 2 the k = 2
+    table is named where the entry derived at k equals the one at k = 2."""
     param = ("mup_k2" if k >= 2 else "mup_k1") if parameterization == "sp" else parameterization
+    table_k = k
+    if param == "mup_k2" and k > 2:  # the k = 2 table stands for every k >= 2 where the derived entries agree
+        here, at2 = derive_table(optimizer, parameterization, k), derive_table(optimizer, parameterization, 2)
+        if here.get(hp, role) != at2.get(hp, role):
+            return None
+        table_k = 2
     specs = sorted((s for s in TABLE_SPECS.values() if s.kind == "hp" and optimizer in s.optimizers
-                    and s.parameterization == param and s.k == k), key=lambda s: -len(s.rows))
+                    and s.parameterization == param and s.k == table_k), key=lambda s: -len(s.rows))
     for spec in specs:
         if not any(r.hp == hp and r.optimizer in (None, optimizer) for r in spec.rows):
             continue
