@@ -15,20 +15,11 @@ import argparse
 import sys
 from pathlib import Path
 
-
-class UsageError(Exception):
-    """A user mistake on the command line: reported as one line, exit status 2."""
-
-
-class _OneLineParser(argparse.ArgumentParser):
-    """argparse that raises UsageError (one line, exit 2) instead of printing usage."""
-
-    def error(self, message: str) -> None:
-        raise UsageError(message)
+from theory.cli import OneLineParser, UsageError
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = _OneLineParser(prog="paper_repro.py", description=__doc__.split("\n")[0])
+    p = OneLineParser(prog="paper_repro.py", description=__doc__.split("\n")[0])
     what = p.add_mutually_exclusive_group(required=True)
     what.add_argument("--table", help="table id: 1..13, wd-rules, residual, or all")
     what.add_argument("--figure", help="figure id from --list, or all")

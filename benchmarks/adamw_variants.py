@@ -18,9 +18,10 @@ from typing import Sequence
 
 import torch
 
-from benchmarks.hardware import OneLineParser, synchronize
+from benchmarks.hardware import synchronize
 from synthetic.config import OptimConfig
 from synthetic.optim import StackedOptimizer
+from theory.cli import OneLineParser
 
 B1, B2 = 0.9, 0.999
 
@@ -106,7 +107,8 @@ VARIANTS = {"engine": engine_variant, "inplace": inplace_variant, "per_run": per
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    p = OneLineParser(prog="python -m benchmarks.adamw_variants", description=__doc__.split("\n\n")[0])
+    p = OneLineParser(prog="python -m benchmarks.adamw_variants", description=__doc__.split("\n\n")[0],
+                      raise_errors=False)
     p.add_argument("--runs", type=int, default=32)
     p.add_argument("--depth", type=int, default=8)
     p.add_argument("--width", type=int, default=256)

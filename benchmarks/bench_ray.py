@@ -10,7 +10,6 @@ apart, by a warm-up grid, and left out of its grid time. Records must be equal b
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -22,6 +21,7 @@ from synthetic.executors import RayOptions, import_ray
 from synthetic.grid import run_grid
 from synthetic.provenance import command_line
 from synthetic.version import ENGINE_VERSION
+from theory.cli import OneLineParser
 
 
 def _timed(fn):
@@ -35,7 +35,7 @@ def _values(results) -> list:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m benchmarks.bench_ray", description=__doc__.split("\n")[0])
+    p = OneLineParser(prog="python -m benchmarks.bench_ray", description=__doc__.split("\n")[0], raise_errors=False)
     p.add_argument("--widths", type=int, nargs="+", default=[64, 128, 256, 512])
     p.add_argument("--depths", type=int, nargs="+", default=[2, 4, 8, 16])
     p.add_argument("--steps", type=int, default=100)

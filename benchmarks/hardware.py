@@ -1,9 +1,11 @@
-"""Device choice, timing and the table of known peak throughputs used to express achieved TFLOP/s as a share of peak."""
+"""Timing and the table of known peak throughputs used to express achieved TFLOP/s as a share of peak.
+
+Devices are resolved by synthetic.device.resolve_device (the repository's one resolver) and command lines parsed by
+theory.cli.OneLineParser.
+"""
 
 from __future__ import annotations
 
-import argparse
-import sys
 import time
 from dataclasses import dataclass
 from typing import Callable, TypeVar
@@ -11,18 +13,6 @@ from typing import Callable, TypeVar
 import torch
 
 T = TypeVar("T")
-
-
-class BenchmarkError(ValueError):
-    """Bad benchmark input (unknown device, CUDA absent, bad override); its message is one line."""
-
-
-class OneLineParser(argparse.ArgumentParser):
-    """argparse that reports bad input as one line on stderr (no usage dump) and exits with status 2."""
-
-    def error(self, message: str):  # type: ignore[override]
-        print(f"{self.prog}: error: {message}", file=sys.stderr)
-        sys.exit(2)
 
 
 @dataclass(frozen=True)
@@ -42,19 +32,6 @@ KNOWN_PEAKS: tuple[tuple[str, Peak], ...] = (
     ("A100", Peak("NVIDIA A100", 19.5, 156.0)),
 )
 UNKNOWN = Peak("unknown", None, None)
-
-
-def resolve_device(choice: str) -> torch.device:
-    """'auto' -> cuda if present else cpu; 'cuda' without a GPU is a one-line error."""
-    if choice == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if choice == "cpu":
-        return torch.device("cpu")
-    if choice == "cuda":
-        if not torch.cuda.is_available():
-            raise BenchmarkError("--device cuda asked for, but torch sees no CUDA device (use --device cpu or auto)")
-        return torch.device("cuda")
-    raise BenchmarkError(f"unknown device {choice!r}; expected auto, cpu or cuda")
 
 
 def device_name(device: torch.device) -> str:

@@ -19,9 +19,7 @@ from torch import Tensor, nn
 from synthetic.config import ModelConfig, RunConfig
 from synthetic.data import make_data_source
 from theory.bridge import LayerHP, layer_hparams
-
-WEIGHT_ROLES = ("input", "hidden", "output")
-BIAS_ROLES = ("input_bias", "hidden_bias")
+from theory.roles import BIAS_ROLES, WEIGHT_ROLES
 TORCH_DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 

@@ -17,9 +17,12 @@ import torch
 from torch.profiler import ProfilerActivity, profile
 
 from benchmarks.grids import FULL
-from benchmarks.hardware import BenchmarkError, OneLineParser, resolve_device, set_precision, synchronize
+from benchmarks.hardware import set_precision, synchronize
 from benchmarks.plain_loop import train_plain
+from synthetic.device import resolve_device
 from synthetic.engine import train_bucket
+from synthetic.errors import SyntheticError
+from theory.cli import OneLineParser
 
 
 def profile_call(label: str, fn, device: torch.device, steps: int, top: int) -> dict:
@@ -41,7 +44,8 @@ def profile_call(label: str, fn, device: torch.device, steps: int, top: int) -> 
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    p = OneLineParser(prog="python -m benchmarks.profile_paths", description=__doc__.split("\n\n")[0])
+    p = OneLineParser(prog="python -m benchmarks.profile_paths", description=__doc__.split("\n\n")[0],
+                      raise_errors=False)
     p.add_argument("--grid", default="G2", choices=("G1", "G2"), help="grid whose run settings are used")
     p.add_argument("--width", type=int, default=64)
     p.add_argument("--depth", type=int, default=4)
@@ -49,14 +53,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--steps", type=int, default=50)
     p.add_argument("--batch", type=int, default=None)
     p.add_argument("--threads", type=int)
-    p.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))
+    p.add_argument("--device", default="cpu", help="auto, cpu, cuda or cuda:N")
     p.add_argument("--top", type=int, default=12)
     args = p.parse_args(argv)
     if min(args.width, args.depth, args.runs, args.steps, args.top) < 1:
         p.error("--width, --depth, --runs, --steps and --top must be >= 1")
     try:
         device = resolve_device(args.device)
-    except BenchmarkError as exc:
+    except SyntheticError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if args.threads:

@@ -15,7 +15,7 @@ from typing import Sequence
 import torch
 
 from theory.bridge import BaseHP
-from theory.cli import DefaultsHelpFormatter, output_file_problem
+from theory.cli import OneLineParser, UsageError, output_file_problem
 from theory.errors import TheoryError
 
 from synthetic.config import DataConfig, ModelConfig, OptimConfig, RunConfig
@@ -32,22 +32,11 @@ IMAGE_DATA = ("two_class_standin", "cifar10")
 IMAGE_D_IN, DEFAULT_D_IN = 3072, 32
 
 
-class UsageError(Exception):
-    """Raised by the argument parser instead of printing usage and exiting."""
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):
-        raise UsageError(f"{self.prog}: {message}")
-
-
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="python -m synthetic", description=__doc__,
-                formatter_class=DefaultsHelpFormatter)
-    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    p = OneLineParser(prog="python -m synthetic", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
 
-    g = sub.add_parser("grid", help="train width x depth x lr x wd x seed grid, write tidy records as CSV",
-                       formatter_class=DefaultsHelpFormatter)
+    g = sub.add_parser("grid", help="train width x depth x lr x wd x seed grid, write tidy records as CSV")
     g.add_argument("--widths", type=int, nargs="+", default=[64, 128, 256], help="hidden widths n")
     g.add_argument("--depths", type=int, nargs="+", default=[2, 4, 8], help="residual blocks L")
     g.add_argument("--lrs", type=float, nargs="+", default=[1e-3, 3e-3, 1e-2, 3e-2], help="η_base values")
@@ -98,8 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--progress", choices=["auto", "always", "never"], default="auto",
                    help="progress bar: auto shows it on a terminal")
 
-    f = sub.add_parser("fit", help="fit log-log exponents of one quantity over a config column",
-                       formatter_class=DefaultsHelpFormatter)
+    f = sub.add_parser("fit", help="fit log-log exponents of one quantity over a config column")
     f.add_argument("--records", required=True, help="CSV written by `grid`")
     f.add_argument("--quantity", default="loss", help="quantity to fit")
     f.add_argument("--over", default="width", choices=["width", "depth", "lr", "wd"],

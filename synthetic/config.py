@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal, get_args
 
 from theory.bridge import BaseHP
+from theory.roles import Parameterization
 
 from synthetic.errors import ConfigError
 from synthetic.schedule import ScheduleConfig
@@ -25,7 +26,6 @@ LossKind = Literal["mse", "bce", "ce"]
 DType = Literal["float32", "float64"]
 DataKind = Literal["teacher_regression", "teacher_classification", "two_class_standin", "cifar10"]
 EngineOptimizer = Literal["sgd", "adamw", "lion", "muon", "muon_kimi", "muon_kimi_adamw"]
-Parameterization = Literal["sp", "mup_width", "mup_k1", "mup_k2"]
 InputKind = Literal["dense", "one_hot"]
 
 MATRIX_QUANTITIES = (

@@ -16,7 +16,8 @@ ctx.role, ctx.k, ctx.parameterization for anything role-specific. `biases=False`
 optimizers; `epsilon` is None, "gradient_entry" (Adam-like), "preconditioner" (Shampoo-like) or a
 map ctx -> ε scale. Then lr = target ‖ΔW‖_R / ‖A‖_R and wd = ‖A‖_R / ‖W‖_R.
 
-CLI: `python -m theory --table 6`, `--table wd-rules`, `--table residual`, `--list`.
+CLI: `python -m theory --table 6`, `--table wd-rules`, `--table residual`, `--list`; `python -m theory hparams
+--width N --depth L ...` prints the bridge's per-layer numbers with the table entry behind each.
 """
 
 from theory.bridge import BaseHP, LayerHP, layer_hparams

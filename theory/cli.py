@@ -1,10 +1,13 @@
-"""Command line: print a derived table as Markdown and write .md, .tex, .csv, .json.
+"""Command line: print a derived table as Markdown and write .md, .tex, .csv, .json; or move base HPs to a target.
 
     python -m theory --table 6 [--out results/tables]
     python -m theory --table all
     python -m theory --list
+    python -m theory hparams --optimizer adamw --parameterization mup_k2 --width 2048 --depth 32 \
+        --base-width 256 --base-depth 4 --lr 3e-3 --wd 0.1 [--format markdown|json] [--out FILE]
 
-Also home of the small argparse helpers every CLI of the repository shares (help defaults, output-path checks).
+Also home of the small argparse helpers every CLI of the repository shares (OneLineParser, help defaults,
+output-path checks).
 """
 
 from __future__ import annotations
@@ -18,7 +21,10 @@ import tempfile
 from pathlib import Path
 from typing import Sequence
 
+from theory.bridge import BaseHP
 from theory.errors import TheoryError
+from theory.hparams import hparams_markdown, hparams_report
+from theory.roles import PARAMETERIZATIONS
 from theory.tables import TABLE_IDS, RenderedTable, build_table, table_title
 
 DEFAULT_OUT = Path("results/tables")
@@ -72,9 +78,27 @@ def output_file_problem(path: str) -> str | None:
     return None
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, exit 2, no usage dump
-        raise TheoryError(message)
+class UsageError(TheoryError):
+    """A command-line mistake: reported as one line, exit status 2."""
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """The repository's argparse: DefaultsHelpFormatter unless told otherwise, and a bad argument (or a call to
+    .error) is one line, never a usage dump. By default it raises UsageError for the caller to report (and exit 2);
+    with raise_errors=False, for scripts that report nothing else, it prints "prog: error: message" to stderr and
+    exits with status 2 itself."""
+
+    def __init__(self, *args: object, raise_errors: bool = True, **kwargs: object) -> None:
+        kwargs.setdefault("formatter_class", DefaultsHelpFormatter)
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.raise_errors = raise_errors
+
+    def error(self, message: str):  # type: ignore[override]
+        message = " ".join(str(message).split())
+        if self.raise_errors:
+            raise UsageError(message)
+        print(f"{self.prog}: error: {message}", file=sys.stderr)
+        sys.exit(2)
 
 
 def markdown(t: RenderedTable) -> str:
@@ -128,13 +152,16 @@ def run_table(name: str, out_dir: str | Path = DEFAULT_OUT) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = _Parser(prog="python -m theory", description="Derived spectral-μP tables (Zheng et al.; Fan et al.)",
-                     formatter_class=DefaultsHelpFormatter)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["hparams"]:
+        return hparams_main(argv[1:])
+    parser = OneLineParser(prog="python -m theory", description="Derived spectral-μP tables (Zheng et al.; Fan et al.)",
+                           epilog="python -m theory hparams --help: per-layer HPs at a target width and depth")
     parser.add_argument("--table", help=f"one of {', '.join(TABLE_IDS)}, or all")
     parser.add_argument("--list", action="store_true", help="list the tables")
     parser.add_argument("--out", default=str(DEFAULT_OUT), help="output folder")
     try:
-        args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+        args = parser.parse_args(argv)
         if not args.list and args.table is None:
             raise TheoryError("give --table ID or --list")
     except TheoryError as err:
@@ -153,4 +180,63 @@ def run_tables(name: str, out_dir: str | Path = DEFAULT_OUT) -> int:
         status = run_table(tid, out_dir)
         if status:
             return status
+    return 0
+
+
+def _hparams_parser() -> OneLineParser:
+    b = BaseHP()
+    p = OneLineParser(prog="python -m theory hparams",
+                      description="Per-layer multiplier, init variance, learning rate, weight decay and ε at a target "
+                                  "width and depth, from base HPs tuned at (base width, base depth) — theory.bridge's "
+                                  "numbers, each with the derived table entry behind it.")
+    p.add_argument("--optimizer", default="adamw", help="a registered optimizer: sgd, adamw, lion, sophia, muon, "
+                                                        "muon_kimi, shampoo, soap, sso")
+    p.add_argument("--parameterization", default="mup_k2", help=f"one of {', '.join(PARAMETERIZATIONS)}")
+    p.add_argument("--width", type=int, required=True, help="target hidden width n")
+    p.add_argument("--depth", type=int, required=True, help="target number of residual blocks L")
+    p.add_argument("--k", type=int, default=None, help="maps per residual block (default: 1 for mup_k1, else 2)")
+    p.add_argument("--base-width", type=int, default=b.n_base, help="width the base HPs were tuned at (n_base)")
+    p.add_argument("--base-depth", type=int, default=b.L_base, help="depth the base HPs were tuned at (L_base)")
+    p.add_argument("--lr", type=float, default=b.eta, help="η_base")
+    p.add_argument("--wd", type=float, default=b.lam, help="λ_base (W ← W − η(A + λW))")
+    p.add_argument("--multiplier", "--alpha", dest="alpha", type=float, default=b.alpha, help="α_base")
+    p.add_argument("--init-var", "--sigma2", dest="sigma2", type=float, default=b.sigma2,
+                   help="σ²_base: per-entry init variance of a hidden matrix at the base width")
+    p.add_argument("--input-init-var", type=float, default=None,
+                   help="the input layer's own base init variance (default: --init-var, divided by d_in for a dense "
+                        "input)")
+    p.add_argument("--eps", type=float, default=b.eps, help="ε_base (AdamW, Shampoo)")
+    p.add_argument("--d-in", type=int, default=1, help="input dimension d_in (divides the dense input's init variance)")
+    p.add_argument("--d-out", type=int, default=1, help="output dimension")
+    p.add_argument("--input-kind", choices=("dense", "one_hot"), default="dense",
+                   help="dense input (init σ²/d_in) or one-hot tokens (fan-in 1)")
+    p.add_argument("--format", choices=("markdown", "json"), default="markdown", help="output format")
+    p.add_argument("--out", default=None, help="also write the output to this file")
+    return p
+
+
+def hparams_main(argv: Sequence[str]) -> int:
+    """`python -m theory hparams ...`: print the bridge's per-role numbers with their table entries; 0, or 2 on
+    bad input (one line on stderr)."""
+    try:
+        a = _hparams_parser().parse_args(list(argv))
+        problem = a.out is not None and output_file_problem(a.out)
+        if problem:
+            raise UsageError(f"--out: {problem}")
+        base = BaseHP(alpha=a.alpha, sigma2=a.sigma2, eta=a.lr, lam=a.wd, eps=a.eps, n_base=a.base_width,
+                      L_base=a.base_depth, sigma2_input=a.input_init_var)
+        report = hparams_report(a.optimizer, a.parameterization, width=a.width, depth=a.depth, base=base, k=a.k,
+                                d_in=a.d_in, d_out=a.d_out, input_kind=a.input_kind)
+        text = (json.dumps(report, indent=2, ensure_ascii=False) + "\n" if a.format == "json"
+                else hparams_markdown(report))
+        if a.out is not None:
+            Path(a.out).parent.mkdir(parents=True, exist_ok=True)
+            Path(a.out).write_text(text, encoding="utf-8")
+    except TheoryError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:
+        print(f"error: cannot write {a.out}: {err.strerror or err}", file=sys.stderr)
+        return 2
+    sys.stdout.write(text)
     return 0
