@@ -17,7 +17,8 @@ import numpy as np
 
 from figures.plotting import (PARAM_COLORS, PARAM_LABELS, line_with_band, log2_axis, new_figure, note, plain_log_y,
                               seq_colors, share_ylim)
-from figures.registry import COORD_OPTIMIZERS, FigureContext, FigureOutput, FigureSpec
+from figures.catalogue import COORD_OPTIMIZERS
+from figures.spec import FigureContext, FigureOutput, FigureSpec
 from figures.scales import dtype_for, pick
 from figures.zheng_common import fmt_slope, inverse_depth_fit, slope, value
 from synthetic.config import DataConfig, ModelConfig, OptimConfig, RunConfig

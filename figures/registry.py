@@ -1,100 +1,56 @@
 """The figure catalogue: one `FigureSpec` per ID, and `run_figure` that builds the runs, trains the missing ones through
 `synthetic.grid.run_grid` (cached), plots, and writes `<out_dir>/<id>/fig_<id>.{png,pdf,csv}` + `summary_<id>.json`.
 
-A spec is two functions: `build(ctx) -> list[RunConfig]` (the runs, every HP from theory via the engine's configs) and
-`plot(ctx, results) -> FigureOutput` (figure, tidy rows, headline numbers). `figures.wd` contributes its own specs
-(a dict of `FigureSpec`), merged in when that module is present.
+A spec (figures.spec) is two functions and an optional third: `build(ctx) -> list[RunConfig]` (the runs, every HP from
+theory via the engine's configs), `plot(ctx, results) -> FigureOutput` (figure, tidy rows, headline numbers) and
+`extend(ctx, results) -> list[RunConfig]` (runs still missing, e.g. an η sweep extended past an edge optimum). Each
+module of `FIGURE_MODULES` exposes its specs as `SPECS`; the catalogue order is `ZHENG_IDS + WD_IDS + COORD_IDS`.
 """
 
 from __future__ import annotations
 
 import importlib
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
+from figures.catalogue import COORD_IDS, COORD_OPTIMIZERS, WD_IDS, ZHENG_IDS
 from figures.scales import Scale, check_scale
+from figures.spec import (FigureContext, FigureError, FigureOutput, FigureSpec, UnknownFigureError,
+                          default_cache_dir)
 
-ZHENG_IDS: tuple[str, ...] = ("3", "4", "5", "6", "1", "2", "depth-k", "e1", "e2")
-WD_IDS: tuple[str, ...] = ("wd1", "wd2", "wd3", "wd4")
-COORD_OPTIMIZERS: tuple[str, ...] = ("sgd", "adamw", "muon", "muon_kimi", "lion", "muon_kimi_adamw")
-COORD_IDS: tuple[str, ...] = tuple(f"coord-{o}" for o in COORD_OPTIMIZERS)
+__all__ = ["COORD_IDS", "COORD_OPTIMIZERS", "WD_IDS", "ZHENG_IDS", "FigureContext", "FigureError", "FigureOutput",
+           "FigureSpec", "UnknownFigureError", "all_specs", "figure_ids", "get_spec", "run_figure", "figure_runs",
+           "train", "default_cache_dir"]
 
-
-class FigureError(ValueError):
-    """Bad figure request (unknown ID, scale or data option): paper_repro prints the message on one line, exit 2."""
-
-
-class UnknownFigureError(FigureError):
-    """A figure ID that is not in the catalogue."""
+FIGURE_MODULES: tuple[str, ...] = ("figures.zheng_assumptions", "figures.zheng_transfer", "figures.zheng_depth_k",
+                                   "figures.zheng_claims", "figures.wd", "figures.coord")
+"""The modules whose `SPECS` make the catalogue (imported when the catalogue is first asked for: torch-heavy)."""
 
 
-@dataclass(frozen=True)
-class FigureContext:
-    """What a figure is asked for: scale, data choice for the image-set figures, device."""
-
-    fig_id: str
-    scale: Scale = "default"
-    data: str = "standin"
-    data_dir: str | None = None
-    device: str = "auto"
-    cache_dir: Path | None = None
-
-
-@dataclass
-class FigureOutput:
-    """A drawn figure, the tidy rows behind it (one dict per plotted value) and its headline numbers."""
-
-    figure: Any
-    rows: Sequence[Mapping[str, object]]
-    summary: Mapping[str, object] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class FigureSpec:
-    fig_id: str
-    description: str
-    build: Callable[[FigureContext], list]
-    plot: Callable[[FigureContext, list], FigureOutput]
-    extend: Callable[[FigureContext, list], list] | None = None
-    """Runs still missing once `build`'s runs are trained (e.g. an η sweep whose optimum sits on the grid's edge,
-    figures.sweep_extension); asked again after each round, until it returns none or MAX_ROUNDS have run."""
-
-
-def _zheng_specs() -> dict[str, FigureSpec]:
-    from figures import coord, zheng_assumptions, zheng_claims, zheng_depth_k, zheng_transfer
-
-    specs: dict[str, FigureSpec] = {}
-    for mod in (zheng_assumptions, zheng_transfer, zheng_depth_k, zheng_claims, coord):
-        specs.update(mod.SPECS)
-    return specs
-
-
-def _wd_specs() -> dict[str, FigureSpec]:
-    """Specs from figures.wd (another module's figures), if that module exists: any dict of FigureSpec it exposes."""
-    try:
-        wd = importlib.import_module("figures.wd")
-    except ModuleNotFoundError as exc:
-        if exc.name in ("figures.wd",):
-            return {}
-        raise
+def _module_specs() -> dict[str, FigureSpec]:
+    """Every module's SPECS; an ID defined twice, a module without SPECS or a spec under the wrong ID is an error."""
     found: dict[str, FigureSpec] = {}
-    for value in vars(wd).values():
-        if isinstance(value, Mapping) and value and all(isinstance(v, FigureSpec) for v in value.values()):
-            found.update({str(k): v for k, v in value.items()})
+    for name in FIGURE_MODULES:
+        specs = getattr(importlib.import_module(name), "SPECS", None)
+        if not isinstance(specs, dict):
+            raise TypeError(f"figure module {name} has no SPECS dict")
+        for fig_id, spec in specs.items():
+            if fig_id in found or spec.fig_id != fig_id:
+                raise TypeError(f"figure {fig_id!r} of {name}: defined twice or under another ID")
+            found[fig_id] = spec
     return found
 
 
 def all_specs() -> dict[str, FigureSpec]:
-    """Every figure spec, in catalogue order."""
-    zheng, wd = _zheng_specs(), _wd_specs()
-    ordered: dict[str, FigureSpec] = {i: zheng[i] for i in ZHENG_IDS}
-    ordered.update({i: wd[i] for i in WD_IDS if i in wd})
-    ordered.update({i: v for i, v in wd.items() if i not in ordered})
-    ordered.update({i: zheng[i] for i in COORD_IDS})
-    return ordered
+    """Every figure spec, in catalogue order; a spec missing from the modules, or one the order does not name, is an
+    error (a new figure is added to its module's SPECS and to the ID lists above)."""
+    found = _module_specs()
+    order = ZHENG_IDS + WD_IDS + COORD_IDS
+    missing, unlisted = [i for i in order if i not in found], [i for i in found if i not in order]
+    if missing or unlisted:
+        raise TypeError(f"figure catalogue mismatch: missing {missing}, not in the ID lists {unlisted}")
+    return {i: found[i] for i in order}
 
 
 def figure_ids() -> tuple[str, ...]:
@@ -112,11 +68,6 @@ def get_spec(fig_id: str) -> FigureSpec:
     if fig_id not in specs:
         raise UnknownFigureError(f"unknown figure {fig_id!r}; known figures: {', '.join(specs)}")
     return specs[fig_id]
-
-
-def default_cache_dir(out_dir: Path) -> Path:
-    """Runs are cached next to the figures (`<out_dir>/../cache`)."""
-    return Path(out_dir).resolve().parent / "cache"
 
 
 def run_figure(fig_id: str, *, scale: str = "default", device: str = "auto", force: bool = False,

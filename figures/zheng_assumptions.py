@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from figures.plotting import line_with_band, log2_axis, new_figure, note, plt, reference_line, seq_colors
-from figures.registry import FigureContext, FigureOutput, FigureSpec
+from figures.spec import FigureContext, FigureOutput, FigureSpec
 from figures.scales import dtype_for, pick
 from figures.zheng_common import fmt_slope, group, slope, value
 from synthetic.config import DataConfig, ModelConfig, OptimConfig, RunConfig

@@ -14,7 +14,7 @@ import math
 from dataclasses import replace
 
 from figures.plotting import new_figure
-from figures.registry import FigureContext, FigureOutput, FigureSpec
+from figures.spec import FigureContext, FigureOutput, FigureSpec
 from figures.scales import pick
 from figures.sweep_panels import analyse, draw_optima, draw_regret, draw_sweep, summarise, sweeps
 from figures.zheng_transfer import OPTIM as MUON_KIMI_ADAMW, _run, grid as fig1_grid

@@ -18,7 +18,8 @@ import tempfile
 from functools import lru_cache
 from pathlib import Path
 
-from figures.registry import COORD_IDS, ZHENG_IDS, run_figure
+from figures.catalogue import COORD_IDS, ZHENG_IDS
+from figures.registry import run_figure
 
 GOLDEN_PATH = Path(__file__).resolve().parent.parent / "tests" / "golden" / "zheng.json"
 SMOKE_IDS: tuple[str, ...] = ZHENG_IDS + COORD_IDS

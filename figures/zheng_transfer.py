@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from figures.plotting import PARAM_LABELS, line_with_band, log2_axis, new_figure, note, plain_log_y, seq_colors, share_ylim
-from figures.registry import FigureContext, FigureOutput, FigureSpec
+from figures.spec import FigureContext, FigureOutput, FigureSpec
 from figures.scales import dtype_for, pick
 from figures.sweep_extension import edge_extensions
 from figures.sweep_panels import analyse, draw_optima, draw_regret, draw_sweep, summarise, sweeps

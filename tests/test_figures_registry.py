@@ -89,3 +89,27 @@ def test_run_figure_trains_what_extend_asks_for_until_it_asks_nothing(tmp_path, 
     used: set[str] = set()
     run_figure("t", scale="smoke", out_dir=tmp_path / "figs", progress=False, used=used)
     assert asked == [1, 2, 3] and seen["seeds"] == [0, 1, 2] and len(used) == 3
+
+
+def test_a_module_spec_missing_from_the_id_lists_is_a_loud_error(monkeypatch):
+    """The catalogue is the explicit module list and ID order: an unlisted spec or a listed ID without a spec fails."""
+    from figures import zheng_claims
+    from figures.spec import FigureSpec
+
+    monkeypatch.setitem(zheng_claims.SPECS, "extra", FigureSpec("extra", "x", lambda ctx: [], lambda ctx, r: None))
+    with pytest.raises(TypeError, match="not in the ID lists \\['extra'\\]"):
+        registry.all_specs()
+
+
+def test_the_shared_figure_types_import_no_figure_module():
+    import ast
+    import pathlib
+
+    import figures.catalogue
+    import figures.spec
+
+    for mod in (figures.spec, figures.catalogue):
+        tree = ast.parse(pathlib.Path(mod.__file__).read_text())
+        imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)} | {
+            a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        assert imported <= {"__future__", "collections.abc", "dataclasses", "pathlib", "typing", "figures.scales"}, imported

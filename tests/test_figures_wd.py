@@ -69,10 +69,10 @@ def test_steps_cover_five_timescales_of_the_slowest_run():
 
 
 def test_registry_sees_the_wd_specs():
-    from figures.registry import _wd_specs
+    from figures.registry import all_specs
 
-    specs = _wd_specs()
-    assert list(specs) == ["wd1", "wd2", "wd3", "wd4"]
+    specs = {k: v for k, v in all_specs().items() if k.startswith("wd")}
+    assert list(specs) == ["wd1", "wd2", "wd3", "wd4"] and specs["wd1"] is wd.SPECS["wd1"]
     assert all(s.description for s in specs.values())
 
 

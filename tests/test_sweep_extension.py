@@ -4,8 +4,6 @@ next step or the limits stop it. No training: results are stand-ins carrying rea
 import math
 from dataclasses import dataclass, replace
 
-import pytest
-
 from figures.sweep_extension import curve_key, edge_extensions
 from synthetic.config import ModelConfig, RunConfig
 from theory.bridge import BaseHP
