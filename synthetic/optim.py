@@ -37,8 +37,8 @@ def run_hparams(run: RunConfig) -> dict[str, LayerHP]:
     for rule in sorted(set(rules[r] for r in roles)):
         wanted = [r for r in roles if rules[r] == rule]
         try:
-            hps = layer_hparams(get_rule(rule).bridge_name, run.parameterization, width=m.width, depth=m.depth, k=m.k, d_in=m.d_in,
-                                d_out=m.d_out, base=run.base, input_kind=m.input_kind, roles=wanted)
+            hps = get_rule(rule).hparams(run.parameterization, wanted, width=m.width, depth=m.depth, k=m.k,
+                                         d_in=m.d_in, d_out=m.d_out, base=run.base, input_kind=m.input_kind)
         except TheoryError as e:
             raise ConfigError(str(e)) from None
         out.update({r: hps[r] for r in wanted})

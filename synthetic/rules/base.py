@@ -53,6 +53,12 @@ class Rule:
     def bridge_name(self) -> str:
         return self.theory or self.name
 
+    def hparams(self, parameterization: str, roles, **kw):
+        """Each role's LayerHP (theory.bridge.LayerHP) for one run: by default the bridge table of `bridge_name`."""
+        from theory.bridge import layer_hparams
+
+        return layer_hparams(self.bridge_name, parameterization, roles=roles, **kw)
+
     def init_state(self, p: Tensor, cfg: "OptimConfig") -> dict[str, Tensor]:
         return {}
 
