@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+from figures.registry import COORD_OPTIMIZERS
 from synthetic.version import ENGINE_VERSION
 
 Summary = dict[str, Any]
-COORD_OPTIMIZERS = ("sgd", "adamw", "muon", "muon_kimi", "lion", "muon_kimi_adamw")
 HEADER = ("| claim | expected | measured (95% CI) | fresh-seed rerun (95% CI) | rerun inside first CI | scale | holds |\n"
           "|---|---|---|---|---|---|---|\n")
 
