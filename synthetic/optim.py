@@ -131,6 +131,26 @@ class StackedOptimizer:
         like = next(iter(params.values()))
         self._scratch = torch.empty(n_scratch, scratch, dtype=like.dtype, device=like.device)
 
+    @property
+    def hessian_every(self) -> int | None:
+        """Steps between Hessian-diagonal estimates some group's rule needs (None: none does)."""
+        ks = [get_rule(r).hessian_every for r in self.rules.values()]
+        ks = [k for k in ks if k is not None]
+        return min(ks) if ks else None
+
+    def hessian_due(self, t: int) -> bool:
+        """Whether the engine must estimate the Hessian diagonal at step t (0-based) for some group."""
+        k = self.hessian_every
+        return k is not None and t % k == 0
+
+    @torch.no_grad()
+    def set_hessian(self, h_hat: dict[str, Tensor], t: int) -> None:
+        """Hand a Hessian-diagonal estimate per group to each rule due at step t."""
+        for name, rule in self.rules.items():
+            spec = get_rule(rule)
+            if spec.hessian_every is not None and t % spec.hessian_every == 0:
+                spec.update_hessian(self, name, h_hat[name])
+
     def _u(self, tile_view: Tensor, i: int = 0) -> Tensor:
         """Scratch buffer i (0 or 1) shaped like one tile."""
         return self._scratch[i, : tile_view.numel()].view(tile_view.shape)

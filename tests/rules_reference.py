@@ -43,7 +43,7 @@ def hp_table(theory_name: str, run: RunConfig) -> dict:
 
 
 def compare(engine_name: str, cfg: OptimConfig, rules: dict[str, tuple[Update, dict]], steps: int = 8,
-            tol: float = 1e-10) -> float:
+            tol: float = 1e-10, hessian_hook=None) -> float:
     """Train 3 runs (mixed parameterizations and bases) in one float64 bucket and each run alone with the reference
     updates `rules[role] = (update, hp by role)`; returns the largest |engine − reference| over all steps."""
     runs = [RunConfig(model=MODEL, optim=cfg, parameterization=pz, base=b, loss="mse", steps=steps, batch_size=5,
@@ -53,11 +53,21 @@ def compare(engine_name: str, cfg: OptimConfig, rules: dict[str, tuple[Update, d
     model, opt = build(runs, torch.device("cpu"))
     init = {g: p.detach().clone() for g, p in model.params.items()}
     names = list(model.params)
-    engine_hist = []
+    engine_hist, gens = [], None
     for t in range(steps):
         x, y = data.train_batch(t)
-        loss = per_run_loss("mse", model.forward(model.params, x)[0], y)
-        grads = torch.autograd.grad(loss.sum(), [model.params[g] for g in names])
+        out_e = model.forward(model.params, x)[0]
+        loss = per_run_loss("mse", out_e, y)
+        leaves = [model.params[g] for g in names]
+        hessian = opt.hessian_due(t)
+        grads = torch.autograd.grad(loss.sum(), leaves, retain_graph=hessian)
+        if hessian:
+            from synthetic.engine import _gnb_hessian
+            from synthetic.rules.sophia import gnb_generators
+
+            if gens is None:
+                gens = gnb_generators([r.seed for r in runs], torch.device("cpu"))
+            _gnb_hessian("mse", opt, names, leaves, out_e, gens, t)
         opt.step(dict(zip(names, grads)))
         engine_hist.append({m: {k: v.detach().clone() for k, v in stacked_params(model, m).items()}
                             for m in range(len(runs))})
@@ -68,8 +78,11 @@ def compare(engine_name: str, cfg: OptimConfig, rules: dict[str, tuple[Update, d
         state = {k: {} for k in p}
         for t in range(steps):
             x, y = data.train_batch(t)
-            loss = F.mse_loss(reference_forward(p, fwd_hp, x[m], run.model), y[m])
-            gs = torch.autograd.grad(loss, list(p.values()))
+            out = reference_forward(p, fwd_hp, x[m], run.model)
+            loss = F.mse_loss(out, y[m])
+            gs = torch.autograd.grad(loss, list(p.values()), retain_graph=hessian_hook is not None)
+            if hessian_hook is not None:
+                hessian_hook(run, t, out, p, state)
             with torch.no_grad():
                 new = {}
                 for (k, w), g in zip(p.items(), gs):

@@ -7,7 +7,7 @@ from __future__ import annotations
 from synthetic.rules.base import (ALL_ROLES, BIAS_ROLES, WEIGHT_ROLES, Rule, col, engine_optimizer_names, get_rule,
                                   register_engine_optimizer, register_rule, registered, role_rules, rule_names,
                                   unregister_engine_optimizer, unregister_rule)
-from synthetic.rules import adamw, lion, muon, sgd, shampoo, soap, sso  # noqa: F401  (registers the rules)
+from synthetic.rules import adamw, lion, muon, sgd, shampoo, soap, sophia, sso  # noqa: F401  (registers the rules)
 
 # Engine optimizers: a rule name per role. A matrix rule does not train biases (the paper): AdamW does.
 register_engine_optimizer("sgd", "sgd")
@@ -21,6 +21,7 @@ register_engine_optimizer("shampoo", "shampoo", biases="adamw")
 register_engine_optimizer("shampoo_adamw", {**{r: "adamw" for r in ALL_ROLES}, "hidden": "shampoo"})
 register_engine_optimizer("soap", "soap", biases="adamw")
 register_engine_optimizer("sso", "sso", biases="adamw")
+register_engine_optimizer("sophia", "sophia")
 
 __all__ = ["ALL_ROLES", "BIAS_ROLES", "WEIGHT_ROLES", "Rule", "col", "engine_optimizer_names", "get_rule",
            "register_engine_optimizer", "register_rule", "registered", "role_rules", "rule_names",

@@ -48,6 +48,8 @@ class Rule:
     needs_eps: bool = False
     elementwise: bool = True
     scratch: int = 1
+    hessian_every: int | None = None
+    """Steps between Hessian-diagonal estimates the engine hands to `update_hessian` (None: the rule needs none)."""
 
     @property
     def bridge_name(self) -> str:
@@ -61,6 +63,9 @@ class Rule:
 
     def init_state(self, p: Tensor, cfg: "OptimConfig") -> dict[str, Tensor]:
         return {}
+
+    def update_hessian(self, opt: "StackedOptimizer", name: str, h_hat: Tensor) -> None:
+        """Take a fresh Hessian-diagonal estimate ĥ (shaped like the group); only for rules with `hessian_every`."""
 
     def step(self, opt: "StackedOptimizer", name: str, p: Tensor, g: Tensor, decay: Tensor | None,
              dead: Tensor | None, lr: Tensor) -> None:
