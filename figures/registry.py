@@ -20,7 +20,7 @@ from figures.scales import Scale, check_scale
 ZHENG_IDS: tuple[str, ...] = ("3", "4", "5", "6", "1", "2", "depth-k", "e1", "e2")
 WD_IDS: tuple[str, ...] = ("wd1", "wd2", "wd3", "wd4")
 COORD_OPTIMIZERS: tuple[str, ...] = ("sgd", "adamw", "muon", "muon_kimi", "lion", "muon_kimi_adamw", "shampoo",
-                                     "shampoo_adamw", "soap", "sso")
+                                     "shampoo_adamw", "soap", "sso", "sophia")
 """The engine optimizers with a coordinate check (figures.coord: ETA_BASE / OPTIM_KW per optimizer); the one list
 figures.results_table reads too."""
 COORD_IDS: tuple[str, ...] = tuple(f"coord-{o}" for o in COORD_OPTIMIZERS)
