@@ -15,7 +15,7 @@ from typing import Sequence
 
 import torch
 from torch import Tensor
-from theory.bridge import LayerHP, layer_hparams
+from theory.bridge import LayerHP, layer_hparams  # noqa: F401  (layer_hparams re-exported)
 from theory.errors import TheoryError
 
 from synthetic.config import RunConfig, OptimConfig
