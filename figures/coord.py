@@ -38,11 +38,20 @@ residual sum at init would dominate ‖h_L‖_R: under α ∝ 1/L it falls with 
 D_IN = 32
 BATCH = 8
 ETA_BASE = {"sgd": 2.0 ** -5, "adamw": 2.0 ** -7, "lion": 2.0 ** -10, "muon": 2.0 ** -5, "muon_kimi": 2.0 ** -7,
-            "muon_kimi_adamw": 2.0 ** -7}
-"""Base learning rates at (n_base, L_base), one per optimizer (the analogue of the paper's App. E.2 table)."""
+            "muon_kimi_adamw": 2.0 ** -7, "shampoo": 2.0 ** -6, "shampoo_adamw": 2.0 ** -6, "soap": 2.0 ** -6,
+            "sso": 2.0 ** -5, "sophia": 2.0 ** -13}
+"""Base learning rates at (n_base, L_base), one per optimizer (the analogue of the paper's App. E.2 table). Shampoo,
+Shampoo-AdamW and SOAP: the centre of App. E's Shampoo-AdamW width grid (2^-8…2^-4; SOAP shares Shampoo's Table 4
+and has no grid of its own); SSO: Muon's (R·Φ = U Vᵀ on the square hidden maps); Sophia: 2^-13, the centre of App. E's
+Sophia depth grid (2^-15…2^-11), inside its μP width grid."""
 OPTIM_KW = {"sgd": {}, "adamw": dict(betas=(0.9, 0.95)), "lion": dict(betas=(0.9, 0.99)),
             "muon": dict(momentum=0.95, nesterov=True), "muon_kimi": dict(momentum=0.95, nesterov=True),
-            "muon_kimi_adamw": dict(momentum=0.95, nesterov=True, betas=(0.9, 0.95))}
+            "muon_kimi_adamw": dict(momentum=0.95, nesterov=True, betas=(0.9, 0.95)),
+            "shampoo": dict(betas=(0.95, 0.95)), "shampoo_adamw": dict(betas=(0.95, 0.95)),
+            "soap": dict(betas=(0.95, 0.95)), "sso": dict(momentum=0.95, nesterov=True),
+            "sophia": dict(betas=(0.965, 0.99))}
+"""Θ(1) optimizer constants: Shampoo β1 = β2 = 0.95 (App. E; the hybrid's AdamW shares them), SOAP's defaults
+(0.95, 0.95), SSO Muon's momentum, Sophia App. E's (0.965, 0.99)."""
 QUANTITIES = (("h_rms", "‖h_L‖_R"), ("dh_rms", "‖Δh_L‖_R (one step)"))
 
 

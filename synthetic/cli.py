@@ -42,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--lrs", type=float, nargs="+", default=[1e-3, 3e-3, 1e-2, 3e-2], help="η_base values")
     g.add_argument("--wds", type=float, nargs="+", default=[0.0], help="λ_base values")
     g.add_argument("--seeds", type=int, nargs="+", default=[0, 1], help="seeds (data, teacher and init)")
-    g.add_argument("--optimizer", default="adamw", help="sgd, adamw, lion, muon, muon_kimi or muon_kimi_adamw")
+    g.add_argument("--optimizer", default="adamw", help="an engine optimizer registered in synthetic.rules (sgd, adamw, lion, muon, muon_kimi, muon_kimi_adamw, muon_adamw, shampoo, shampoo_adamw, soap, sso, sophia)")
     g.add_argument("--parameterization", nargs="+", default=["mup_k2"],
                    help="one or more of sp mup_width mup_k1 mup_k2")
     g.add_argument("--steps", type=int, default=200, help="training steps")

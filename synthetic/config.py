@@ -25,7 +25,6 @@ NormKind = Literal["none", "rms", "layer"]
 LossKind = Literal["mse", "bce", "ce"]
 DType = Literal["float32", "float64"]
 DataKind = Literal["teacher_regression", "teacher_classification", "two_class_standin", "cifar10"]
-EngineOptimizer = Literal["sgd", "adamw", "lion", "muon", "muon_kimi", "muon_kimi_adamw"]
 InputKind = Literal["dense", "one_hot"]
 
 MATRIX_QUANTITIES = (
@@ -83,7 +82,8 @@ class ModelConfig:
 class OptimConfig:
     """Optimizer family and its Θ(1) constants; lr, wd and eps come from theory.bridge per role."""
 
-    name: EngineOptimizer = "adamw"
+    name: str = "adamw"
+    """An engine optimizer registered in synthetic.rules (`engine_optimizer_names()`)."""
     momentum: float = 0.0
     nesterov: bool = False
     betas: tuple[float, float] = (0.9, 0.999)
@@ -228,7 +228,10 @@ class RunConfig:
         choice(m.activation, Activation, "activation")
         choice(m.norm, NormKind, "norm")
         choice(m.input_kind, InputKind, "input_kind")
-        choice(o.name, EngineOptimizer, "optimizer")
+        from synthetic.rules import engine_optimizer_names
+
+        if o.name not in engine_optimizer_names():
+            raise ConfigError(f"unknown optimizer {o.name!r}; expected one of {', '.join(engine_optimizer_names())}")
         if not 0.0 <= o.momentum < 1.0:
             raise ConfigError(f"momentum must be in [0, 1) (got {o.momentum!r})")
         if len(o.betas) != 2 or not all(0.0 <= b < 1.0 for b in o.betas):

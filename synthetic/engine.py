@@ -29,6 +29,7 @@ from synthetic.errors import ConfigError
 from synthetic.measure import Measurer
 from synthetic.models import StackedResidualNet, group_role
 from synthetic.optim import StackedOptimizer, role_rules, run_hparams
+from synthetic.rules.sophia import gnb_generators, gnb_targets
 from synthetic.records import SCHEMA_VERSION, Record
 from synthetic.schedule import factor_table
 from synthetic.version import DIVERGENCE_FACTOR, ENGINE_VERSION
@@ -92,6 +93,15 @@ def build(runs: Sequence[RunConfig], device: torch.device) -> tuple[StackedResid
     return model, StackedOptimizer(model.params, group_rules, group_hps, first.optim)
 
 
+def _gnb_hessian(loss_kind: str, opt: StackedOptimizer, names: list[str], leaves: list[Tensor], out: Tensor,
+                 gens, t: int) -> None:
+    """Gauss–Newton–Bartlett Hessian diagonal (synthetic.rules.sophia): ĥ = N·ĝ², ĝ the gradient of each run's loss at
+    labels sampled from its own predictive distribution; one extra backward on the step's graph."""
+    y_hat, n_terms = gnb_targets(loss_kind, out, gens)
+    g_hat = torch.autograd.grad(per_run_loss(loss_kind, out, y_hat).sum(), leaves)
+    opt.set_hessian({g: n_terms * gh.detach() * gh.detach() for g, gh in zip(names, g_hat)}, t)
+
+
 def train_bucket(runs: Sequence[RunConfig], device: str | torch.device = "cpu", data_source=None) -> list[RunResult]:
     """Train runs sharing one bucket key as one stacked model; returns one RunResult per run, in order.
 
@@ -129,6 +139,7 @@ def _train(runs: list[RunConfig], dev: torch.device, data_source) -> list[RunRes
     M = len(runs)
     lr_scale = factor_table([r.schedule for r in runs], cfg.steps, n_iter, dev, DTYPES[cfg.dtype])
     alive = torch.ones(M, dtype=torch.bool, device=dev)
+    gnb_gens = gnb_generators([r.seed for r in runs], dev) if opt.hessian_every is not None else None
     diverged = torch.full((M,), -1, dtype=torch.int64, device=dev)
 
     for t in range(n_iter):
@@ -139,7 +150,11 @@ def _train(runs: list[RunConfig], dev: torch.device, data_source) -> list[RunRes
         zs: list[Tensor] = []
         if measuring and meas.need_zgrad:
             zs = [z for g in meas.weight_groups for z in cap.preacts[g]]
-        grads = torch.autograd.grad(loss.sum(), leaves + zs)
+        hessian = opt.hessian_due(t)
+        grads = torch.autograd.grad(loss.sum(), leaves + zs, retain_graph=hessian)
+        if hessian:  # the second backward reuses the hidden gradient buffers: keep this step's gradients apart
+            grads = tuple(g.clone() for g in grads)
+            _gnb_hessian(cfg.loss, opt, names, leaves, out, gnb_gens, t)
         loss = loss.detach()
         meas.loss_step(t, loss)
         if t == 0:

