@@ -155,7 +155,7 @@ def plot(ctx: FigureContext, results: list) -> FigureOutput:
             ax.set_ylabel(qlabel[q])
             ax.set_title(f"{PARAM_LABELS[param]}, {fixed}", color=PARAM_COLORS[param], fontsize=8.5)
             n_div = sum(1 for r in results if r.config.parameterization == param and r.diverged_at is not None
-                        and (r.config.model.depth == g.L_base if axis == "width" else r.config.model.width == g.n_base))
+                        and r.diverged_at <= STEPS[-1] and (r.config.model.depth == g.L_base if axis == "width" else r.config.model.width == g.n_base))
             text = (f"slope (steps {STEPS[0]}–{STEPS[-1]}, geo-mean): {fmt_slope(fits[f'{param}.{q}.{axis}.gmean'])}"
                     f"\nstep {MEASURED[-1]}: {fmt_slope(fits[f'{param}.{q}.{axis}.step{MEASURED[-1]}'])}")
             if q == "h_rms":

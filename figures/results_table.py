@@ -190,13 +190,16 @@ def _claims_coord(opt: str) -> Callable[[Summary], list[Claim]]:
 
 
 def _num(x: Any) -> float:
-    """A summary number (None, as JSON writes inf/NaN, reads as inf)."""
-    return math.inf if x is None else float(x)
+    """A summary number; None (JSON's spelling of a non-finite one) reads as NaN and shows as "n/a"."""
+    return math.nan if x is None else float(x)
 
 
 def _transfer_verdict(t: dict[str, Any]) -> str:
-    """μP's η transfer: holds when every target shape's optimum shift interval lies within ±1 octave of the base's,
-    fails when some interval lies wholly beyond it, and is undecided otherwise (intervals too wide)."""
+    """μP's η transfer: holds when every target shape's optimum shift interval lies within ±1 octave of the base's
+    (and every optimum is bracketed: sweep_panels.summarise), fails when some interval lies wholly beyond it, and is
+    undecided otherwise (intervals too wide, an optimum on a grid edge, or the base shape not run)."""
+    if not t:
+        return "undecided"
     if _num(t["shift_upper"]) <= 1.0:
         return "yes"
     if _num(t["shift_lower"]) > 1.0:
@@ -205,6 +208,8 @@ def _transfer_verdict(t: dict[str, Any]) -> str:
 
 
 def _iv(d: dict[str, Any], digits: int = 2) -> str:
+    if not math.isfinite(_num(d["value"])):
+        return "n/a"
     if d.get("lo") is None or not math.isfinite(_num(d["lo"])):
         return f"{_num(d['value']):+.{digits}f}"
     return f"{_num(d['value']):+.{digits}f} [{_num(d['lo']):+.{digits}f}, {_num(d['hi']):+.{digits}f}]"
@@ -213,7 +218,7 @@ def _iv(d: dict[str, Any], digits: int = 2) -> str:
 def _regret(d: dict[str, Any]) -> str:
     v = _num(d["value"])
     if not math.isfinite(v):
-        return "diverged"
+        return "diverged" if d.get("diverged") else "n/a"
     text = f"{100 * v:.1f}%"
     if d.get("lo") is not None and math.isfinite(_num(d["lo"])):
         text += f" [{100 * _num(d['lo']):.1f}, {100 * _num(d['hi']):.1f}]"
@@ -222,6 +227,8 @@ def _regret(d: dict[str, Any]) -> str:
 
 def _transfer_text(t: dict[str, Any], symbol: str) -> str:
     """Worst optimum shift (octaves) and worst regret over the target shapes, with intervals."""
+    if not t:
+        return "base shape not run"
     ws, wr = t["worst_shift"], t["worst_regret"]
     bracket = "" if t["all_bracketed"] else ", an optimum not bracketed"
     return (f"shift {_iv(ws)} oct at {symbol}={ws['shape']}, regret {_regret(wr)} at {symbol}={wr['shape']}"
@@ -231,13 +238,12 @@ def _transfer_text(t: dict[str, Any], symbol: str) -> str:
 def _shift_estimates(s: Summary, key: str) -> tuple[Estimate, ...]:
     """The optimum shift of every target shape (base excluded), for the rerun-inside check."""
     an = s[key]
+    base = an.get("base", {}).get("shape")
     out = []
     for shape, v in an.items():
-        if shape == "base":
+        if shape in ("base", base):
             continue
         sh = v["shift"]
-        if sh.get("lo") == sh.get("hi") == _num(sh["value"]) == 0.0:
-            continue
         ok = sh.get("lo") is not None and math.isfinite(_num(sh["lo"]))
         out.append(Estimate(_num(sh["value"]), _num(sh["lo"]) if ok else None, _num(sh["hi"]) if ok else None))
     return tuple(out)
@@ -246,10 +252,10 @@ def _shift_estimates(s: Summary, key: str) -> tuple[Estimate, ...]:
 def _transfer_claim(s: Summary, claim: str, expected: str, mup: str, other: str, axis: str) -> Claim:
     symbol = "n" if axis == "width" else "L"
     tm, to = s[f"transfer_summary.{mup}.{axis}"], s[f"transfer_summary.{other}.{axis}"]
-    widest = max(_num(tm["widest_optimum_interval"]), _num(to["widest_optimum_interval"]))
+    widest = max(_num(tm.get("widest_optimum_interval")), _num(to.get("widest_optimum_interval")))
     name = {"sp": "SP", "mup_k1": "k=1 rule", "mup_k2": "k≥2 rule"}
     measured = (f"{name[mup]}: {_transfer_text(tm, symbol)}; {name[other]}: {_transfer_text(to, symbol)}; "
-                f"widest optimum interval {widest:.2f} oct")
+                + (f"widest optimum interval {widest:.2f} oct" if math.isfinite(widest) else "no optimum interval"))
     am, ao = s[f"transfer.{mup}.{axis}"], s[f"transfer.{other}.{axis}"]
     largest = max((k for k in am if k != "base"), key=int, default=None)
     if largest is not None and "best_loss" in am[largest] and largest in ao:
@@ -273,7 +279,7 @@ def _claims_fig1(s: Summary) -> list[Claim]:
     pw, pd = s["coord.sp.width.step10"], s["coord.sp.depth.step10"]
     T = _last_coord_step(s)
     lw, ld = s[f"coord.mup_k2.width.step{T}"], s[f"coord.mup_k2.depth.step{T}"]
-    expected = "μP: every optimum within ±1 octave of the base's (95% interval); SP drifts"
+    expected = "μP: every optimum within ±1 octave of the base's (95% interval); SP shown beside"
     return [
         Claim("Fig. 1 (a,b): ‖h_L‖_R at step 10, pre-norm, Muon-Kimi-AdamW", "μP flat, SP grows",
               f"μP width {_fit(mw)}, depth {_fit(md)}; SP width {_fit(pw)}, depth {_fit(pd)}; μP at step {T}: "
@@ -293,7 +299,8 @@ def _claims_fig2(s: Summary) -> list[Claim]:
                   f"SP {_fit(sp)}, μP {_fit(mup)}; μP at init {_init_fit(s['coord_init_fit.mup_k2'])}",
                   _yes(sp["slope"] > 0.1 and abs(mup["slope"]) < 0.1), (_est(sp), _est(mup))),
             _transfer_claim(s, "Fig. 2: no normalization, η_base transfer across depths",
-                            "μP: every optimum within ±1 octave of the base's; SP unstable", "mup_k2", "sp", "depth")]
+                            "μP: every optimum within ±1 octave of the base's (95% interval); SP shown beside",
+                            "mup_k2", "sp", "depth")]
 
 
 def _claims_depth_k(s: Summary) -> list[Claim]:
@@ -305,7 +312,8 @@ def _depth_k_claim(s: Summary, opt: str, label: str) -> Claim:
     """One optimizer's rows of the depth-k summary (`transfer.<opt>.<param>.depth`), read as a Fig. 1 sweep."""
     flat = {k.replace(f".{opt}.", ".", 1): v for k, v in s.items() if f".{opt}." in k}
     return _transfer_claim(flat, f"depth-k: η_base transfer over depth, k≥2 vs k=1 rule, {label}",
-                           "k≥2: every optimum within ±1 octave (95% interval); k=1 drifts to larger η (v2 Fig. 2)",
+                           "k≥2: every optimum within ±1 octave (95% interval); k=1 shown beside (paper: drifts to "
+                           "larger η, v2 Fig. 2)",
                            "mup_k2", "mup_k1", "depth")
 
 
@@ -385,10 +393,11 @@ def _claims_wd4(s: Summary) -> list[Claim]:
     for rule in s["rules"]:
         parts, verdicts, estimates = [], [], ()
         for knob, name in (("eta", "η"), ("lam", "λ")):
-            t = s[f"transfer_summary.{rule}.{knob}"]
+            t = s.get(f"transfer_summary.{rule}.{knob}", {})
             parts.append(f"{name}: {_transfer_text(t, 'd')}")
             verdicts.append(_transfer_verdict(t))
-            estimates += _shift_estimates(s, f"transfer.{rule}.{knob}")
+            if t:
+                estimates += _shift_estimates(s, f"transfer.{rule}.{knob}")
         verdict = ("**no**" if "**no**" in verdicts else "undecided" if "undecided" in verdicts else "yes")
         out.append(Claim(f"wd4: zero-shot transfer of η_base and λ_base, {WD4_LABELS.get(rule, rule)} "
                          f"(e = {s['e'][rule]:.2f})", "both optima within ±1 octave of d0's (95% interval)",

@@ -44,7 +44,7 @@ def sweep_of(results: Sequence, loss: Callable[[object], float], knob: Knob = "e
     for r in results:
         table[seeds.index(r.config.seed), xs.index(x_of(r))] = loss(r)
     table[np.isnan(table)] = np.inf
-    return Sweep(np.array(xs), table)
+    return Sweep(np.array(xs), table, tuple(seeds))
 
 
 def next_point(sweep: Sweep, *, step: float | None = None, limits: tuple[float, float] = LIMITS) -> float | None:

@@ -26,7 +26,9 @@ def analyse(by_shape: Mapping[int, Sweep], base: int) -> dict:
     """figures.transfer_metric.transfer with `base` as the base shape; {} when the base shape was not run."""
     if base not in by_shape:
         return {}
-    return transfer(by_shape[base], {str(x): s for x, s in by_shape.items()})
+    out = transfer(by_shape[base], {str(x): s for x, s in by_shape.items()})
+    out["base"]["shape"] = str(base)
+    return out
 
 
 def draw_sweep(ax, by_shape: Mapping[int, Sweep], analysis: Mapping, *, symbol: str, title: str, ylabel: str) -> None:
@@ -73,8 +75,8 @@ def draw_optima(ax, analyses: Mapping[str, Mapping], shapes: Sequence[int], *, a
             if not o or not np.isfinite(o["value"]):
                 continue
             xs.append(s), ys.append(o["value"]), solid.append(o["where"] == "inside")
-            lo.append(o["value"] - o["lo"] if np.isfinite(o["lo"]) else 0.0)
-            hi.append(o["hi"] - o["value"] if np.isfinite(o["hi"]) else 0.0)
+            lo.append(max(o["value"] - o["lo"], 0.0) if np.isfinite(o["lo"]) else 0.0)
+            hi.append(max(o["hi"] - o["value"], 0.0) if np.isfinite(o["hi"]) else 0.0)
         c = PARAM_COLORS.get(param, "0.3")
         ax.errorbar(xs, ys, yerr=[lo, hi], color=c, marker="none", capsize=3, label=PARAM_LABELS[param].split(" (")[0])
         for x, y, ok in zip(xs, ys, solid):
@@ -97,8 +99,8 @@ def draw_regret(ax, analyses: Mapping[str, Mapping], shapes: Sequence[int], *, a
                 continue
             v = max(r["value"], floor)
             xs.append(s), ys.append(v)
-            lo.append(v - max(r["lo"], floor) if np.isfinite(r["lo"]) else 0.0)
-            hi.append(max(r["hi"], floor) - v if np.isfinite(r["hi"]) else 0.0)
+            lo.append(max(v - max(r["lo"], floor), 0.0) if np.isfinite(r["lo"]) else 0.0)
+            hi.append(max(max(r["hi"], floor) - v, 0.0) if np.isfinite(r["hi"]) else 0.0)
         ax.errorbar(xs, ys, yerr=[lo, hi], color=PARAM_COLORS.get(param, "0.3"), marker="o", capsize=3,
                     label=PARAM_LABELS[param].split(" (")[0])
     log2_axis(ax, "x")
@@ -116,21 +118,32 @@ def _distance_from_zero(iv: Mapping) -> float:
     return 0.0 if iv["lo"] <= 0 <= iv["hi"] else min(abs(iv["lo"]), abs(iv["hi"]))
 
 
+def _abs_key(v: float) -> float:
+    return abs(v) if np.isfinite(v) else math.inf
+
+
 def summarise(analysis: Mapping, base: int) -> dict:
     """Headline numbers of one sweep's analysis over its target shapes: the largest |shift| the intervals allow
-    (`shift_upper`, inf when an interval is missing), the largest |shift| they guarantee (`shift_lower`), the worst
-    shift and regret, whether every optimum is bracketed, and the widest optimum interval (octaves)."""
+    (`shift_upper`: inf when an interval is missing or any optimum, the base's included, sits on its grid's edge, so
+    the verdict cannot be "holds"), the largest |shift| they guarantee (`shift_lower`), the worst shift and regret
+    (a non-finite one counts as the worst), whether every optimum is bracketed, and the widest optimum interval."""
     targets = {k: v for k, v in analysis.items() if k not in ("base", str(base))}
     if not targets:
         return {}
-    upper = max(max(abs(v["shift"]["lo"]), abs(v["shift"]["hi"])) if np.isfinite(v["shift"]["lo"]) else math.inf
-                for v in targets.values())
+    edge = any(v["optimum"]["where"] in ("low_edge", "high_edge", "all_diverged") for v in analysis.values())
+
+    def upper(sh: Mapping) -> float:
+        if not np.isfinite(sh["lo"]):
+            return math.inf
+        return max(abs(sh["lo"]), abs(sh["hi"]), _abs_key(sh["value"]))
+
+    shift_upper = math.inf if edge else max(upper(v["shift"]) for v in targets.values())
     lower = max(np.nan_to_num(_distance_from_zero(v["shift"]), nan=0.0) for v in targets.values())
-    worst = max(targets.items(), key=lambda kv: abs(kv[1]["shift"]["value"]))
+    worst = max(targets.items(), key=lambda kv: _abs_key(kv[1]["shift"]["value"]))
     worst_regret = max(targets.items(), key=lambda kv: kv[1]["regret"]["value"]
                        if np.isfinite(kv[1]["regret"]["value"]) else math.inf)
     widths = [v["optimum"]["hi"] - v["optimum"]["lo"] for v in analysis.values() if np.isfinite(v["optimum"]["lo"])]
-    return {"shift_upper": upper, "shift_lower": lower,
+    return {"shift_upper": shift_upper, "shift_lower": lower,
             "worst_shift": {**worst[1]["shift"], "shape": worst[0]},
             "worst_regret": {**worst_regret[1]["regret"], "shape": worst_regret[0]},
             "all_bracketed": bool(all(v["optimum"]["where"] == "inside" for v in analysis.values())),

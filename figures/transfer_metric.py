@@ -9,9 +9,10 @@ log loss over seeds (a diverged seed makes the point +inf: worse than any finite
   to a diverged point, is reported as such, at the grid point.
 - Regret of carrying η*_base to a target shape: L_target(η*_base) / min L_target − 1, with L_target read off the same
   local parabolas (the one centred on the grid point nearest to η*_base). 0 when the rule transfers perfectly.
-- Intervals: seeds resampled with replacement, independently per shape (B resamples, fixed RNG seed so a summary is
-  reproducible); the 2.5–97.5 % percentiles. With 3–5 seeds this interval is coarse; it is the honest one (the seed is
-  the replicate).
+- Intervals: seeds resampled with replacement (B resamples, fixed RNG seed so a summary is reproducible); shapes run
+  on the same seeds are resampled together (paired: seed s is the same task and data at every shape), others
+  independently; the 2.5–97.5 % order statistics, a diverged resample counted as +inf. With 3–5 seeds this interval
+  is coarse; it is the honest one (the seed is the replicate).
 """
 
 from __future__ import annotations
@@ -29,10 +30,12 @@ BOOT_SEED = 0
 
 @dataclass(frozen=True)
 class Sweep:
-    """Final losses of one shape's η sweep: `x` the sorted log₂ η grid, `loss[seed, i]` (NaN/inf: diverged)."""
+    """Final losses of one shape's η sweep: `x` the sorted log₂ η grid, `loss[seed, i]` (NaN/inf: diverged), and
+    the seeds of the rows when known (sweeps of several shapes with the same seeds are resampled together)."""
 
     x: np.ndarray
     loss: np.ndarray
+    seeds: tuple | None = None
 
     def __post_init__(self) -> None:
         x, loss = np.asarray(self.x, dtype=float), np.atleast_2d(np.asarray(self.loss, dtype=float))
@@ -83,18 +86,23 @@ def optimum(x: np.ndarray, m: np.ndarray) -> Optimum:
 
 
 def curve_at(x: np.ndarray, m: np.ndarray, at: float) -> float:
-    """The curve read at log₂ η = `at` (inside the grid) from the parabola through the nearest grid point and its
-    neighbours; +inf when that window holds a diverged point (and `at` is not on a finite grid point)."""
+    """The curve read at log₂ η = `at` (inside the grid): the parabola through three consecutive finite grid points
+    around `at` (the window centred on the nearest point when it is finite, else shifted away from the diverged side),
+    linear between two finite neighbours when no such window exists, +inf when `at` lies beyond the last finite point
+    on its side."""
     j = int(np.argmin(np.abs(x - at)))
     if math.isclose(x[j], at, abs_tol=1e-12):
         return float(m[j])
-    if len(x) < 3:
-        return float(np.interp(at, x, m))
-    j = min(max(j, 1), len(x) - 2)
-    win = m[j - 1:j + 2]
-    if not np.all(np.isfinite(win)):
+    finite = np.isfinite(m)
+    i = int(np.searchsorted(x, at)) - 1
+    if i < 0 or i + 1 >= len(x) or not (finite[i] and finite[i + 1]):
         return math.inf
-    return float(np.polyval(_parabola(x[j - 1:j + 2], win), at))
+    starts = [min(max(j, 1), len(x) - 2) - 1, i - 1, i]
+    for a in starts:
+        if 0 <= a and a + 3 <= len(x) and finite[a:a + 3].all() and x[a] <= at <= x[a + 2]:
+            return float(np.polyval(_parabola(x[a:a + 3], m[a:a + 3]), at))
+    w = (at - x[i]) / (x[i + 1] - x[i])
+    return float((1 - w) * m[i] + w * m[i + 1])
 
 
 def curve_min(x: np.ndarray, m: np.ndarray) -> float:
@@ -131,10 +139,13 @@ class Interval:
 
 
 def _interval(point: float, draws: np.ndarray) -> Interval:
-    ok = draws[np.isfinite(draws)] if np.isfinite(point) else np.array([])
-    if ok.size < 0.5 * draws.size:  # most resamples without a finite estimate: no interval
+    """2.5–97.5 % order statistics of the bootstrap draws, +inf draws (a diverged resample) kept as the largest;
+    NaN draws (nothing estimable) dropped, and no interval when they are most of the draws."""
+    ok = np.sort(draws[~np.isnan(draws)]) if not math.isnan(point) else np.array([])
+    if ok.size < 0.5 * draws.size or ok.size == 0:
         return Interval(point, math.nan, math.nan)
-    lo, hi = np.percentile(ok, [2.5, 97.5])
+    lo = ok[int(math.floor(0.025 * (ok.size - 1)))]
+    hi = ok[int(math.ceil(0.975 * (ok.size - 1)))]
     return Interval(point, float(lo), float(hi))
 
 
@@ -143,8 +154,8 @@ def _resamples(n_seeds: int, rng: np.random.Generator, n_boot: int) -> np.ndarra
 
 
 def transfer(base: Sweep, targets: Mapping[str, Sweep], *, n_boot: int = N_BOOT) -> dict[str, dict]:
-    """For the base shape and every target shape (the base itself may be one: it shares the base's resamples, so its
-    shift and regret are 0): the optimum (log₂ η*, interval, where), the shift from the base's
+    """For the base shape and every target shape (a target with the base's seeds is resampled with the same seed
+    indices: seed s is the same task at every shape; the base itself, as a target, has shift and regret 0): the optimum (log₂ η*, interval, where), the shift from the base's
     optimum in octaves and the regret of carrying the base's optimum, with bootstrap intervals over seeds."""
     if "base" in targets:
         raise ValueError("'base' is the key of the base shape's own entry; label the targets otherwise")
@@ -154,7 +165,8 @@ def transfer(base: Sweep, targets: Mapping[str, Sweep], *, n_boot: int = N_BOOT)
     b_draws = np.array([optimum(base.x, base.curve(r)).x for r in b_rows])
     out: dict[str, dict] = {}
     for label, t in targets.items():
-        t_rows = b_rows if t is base else _resamples(t.loss.shape[0], rng, n_boot)
+        paired = t is base or (t.seeds is not None and t.seeds == base.seeds)
+        t_rows = b_rows if paired else _resamples(t.loss.shape[0], rng, n_boot)
         t_point = optimum(t.x, t.curve())
         t_curves = [t.curve(r) for r in t_rows]
         t_draws = np.array([optimum(t.x, c).x for c in t_curves])
@@ -163,7 +175,8 @@ def transfer(base: Sweep, targets: Mapping[str, Sweep], *, n_boot: int = N_BOOT)
         out[label] = {
             "optimum": {**_interval(t_point.x, t_draws).as_dict(), "where": t_point.where},
             "shift": _interval(t_point.x - b_point.x, t_draws - b_draws).as_dict(),
-            "regret": {**_interval(r_point, r_draws).as_dict(), "clamped": clamped},
+            "regret": {**_interval(r_point, r_draws).as_dict(), "clamped": clamped,
+                       "diverged": bool(np.isinf(r_point))},
             "best_loss": float(np.exp(curve_min(t.x, t.curve()))),
             "grid": [float(v) for v in t.x],
         }

@@ -330,7 +330,7 @@ def wd4_sweeps(results, scale: str, law: "Law") -> dict[tuple[str, int, str], tu
             table = np.full((len(seeds), len(xs)), np.inf)
             for r in members:
                 table[seeds.index(r.config.seed), xs.index(round(x_of[id(r)]))] = _wd4_loss(r)
-            out[(rule, width, knob)] = (members, Sweep(np.array(xs, dtype=float), table))
+            out[(rule, width, knob)] = (members, Sweep(np.array(xs, dtype=float), table, tuple(seeds)))
     return out
 
 
@@ -357,6 +357,7 @@ def analyze_wd4(results, scale: str, law: "Law") -> dict:
             base = s.transfer_widths[0]
             if base in curves:
                 an = transfer(curves[base], {str(w): c for w, c in curves.items()})
+                an["base"]["shape"] = str(base)
                 transfer_by[(rule, knob)] = {"analysis": an, "summary": summarise(an, base), "curves": curves}
     return {"rows": rows, "transfer": transfer_by, "alpha_hat": law.alpha.slope, "steady": steady_sum,
             "rules": wd4_rules(law), "e": {r: rule_e(r, law.alpha.slope, law) for r in wd4_rules(law)}}

@@ -254,6 +254,8 @@ def plot_wd4(ctx: FigureContext, results, law: "Law") -> FigureOutput:
                        title=f"{WD3_LABELS[rule]} (e = {a['e'][rule]:.2f}): {xl} sweep")
             ax.set_xlabel(f"log₂ {xl} multiplier")
             sm = t["summary"]
+            if not sm:
+                continue
             ws_, wr = sm["worst_shift"], sm["worst_regret"]
             from figures.plotting import note
 

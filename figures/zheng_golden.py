@@ -78,8 +78,8 @@ def exponents(runs: dict[str, dict]) -> dict[str, dict]:
         for param in ("mup_k2", "sp"):
             for axis in (("width", "depth") if fid == "1" else ("depth",)):
                 put(f"fig{fid}.{param}.h_L_slope_vs_{axis}@step10", s[f"coord.{param}.{axis}.step10"]["slope"], TOL_SLOPE)
+        put(f"fig{fid}.mup_k2.init_fit_c", s["coord_init_fit.mup_k2"]["c"], TOL_SLOPE)
         for param in ("mup_k2", "sp"):
-            put(f"fig{fid}.{param}.init_fit_c", s[f"coord_init_fit.{param}"]["c"], TOL_SLOPE)
             for axis in (("width", "depth") if fid == "1" else ("depth",)):
                 put(f"fig{fid}.{param}.{axis}.worst_shift", s[f"transfer_summary.{param}.{axis}"]["worst_shift"]["value"],
                     TOL_SLOPE)

@@ -222,7 +222,8 @@ def _transfer_panels(axes_by_param: dict, ax_opt, ax_regret, results, g: Grid, a
                    title=f"{PARAM_LABELS[param].split(' (')[0]}: η_base sweep per {axis} ({fixed_txt})")
         summary[f"transfer.{param}.{axis}"] = an
         summary[f"transfer_summary.{param}.{axis}"] = summarise(an, g.n_base if axis == "width" else g.L_base)
-        cells = [f"{symbol}={x}: {an[str(x)]['optimum']['value']:.2f}" for x in by_shape]
+        cells = [f"{symbol}={x}: {an[str(x)]['optimum']['value']:.2f}" if str(x) in an else f"{symbol}={x}: —"
+                 for x in by_shape]
         note(ax, "★ sub-grid optimum log₂η:\n" + "\n".join(", ".join(cells[i:i + 2]) for i in range(0, len(cells), 2)),
              loc="upper left")
     shapes = g.widths if axis == "width" else g.depths

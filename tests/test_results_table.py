@@ -98,7 +98,7 @@ def _transfer_summary(shifts: dict[str, tuple[float, float, float]]) -> dict:
     figures.sweep_panels.summarise digest."""
     from figures.sweep_panels import summarise
 
-    an = {"base": {"optimum": {"value": -5.0, "lo": -5.2, "hi": -4.8, "where": "inside"}},
+    an = {"base": {"optimum": {"value": -5.0, "lo": -5.2, "hi": -4.8, "where": "inside"}, "shape": "4"},
           "4": {"optimum": {"value": -5.0, "lo": -5.2, "hi": -4.8, "where": "inside"},
                 "shift": {"value": 0.0, "lo": 0.0, "hi": 0.0}, "regret": {"value": 0.0, "lo": 0.0, "hi": 0.0}}}
     for shape, (v, lo, hi) in shifts.items():
@@ -231,3 +231,26 @@ def test_summaries_from_before_the_joint_law_keep_their_rows(tmp_path):
     assert "joint fit" not in table and "out of sample" not in table
     assert len([line for line in table.splitlines() if line.startswith("| wd1:")]) == 3
     assert len([line for line in table.splitlines() if line.startswith("| wd3:")]) == 1
+
+
+def test_an_optimum_on_a_grid_edge_makes_transfer_undecided(tmp_path):
+    """Base and target both stuck on the grid's top edge give a shift of exactly 0 in every resample; the verdict must
+    not read that as transfer."""
+    from figures.sweep_panels import summarise
+
+    s = _depth_k({"8": (0.2, -0.1, 0.5)}, {"8": (1.5, 1.1, 1.9)})
+    an = s["transfer.adamw.mup_k2.depth"]
+    for v in an.values():
+        v["optimum"]["where"] = "high_edge"
+    an["8"]["shift"] = {"value": 0.0, "lo": 0.0, "hi": 0.0}
+    s["transfer_summary.adamw.mup_k2.depth"] = summarise(an, 4)
+    _write(tmp_path, "depth-k", s)
+    assert _line(markdown(tmp_path), "| depth-k").endswith("| undecided |")
+
+
+def test_a_missing_base_shape_is_a_row_not_a_malformed_summary(tmp_path):
+    s = _depth_k({"8": (0.2, -0.1, 0.5)}, {"8": (1.5, 1.1, 1.9)})
+    s["transfer.adamw.mup_k2.depth"], s["transfer_summary.adamw.mup_k2.depth"] = {}, {}
+    _write(tmp_path, "depth-k", s)
+    row = _line(markdown(tmp_path), "| depth-k")
+    assert "k≥2 rule: base shape not run" in row and row.endswith("| undecided |")

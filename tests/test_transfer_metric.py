@@ -80,3 +80,41 @@ def test_bootstrap_interval_covers_the_true_optimum_with_seed_noise():
         o = transfer(sw, {}, n_boot=300)["base"]["optimum"]
         hits += o["lo"] <= -7.3 <= o["hi"]
     assert hits >= 30
+
+
+def test_reading_the_curve_next_to_a_diverged_point_uses_the_finite_side():
+    """−3 diverged: −4.3 lies between the finite −5 and −4, so it is read off the parabola through −6, −5, −4 (exact
+    for a quadratic); beyond the last finite point the curve is +inf."""
+    k, x0 = 0.3, -5.2
+    x = np.arange(-9.0, -2.0)                             # grid −9 … −3
+    m = math.log(0.1) + k * (x - x0) ** 2
+    m[-1] = np.inf                                        # −3 diverged
+    assert curve_at(x, m, -4.3) == pytest.approx(math.log(0.1) + k * (-4.3 - x0) ** 2, rel=1e-12)
+    assert curve_at(x, m, -3.5) == math.inf
+    r, _ = regret(x, m, -4.3)
+    assert r == pytest.approx(math.exp(k * (-4.3 - x0) ** 2) - 1, rel=1e-9)
+
+
+def test_a_diverged_resample_widens_the_interval_instead_of_being_dropped():
+    from figures.transfer_metric import _interval
+
+    draws = np.array([0.1] * 90 + [np.inf] * 10)
+    iv = _interval(0.1, draws)
+    assert iv.lo == 0.1 and iv.hi == math.inf
+    assert math.isnan(_interval(0.1, np.array([np.nan] * 60 + [0.1] * 40)).lo)
+
+
+def test_shapes_on_the_same_seeds_are_resampled_together():
+    """Seed s moves the optimum by the same δ_s at every shape (same task): the paired bootstrap sees the shift
+    exactly in every draw; sweeps without seed labels are resampled independently and get a wide interval."""
+    rng = np.random.default_rng(3)
+    delta = rng.normal(0.0, 0.4, size=5)
+
+    def sweep(x0, seeds):
+        rows = np.array([np.log(0.1) + 0.3 * (X - x0 - d) ** 2 for d in delta])
+        return Sweep(X, np.exp(rows), seeds)
+
+    paired = transfer(sweep(-7.6, (0, 1, 2, 3, 4)), {"t": sweep(-6.6, (0, 1, 2, 3, 4))}, n_boot=300)["t"]["shift"]
+    assert paired["lo"] == pytest.approx(1.0, abs=1e-9) and paired["hi"] == pytest.approx(1.0, abs=1e-9)
+    unpaired = transfer(sweep(-7.6, None), {"t": sweep(-6.6, None)}, n_boot=300)["t"]["shift"]
+    assert unpaired["hi"] - unpaired["lo"] > 0.3
