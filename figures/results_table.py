@@ -182,6 +182,12 @@ def _claims_coord(opt: str) -> Callable[[Summary], list[Claim]]:
         worst = max(abs(v["slope"]) for v in mup.values())
         measured = "; ".join(f"{p[4:]} {ax} {_fit(v)}" for (p, ax), v in mup.items())
         measured += f"; SP width {_fit(sp['width'])}, depth {_fit(sp['depth'])}"
+        late = sorted(int(k.rsplit(".step", 1)[1]) for k in f if k.startswith("mup_k2.h_rms.depth.step"))
+        if late and late[-1] > 10:
+            measured += (f"; k2 at step {late[-1]}: width {_fit(f[f'mup_k2.h_rms.width.step{late[-1]}'])}, "
+                         f"depth {_fit(f[f'mup_k2.h_rms.depth.step{late[-1]}'])}")
+        if "mup_k2.init_fit" in f:
+            measured += f"; k2 at init {_init_fit(f['mup_k2.init_fit'])}"
         ok = worst < 0.1 and min(v["slope"] for v in sp.values()) > 0.1
         return [Claim(f"coord-{opt}: ‖h_L‖_R slopes, μP (k=1 and k≥2 rules) vs SP",
                       "μP \\|slope\\| < 0.1; SP clearly positive", measured, _yes(ok),
