@@ -309,7 +309,9 @@ def wd4_sweeps(results, scale: str, law: "Law") -> dict[tuple[str, int, str], tu
     equal to the rule's (1, 1) run in everything but the swept base value and the seed (sweep_extension.curve_key)
     whose multiplier is a power of two: labels come from the configs, never from positions, and extended points join
     their sweep. (A rule changes only λ's reference, so at one width the λ sweeps of all rules are one family of
-    configs; the power-of-two lattice keeps each rule's own points.)"""
+    configs; the power-of-two lattice keeps each rule's own points. Where two rules' λ lattices coincide, at d0 or at
+    a width where their references differ by a power of two, the shared runs belong to both, and are written as rows
+    of both.)"""
     from figures.sweep_extension import curve_key
 
     by_key: dict[tuple[str, object], list] = {}

@@ -113,3 +113,25 @@ def test_the_shared_figure_types_import_no_figure_module():
         imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)} | {
             a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
         assert imported <= {"__future__", "collections.abc", "dataclasses", "pathlib", "typing", "figures.scales"}, imported
+
+
+def test_the_extension_loop_stops_after_max_rounds(tmp_path, monkeypatch):
+    from dataclasses import replace
+
+    import matplotlib.pyplot as plt
+
+    from figures.registry import FigureOutput, FigureSpec
+    from figures.sweep_extension import MAX_ROUNDS
+    from synthetic.config import ModelConfig, RunConfig
+
+    base = RunConfig(model=ModelConfig(width=4, depth=1, d_in=3, d_out=1), steps=1, batch_size=2, dtype="float64")
+    seen = {}
+
+    def plot(ctx, results):
+        seen["n"] = len(results)
+        return FigureOutput(plt.figure(), [], {})
+
+    spec = FigureSpec("t", "test", lambda ctx: [base], plot, lambda ctx, results: [replace(base, seed=len(results))])
+    monkeypatch.setattr(registry, "get_spec", lambda fig_id: spec)
+    run_figure("t", scale="smoke", out_dir=tmp_path / "figs", progress=False)
+    assert seen["n"] == 1 + MAX_ROUNDS
