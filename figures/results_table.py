@@ -54,15 +54,18 @@ class Claim:
 
 def _est(d: dict[str, Any]) -> Estimate:
     v = d.get("slope", d.get("value"))
+    v = math.nan if v is None else float(v)
     lo, hi = d.get("ci_low", d.get("lo")), d.get("ci_high", d.get("hi"))
     if lo is None or hi is None or not all(map(math.isfinite, (lo, hi))):
-        return Estimate(float(v))
+        return Estimate(v)
     return Estimate(float(v), float(lo), float(hi))
 
 
 def _fit(d: dict[str, Any]) -> str:
     """'slope [lo, hi]' from a fit dict with slope/value and ci_low/ci_high (or lo/hi)."""
     e = _est(d)
+    if not math.isfinite(e.value):
+        return "n/a"
     if e.lo is None:
         return f"{e.value:+.3f}"
     return f"{e.value:+.3f} [{e.lo:+.3f}, {e.hi:+.3f}]"
@@ -179,7 +182,7 @@ def _claims_coord(opt: str) -> Callable[[Summary], list[Claim]]:
         f = s["fits"]
         mup = {(p, ax): f[f"{p}.h_rms.{ax}.gmean"] for p in ("mup_k1", "mup_k2") for ax in ("width", "depth")}
         sp = {ax: f[f"sp.h_rms.{ax}.gmean"] for ax in ("width", "depth")}
-        worst = max(abs(v["slope"]) for v in mup.values())
+        worst = max(abs(_num(v["slope"])) for v in mup.values())
         measured = "; ".join(f"{p[4:]} {ax} {_fit(v)}" for (p, ax), v in mup.items())
         measured += f"; SP width {_fit(sp['width'])}, depth {_fit(sp['depth'])}"
         late = sorted(int(k.rsplit(".step", 1)[1]) for k in f if k.startswith("mup_k2.h_rms.depth.step"))
@@ -188,7 +191,7 @@ def _claims_coord(opt: str) -> Callable[[Summary], list[Claim]]:
                          f"depth {_fit(f[f'mup_k2.h_rms.depth.step{late[-1]}'])}")
         if "mup_k2.init_fit" in f:
             measured += f"; k2 at init {_init_fit(f['mup_k2.init_fit'])}"
-        ok = worst < 0.1 and min(v["slope"] for v in sp.values()) > 0.1
+        ok = worst < 0.1 and min(_num(v["slope"]) for v in sp.values()) > 0.1
         return [Claim(f"coord-{opt}: ‖h_L‖_R slopes, μP (k=1 and k≥2 rules) vs SP",
                       "μP \\|slope\\| < 0.1; SP clearly positive", measured, _yes(ok),
                       tuple(_est(v) for v in (*mup.values(), *sp.values())))]
