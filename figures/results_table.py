@@ -11,7 +11,6 @@ one is marked stale; a figure not run, or a summary that cannot be read, gives a
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import sys
@@ -21,6 +20,7 @@ from typing import Any, Callable, Iterator
 
 from figures.catalogue import COORD_OPTIMIZERS
 from synthetic.version import ENGINE_VERSION
+from theory.cli import OneLineParser
 
 Summary = dict[str, Any]
 HEADER = ("| claim | expected | measured (95% CI) | fresh-seed rerun (95% CI) | rerun inside first CI | scale | holds |\n"
@@ -513,7 +513,8 @@ def markdown(root: Path, rerun_root: Path | None = None) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m figures.results_table", description=__doc__.split("\n")[0])
+    parser = OneLineParser(prog="python -m figures.results_table", description=__doc__.split("\n")[0],
+                           raise_errors=False)
     parser.add_argument("--figures", default="figures/gallery/summaries",
                         help="folder holding summary_<id>.json or <id>/summary_<id>.json")
     parser.add_argument("--rerun", default=None,

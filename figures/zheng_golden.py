@@ -10,7 +10,6 @@ numbers, and `compare()` names every exponent that moved by more than its tolera
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import sys
@@ -20,6 +19,7 @@ from pathlib import Path
 
 from figures.catalogue import COORD_IDS, ZHENG_IDS
 from figures.registry import run_figure
+from theory.cli import OneLineParser
 
 GOLDEN_PATH = Path(__file__).resolve().parent.parent / "tests" / "golden" / "zheng.json"
 SMOKE_IDS: tuple[str, ...] = ZHENG_IDS + COORD_IDS
@@ -126,7 +126,7 @@ def write_golden(current: dict[str, dict], path: Path = GOLDEN_PATH) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = OneLineParser(prog="python -m figures.zheng_golden", description=__doc__.splitlines()[0], raise_errors=False)
     ap.add_argument("--update", action="store_true", help="rewrite tests/golden/zheng.json with the measured values")
     args = ap.parse_args(argv)
     current = exponents(smoke_run())

@@ -15,13 +15,12 @@ from typing import TYPE_CHECKING, Mapping
 from torch import Tensor
 
 from synthetic.errors import ConfigError
+from theory.roles import BIAS_ROLES, WEIGHT_ROLES
 
 if TYPE_CHECKING:  # pragma: no cover
     from synthetic.config import OptimConfig
     from synthetic.optim import StackedOptimizer
 
-WEIGHT_ROLES = ("input", "hidden", "output")
-BIAS_ROLES = ("input_bias", "hidden_bias")
 ALL_ROLES = WEIGHT_ROLES + BIAS_ROLES
 
 
