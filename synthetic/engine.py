@@ -27,6 +27,7 @@ from synthetic.config import RunConfig
 from synthetic.device import resolve_device
 from synthetic.errors import ConfigError
 from synthetic.measure import Measurer
+from synthetic.groups import Group
 from synthetic.models import StackedResidualNet, group_role
 from synthetic.optim import StackedOptimizer, role_rules, run_hparams
 from synthetic.rules.sophia import gnb_generators, gnb_targets
@@ -171,7 +172,7 @@ def _train(runs: list[RunConfig], dev: torch.device, data_source) -> list[RunRes
                 zgrads, it = {}, iter(grads[len(leaves):])
                 for g in meas.weight_groups:
                     parts = [next(it) for _ in cap.preacts[g]]
-                    zgrads[g] = torch.stack(parts, dim=1) if g.startswith("hidden") else parts[0]
+                    zgrads[g] = torch.stack(parts, dim=1) if Group.of(g).stacked_over_blocks else parts[0]
             test_loss = None
             if test is not None:
                 with torch.no_grad():

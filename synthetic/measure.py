@@ -36,6 +36,7 @@ from typing import Sequence
 import torch
 from torch import Tensor
 
+from synthetic.groups import Group
 from synthetic.records import Record
 
 # ---------------------------------------------------------------- pure functions
@@ -221,9 +222,17 @@ class _Memo:
         return self.v[key]
 
 
+PER_LAYER_BUFFERS = {"features": True, "blocks": True, "out": False, "model": False}
+"""Measurement buffers that are not parameter groups, and whether they already hold one value per layer: the residual
+stream h0..hL, block-level quantities (claim_e1/e2), the network output and run-level quantities."""
+
+
 def _as_layers(group: str, v: Tensor) -> Tensor:
     """[M, ...] values of a single-matrix group -> [M, 1, ...]; hidden groups are already [M, L, ...]."""
-    return v if group.startswith("hidden") or group == "features" else v.unsqueeze(1)
+    per_layer = PER_LAYER_BUFFERS.get(group)
+    if per_layer is None:
+        per_layer = Group.of(group).stacked_over_blocks
+    return v if per_layer else v.unsqueeze(1)
 
 
 class Measurer:
@@ -249,7 +258,7 @@ class Measurer:
         self.need_snapshot = bool(self.q & WEIGHT_SNAPSHOT_QUANTITIES)
         self.need_post_forward = bool(self.q & POST_FORWARD_QUANTITIES)
         self.need_test = "test_loss" in self.q
-        self.weight_groups = [g for g in model.params if not g.endswith("bias") and "bias." not in g]
+        self.weight_groups = [g for g in model.params if not Group.of(g).is_bias]
         self.bias_groups = [g for g in model.params if g not in self.weight_groups]
         self.need_init_forward = bool(self.q & INIT_FORWARD_QUANTITIES)
         self.w0 = ({g: p.detach().clone() for g, p in model.params.items()}
@@ -356,7 +365,7 @@ class Measurer:
             self._put(t, "h_rms", "out", ["out"], feature_rms(cap.features[-1]))
         if "claim_e1" in q:
             ws = [params[f"hidden.{i}"].detach() for i in range(1, self.cfg.k + 1)]
-            self._put(t, "claim_e1", "hidden", [f"block{l}" for l in range(1, L + 1)],
+            self._put(t, "claim_e1", "blocks", [f"block{l}" for l in range(1, L + 1)],
                       claim_e1(ws, cap.stacked(cap.inputs, "hidden.1")))
         if self.need_init_forward:
             for g, names, h0, h in self._feature_pairs(cap_init, cap):
@@ -388,7 +397,7 @@ class Measurer:
                               / memo.get("w", lambda: op_norm_R(w)))
             if "claim_e2" in q:
                 g = f"hidden.{k}"
-                self._put(t, "claim_e2", "hidden", [f"block{l}" for l in range(1, L + 1)],
+                self._put(t, "claim_e2", "blocks", [f"block{l}" for l in range(1, L + 1)],
                           claim_e2(params[g].detach() - w_prev[g], cap.stacked(cap.inputs, g)))
         if cap_next is not None:
             for g, names, h, h1 in self._feature_pairs(cap, cap_next):

@@ -28,33 +28,26 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from synthetic import groups
 from synthetic.config import ModelConfig
-
-ROLE_OF_GROUP_PREFIX = {"input": "input", "hidden": "hidden", "output": "output",
-                        "input_bias": "input_bias", "hidden_bias": "hidden_bias"}
-
+from synthetic.groups import Group
 
 def group_role(group: str) -> str:
-    """Role (theory vocabulary) of a parameter group name such as "hidden.2" or "hidden_bias.1"."""
-    return ROLE_OF_GROUP_PREFIX[group.split(".")[0]]
+    """Role (theory vocabulary) of a parameter group key such as "hidden.2" or "hidden_bias.1"."""
+    return Group.of(group).role
 
 
 def weight_groups(k: int) -> list[str]:
-    return ["input"] + [f"hidden.{i}" for i in range(1, k + 1)] + ["output"]
+    return [g.key for g in groups.weight_groups(k)]
 
 
 def bias_groups(k: int) -> list[str]:
-    return ["input_bias"] + [f"hidden_bias.{i}" for i in range(1, k + 1)]
+    return [g.key for g in groups.bias_groups(k)]
 
 
 def group_layer_names(group: str, depth: int) -> list[str]:
     """Layer names (records.py convention) of the matrices or biases stored in a parameter group."""
-    if group in ("input", "output", "input_bias"):
-        return [group]
-    kind, i = group.split(".")
-    if kind == "hidden":
-        return [f"block{l}.{i}" for l in range(1, depth + 1)]
-    return [f"block{l}.bias{i}" for l in range(1, depth + 1)]
+    return Group.of(group).layer_names(depth)
 
 
 def param_shapes(cfg: ModelConfig) -> dict[str, tuple[int, ...]]:
@@ -102,7 +95,7 @@ class Capture:
     def stacked(d: dict[str, list[Tensor]], group: str) -> Tensor:
         """[M, B, d] for input/output groups, [M, L, B, d] for hidden groups."""
         xs = d[group]
-        return torch.stack(xs, dim=1) if group.startswith("hidden") else xs[0]
+        return torch.stack(xs, dim=1) if Group.of(group).stacked_over_blocks else xs[0]
 
 
 def _linear(u: Tensor, w: Tensor, b: Tensor | None) -> Tensor:
@@ -154,7 +147,7 @@ class StackedResidualNet:
         """From now on the gradient of each stacked hidden group is written into one buffer reused by every backward
         (so a gradient is valid only until the next backward through this model; the engine consumes it at once)."""
         self.grad_buffers = {g: torch.empty_like(p, memory_format=torch.contiguous_format)
-                             for g, p in self.params.items() if g.startswith("hidden")}
+                             for g, p in self.params.items() if Group.of(g).stacked_over_blocks}
 
     def _init_params(self, init_vars, seeds, bias_init_zero) -> dict[str, Tensor]:
         shapes = param_shapes(self.cfg)
@@ -164,7 +157,7 @@ class StackedResidualNet:
             gen = torch.Generator(device="cpu").manual_seed(int(seed))
             for g in order:
                 role = group_role(g)
-                if role.endswith("bias") and bias_init_zero:
+                if Group.of(g).is_bias and bias_init_zero:
                     per_run[g].append(torch.zeros(shapes[g], dtype=torch.float64))
                     continue
                 std = math.sqrt(float(init_vars[role][m]))
@@ -195,7 +188,7 @@ class StackedResidualNet:
             return self.act if cfg.act_after_input else (lambda z: z)
         if group == "output":
             return lambda z: z
-        i = int(group.split(".")[1])
+        i = Group.of(group).map_index
         if i < cfg.k or cfg.act_after_branch:
             return self.act
         return lambda z: z
