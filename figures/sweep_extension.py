@@ -32,11 +32,13 @@ def curve_key(config, knob: Knob = "eta") -> Hashable:
     return replace(config, seed=0, base=replace(config.base, **{knob: 1.0}))
 
 
-def sweep_of(results: Sequence, loss: Callable[[object], float], knob: Knob = "eta") -> Sweep:
-    """The Sweep of one curve's results over log₂ of the swept base value (seeds as rows; missing cells count as
-    diverged)."""
-    def x_of(r) -> float:
-        return math.log2(getattr(r.config.base, knob))
+def sweep_of(results: Sequence, loss: Callable[[object], float], knob: Knob = "eta",
+             x_of: Callable[[object], float] | None = None) -> Sweep:
+    """The Sweep of one curve's results over log₂ of the swept base value, or over `x_of(result)` when given (seeds
+    as rows; missing cells count as diverged)."""
+    if x_of is None:
+        def x_of(r) -> float:
+            return math.log2(getattr(r.config.base, knob))
 
     xs = sorted({x_of(r) for r in results})
     seeds = sorted({r.config.seed for r in results})

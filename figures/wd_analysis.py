@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from figures import wd_setup as ws
-from figures.sweep_extension import next_point
+from figures.sweep_extension import next_point, sweep_of
 from figures.sweep_panels import summarise
 from figures.transfer_metric import Sweep, transfer
 from figures.wd_runs import (FAN_SIX, FLAT_UNDER_JOINT, P_PAPER, PRIMARY, TYPES, _seedless, rule_e, wd1_point, wd1_runs,
@@ -327,12 +327,7 @@ def wd4_sweeps(results, scale: str, law: "Law") -> dict[tuple[str, int, str], tu
             ref = getattr(anchor.base, knob)
             x_of = {id(r): math.log2(getattr(r.config.base, knob) / ref) for r in members}
             members = [r for r in members if abs(x_of[id(r)] - round(x_of[id(r)])) < 1e-6]
-            xs = sorted({round(x_of[id(r)]) for r in members})
-            seeds = sorted({r.config.seed for r in members})
-            table = np.full((len(seeds), len(xs)), np.inf)
-            for r in members:
-                table[seeds.index(r.config.seed), xs.index(round(x_of[id(r)]))] = _wd4_loss(r)
-            out[(rule, width, knob)] = (members, Sweep(np.array(xs, dtype=float), table, tuple(seeds)))
+            out[(rule, width, knob)] = (members, sweep_of(members, _wd4_loss, x_of=lambda r: float(round(x_of[id(r)]))))
     return out
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from synthetic.fit import FitError, loglog_fit
+from synthetic.fit import FitError, loglog_fit, seed_t_interval
 
 
 def value(result, quantity: str, layer: str, step: int | None = None, index: int = 0) -> float:
@@ -65,8 +65,6 @@ def inverse_depth_fit(depths: Sequence[float], sq_norms: Sequence[float], seeds:
     """Fit ‖h_L‖²_R = A + c/L by least squares in 1/L, per seed; c and A with the 95% t-interval over the per-seed
     estimates (the seed is the replicate). Under α ∝ 1/L the random part of the residual sum at init adds c/L to
     ‖h0‖²_R, so A ≈ ‖h0‖²_R and c > 0 make a k ≥ 2 coordinate check fall with depth before any training."""
-    from scipy import stats
-
     per: dict[Any, list[tuple[float, float]]] = defaultdict(list)
     for L, y, s in zip(depths, sq_norms, seeds):
         if np.isfinite(y):
@@ -80,10 +78,8 @@ def inverse_depth_fit(depths: Sequence[float], sq_norms: Sequence[float], seeds:
     if len(fits) < 2:
         return {"c": math.nan, "c_lo": math.nan, "c_hi": math.nan, "A": math.nan, "A_lo": math.nan, "A_hi": math.nan,
                 "n_seeds": len(fits)}
-    arr = np.array(fits)
     out: dict[str, float] = {"n_seeds": len(fits)}
     for j, name in enumerate(("c", "A")):
-        m, se = float(arr[:, j].mean()), float(arr[:, j].std(ddof=1) / math.sqrt(len(fits)))
-        half = float(stats.t.ppf(0.975, len(fits) - 1)) * se
-        out.update({name: m, f"{name}_lo": m - half, f"{name}_hi": m + half})
+        m, lo, hi = seed_t_interval([f[j] for f in fits])
+        out.update({name: m, f"{name}_lo": lo, f"{name}_hi": hi})
     return out
