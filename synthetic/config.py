@@ -1,7 +1,8 @@
 """Frozen run configurations for the synthetic engine, with canonical JSON and validation.
 
 `RunConfig.bucket_key()` groups runs that can be trained as one stacked model: everything except `base`, `seed`,
-`parameterization` and `schedule` (those only change per-run numbers, never shapes or code paths).
+`parameterization`, `schedule` (those only change per-run numbers, never shapes or code paths) and the depth (runs of
+one width and different depths share a ragged bucket, synthetic.models.BlockLayout).
 
 A `"cifar10"` run is keyed by its data, not by where it lies: `to_dict()` (and so the canonical JSON, the run id and
 the bucket key) carries `data.data_sha256` (synthetic.data.cifar10_digest of the batch files) in place of
@@ -197,11 +198,13 @@ class RunConfig:
         return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
 
     def bucket_key(self) -> str:
-        """Canonical JSON of every field except base, seed, parameterization and schedule (per-run numbers)."""
+        """Canonical JSON of every field except base, seed, parameterization, schedule and depth (per-run numbers;
+        runs of different depths train in one ragged bucket, synthetic.models.BlockLayout)."""
         d = self.to_dict()
         for name in ("base", "seed", "parameterization"):
             d.pop(name)
         d.pop("schedule", None)
+        d["model"].pop("depth")
         return json.dumps(d, sort_keys=True, separators=(",", ":"))
 
     def validate(self) -> "RunConfig":

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import math
 from dataclasses import dataclass
 from typing import Iterator, Sequence
 
@@ -28,7 +29,7 @@ from synthetic.device import resolve_device
 from synthetic.errors import ConfigError
 from synthetic.measure import Measurer
 from synthetic.groups import Group
-from synthetic.models import StackedResidualNet, group_role
+from synthetic.models import Capture, StackedResidualNet, group_role
 from synthetic.optim import StackedOptimizer, role_rules, run_hparams
 from synthetic.rules.sophia import gnb_generators, gnb_targets
 from synthetic.records import SCHEMA_VERSION, Record
@@ -79,19 +80,21 @@ def per_run_loss(kind: str, out: Tensor, y: Tensor) -> Tensor:
 
 
 def build(runs: Sequence[RunConfig], device: torch.device) -> tuple[StackedResidualNet, StackedOptimizer]:
-    """The stacked model and optimizer of a bucket, every number from theory.bridge."""
+    """The stacked model and optimizer of a bucket (runs deepest first), every number from theory.bridge."""
     first = runs[0]
     hps = [run_hparams(r) for r in runs]
     roles = list(hps[0])
     multipliers = {r: [h[r].multiplier for h in hps] for r in roles}
     init_vars = {r: [h[r].init_var for h in hps] for r in roles}
     model = StackedResidualNet(first.model, multipliers, init_vars, [r.seed for r in runs], device=device,
-                               dtype=DTYPES[first.dtype], bias_init_zero=first.bias_init_zero)
+                               dtype=DTYPES[first.dtype], bias_init_zero=first.bias_init_zero,
+                               depths=[r.model.depth for r in runs])
     rules = role_rules(first.optim.name)
     group_rules = {g: rules[group_role(g)] for g in model.params}
     group_hps = {g: {hp: [getattr(h[group_role(g)], hp) for h in hps] for hp in ("lr", "wd", "eps")}
                  for g in model.params}
-    return model, StackedOptimizer(model.params, group_rules, group_hps, first.optim)
+    row_runs = {g: model.layout.row_runs() for g in model.params if Group.of(g).stacked_over_blocks}
+    return model, StackedOptimizer(model.params, group_rules, group_hps, first.optim, row_runs)
 
 
 def _gnb_hessian(loss_kind: str, opt: StackedOptimizer, names: list[str], leaves: list[Tensor], out: Tensor,
@@ -115,10 +118,54 @@ def train_bucket(runs: Sequence[RunConfig], device: str | torch.device = "cpu", 
         r.validate()
     key = runs[0].bucket_key()
     if any(r.bucket_key() != key for r in runs[1:]):
-        raise ConfigError("runs in one bucket must differ only in base, seed, parameterization and schedule")
+        raise ConfigError("runs in one bucket must differ only in depth, base, seed, parameterization and schedule")
     dev = resolve_device(device)
+    order = sorted(range(len(runs)), key=lambda i: -runs[i].model.depth)  # deepest first (BlockLayout), stable
+    if data_source is not None and order != list(range(len(runs))):
+        raise ConfigError("a bucket given its own data source must list its runs deepest first")
     with full_precision(), torch.random.fork_rng(devices=[]):
-        return _train(runs, dev, data_source)
+        results = _train([runs[i] for i in order], dev, data_source)
+    out: list[RunResult] = [None] * len(runs)  # type: ignore[list-item]
+    for i, res in zip(order, results):
+        out[i] = res
+    return out
+
+
+class _RunSlice:
+    """The runs m0 … m1 − 1 of a bucket that share one depth, seen as a bucket of their own by a `Measurer`: their
+    parameters with the hidden groups unpacked to [runs, L, …], and their slice of a step's capture."""
+
+    def __init__(self, model: StackedResidualNet, cfg, m0: int, m1: int) -> None:
+        self.model, self.cfg, self.m0, self.m1 = model, cfg, m0, m1
+        self.M, self.device, self.dtype = m1 - m0, model.device, model.dtype
+        self.whole = m0 == 0 and m1 == model.M and cfg.depth == model.cfg.depth
+        self.params = self.of(model.params)
+
+    def of(self, params: dict[str, Tensor], copy: bool = False) -> dict[str, Tensor]:
+        out = {}
+        for g, p in params.items():
+            p = p.detach()
+            if Group.of(g).stacked_over_blocks:
+                out[g] = self.model.unpacked(params, g, self.m0, self.m1, self.cfg.depth).detach()
+            else:
+                v = p if self.whole else p.narrow(0, self.m0, self.M)
+                out[g] = v.clone() if copy else v
+        return out
+
+    def rows(self, x: Tensor) -> Tensor:
+        return x if self.whole else x.narrow(0, self.m0, self.M)
+
+    def capture(self, cap: Capture | None) -> Capture | None:
+        if cap is None:
+            return None
+        L = self.cfg.depth
+        part = Capture()
+        for name in ("inputs", "preacts", "outputs"):
+            d = getattr(part, name)
+            for g, xs in getattr(cap, name).items():
+                d[g] = [self.rows(x) for x in (xs[:L] if Group.of(g).stacked_over_blocks else xs)]
+        part.features = [self.rows(h) for h in cap.features[: L + 1]] + [self.rows(cap.features[-1])]
+        return part
 
 
 def _train(runs: list[RunConfig], dev: torch.device, data_source) -> list[RunResult]:
@@ -133,11 +180,20 @@ def _train(runs: list[RunConfig], dev: torch.device, data_source) -> list[RunRes
     measure_at = set(cfg.measure_at)
     quantities = set(cfg.measurements) | {"loss"}
     n_iter = cfg.steps + (1 if cfg.steps in measure_at else 0)
-    meas = Measurer(model, sorted(quantities), sorted(measure_at), n_iter, [r.seed for r in runs])
-    test = data_source.test_set() if meas.need_test else None
+    M = len(runs)
+    loss_buf = torch.full((n_iter, M), math.nan, dtype=DTYPES[cfg.dtype], device=dev)
+    slices = [_RunSlice(model, runs[m0].model, m0, m1) for m0, m1, _ in model.layout.depth_groups()]
+    meters = []
+    for s in slices:
+        meas = Measurer(s, sorted(quantities), sorted(measure_at), n_iter, [r.seed for r in runs[s.m0:s.m1]])
+        meas.loss = loss_buf[:, s.m0:s.m1]
+        meters.append(meas)
+    first = meters[0]
+    test = data_source.test_set() if first.need_test else None
+    w0 = ({g: p.detach().clone() for g, p in model.params.items()} if first.need_init_forward else None)
     names = list(model.params)
     leaves = [model.params[g] for g in names]
-    M = len(runs)
+    weight_groups = [g for g in names if not Group.of(g).is_bias]
     lr_scale = factor_table([r.schedule for r in runs], cfg.steps, n_iter, dev, DTYPES[cfg.dtype])
     alive = torch.ones(M, dtype=torch.bool, device=dev)
     gnb_gens = gnb_generators([r.seed for r in runs], dev) if opt.hessian_every is not None else None
@@ -149,51 +205,62 @@ def _train(runs: list[RunConfig], dev: torch.device, data_source) -> list[RunRes
         out, cap = model.forward(model.params, x, capture=measuring)
         loss = per_run_loss(cfg.loss, out, y)
         zs: list[Tensor] = []
-        if measuring and meas.need_zgrad:
-            zs = [z for g in meas.weight_groups for z in cap.preacts[g]]
+        if measuring and first.need_zgrad:
+            zs = [z for g in weight_groups for z in cap.preacts[g]]
         hessian = opt.hessian_due(t)
         grads = torch.autograd.grad(loss.sum(), leaves + zs, retain_graph=hessian)
         if hessian:  # the second backward reuses the hidden gradient buffers: keep this step's gradients apart
             grads = tuple(g.clone() for g in grads)
             _gnb_hessian(cfg.loss, opt, names, leaves, out, gnb_gens, t)
         loss = loss.detach()
-        meas.loss_step(t, loss)
+        loss_buf[t].copy_(loss)
         if t == 0:
             limit = DIVERGENCE_FACTOR * (1.0 + torch.nan_to_num(loss, nan=0.0, posinf=0.0))
         bad = ~(loss <= limit)
         diverged = torch.where(bad & alive, torch.full_like(diverged, t), diverged)
         alive = alive & ~bad
-        if meas.pi:
-            meas.pi_step(t, model.params)
-        w_prev = None
+        if first.pi:
+            for s, meas in zip(slices, meters):
+                meas.pi_step(t, s.of(model.params))
+        before = None
         if measuring:
-            zgrads = None
+            zparts = None
             if zs:
-                zgrads, it = {}, iter(grads[len(leaves):])
-                for g in meas.weight_groups:
-                    parts = [next(it) for _ in cap.preacts[g]]
-                    zgrads[g] = torch.stack(parts, dim=1) if Group.of(g).stacked_over_blocks else parts[0]
+                zparts, it = {}, iter(grads[len(leaves):])
+                for g in weight_groups:
+                    zparts[g] = [next(it) for _ in cap.preacts[g]]
             test_loss = None
             if test is not None:
                 with torch.no_grad():
                     test_loss = per_run_loss(cfg.loss, model.forward(model.params, test[0])[0], test[1])
             cap_init = None
-            if meas.need_init_forward:
+            if w0 is not None:
                 # h(x_t; W_0) on the step's batch; at t = 0 the weights are W_0, so the step's own capture serves
                 with torch.no_grad():
-                    cap_init = cap if t == 0 else model.forward(meas.w0, x, capture=True)[1]
-            meas.pre(t, model.params, cap, zgrads, test_loss, cap_init)
-            if meas.need_snapshot:
-                w_prev = {g: p.detach().clone() for g, p in model.params.items()}
+                    cap_init = cap if t == 0 else model.forward(w0, x, capture=True)[1]
+            before = []
+            for s, meas in zip(slices, meters):
+                zgrads = None
+                if zparts is not None:
+                    zgrads = {g: (torch.stack([s.rows(z) for z in parts[: s.cfg.depth]], dim=1)
+                                  if Group.of(g).stacked_over_blocks else s.rows(parts[0]))
+                              for g, parts in zparts.items()}
+                w_t = s.of(model.params, copy=meas.need_snapshot)
+                meas.pre(t, w_t, s.capture(cap), zgrads, None if test_loss is None else s.rows(test_loss),
+                         s.capture(cap_init))
+                before.append(w_t if meas.need_snapshot else None)
         opt.step(dict(zip(names, grads[: len(leaves)])), alive, None if lr_scale is None else lr_scale[t])
         if measuring:
             cap_next = None
-            if meas.need_post_forward:
+            if first.need_post_forward:
                 with torch.no_grad():
                     cap_next = model.forward(model.params, x, capture=True)[1]
-            meas.post(t, w_prev, model.params, cap, cap_next)
+            for s, meas, w_prev in zip(slices, meters, before):
+                meas.post(t, w_prev, s.of(model.params), s.capture(cap), s.capture(cap_next))
 
     div = [None if d < 0 else int(d) for d in diverged.cpu().tolist()]
     ids = [run_id(r) for r in runs]
-    recs = meas.records(ids, div, n_iter, cfg.measure_layers)
+    recs: list[list[Record]] = []
+    for s, meas in zip(slices, meters):
+        recs += meas.records(ids[s.m0:s.m1], div[s.m0:s.m1], n_iter, cfg.measure_layers)
     return [RunResult(r, i, rec, d) for r, i, rec, d in zip(runs, ids, recs, div)]

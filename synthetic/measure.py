@@ -155,13 +155,23 @@ class PowerIteration:
 
     @torch.no_grad()
     def step(self, w: Tensor) -> Tensor:
+        v = self.v
+        single = math.prod(w.shape[:-2]) == 1
+        if single:  # torch's CPU matmul rounds a lone matrix-vector product differently from a batch of them; a
+            # run's numbers must not depend on its bucket, so one matrix goes through the batched kernel (as
+            # models._linear does)
+            w, v = w.expand(2, *w.shape), v.expand(2, *v.shape)
         tiny = torch.finfo(w.dtype).tiny
-        u = (w @ self.v.unsqueeze(-1)).squeeze(-1)
+        u = (w @ v.unsqueeze(-1)).squeeze(-1)
         wu = (w.mT @ u.unsqueeze(-1)).squeeze(-1)
         nu = torch.linalg.vector_norm(u, dim=-1)
         nwu = torch.linalg.vector_norm(wu, dim=-1)
-        self.v = wu / nwu.clamp_min(tiny).unsqueeze(-1)
-        return nwu / nu.clamp_min(tiny)
+        v = wu / nwu.clamp_min(tiny).unsqueeze(-1)
+        est = nwu / nu.clamp_min(tiny)
+        if single:
+            v, est = v[0], est[0]
+        self.v = v
+        return est
 
 
 # ---------------------------------------------------------------- steady state

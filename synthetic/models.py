@@ -13,15 +13,22 @@ its block's multiplier, so the bridge's bias-role multipliers are not used. Iden
 network.
 
 Parameters are grouped by role so the optimizer touches few tensors: `"input"` [M, n, d_in], `"hidden.{i}"`
-[M, L, out_i, in_i] (map i of every block), `"output"` [M, d_out, n], and when `bias`: `"input_bias"` [M, n],
-`"hidden_bias.{i}"` [M, L, out_i]. Each run draws its init from its own CPU `torch.Generator` seeded with the run seed
-(float64 normals scaled by the bridge's σ, then cast), so a run's init is independent of its bucket, device and dtype.
+[P, out_i, in_i] (map i of every block of every run, packed), `"output"` [M, d_out, n], and when `bias`:
+`"input_bias"` [M, n], `"hidden_bias.{i}"` [P, out_i]. Each run draws its init from its own CPU `torch.Generator`
+seeded with the run seed (float64 normals scaled by the bridge's σ, then cast), so a run's init is independent of its
+bucket, device and dtype.
+
+Ragged depth: the runs of a bucket may differ in depth, sorted deepest first (`depths` non-increasing). Block l is
+applied to the runs still active there, a prefix of M_l runs, so the hidden groups are packed block-major: rows
+`BlockLayout.rows(l)` = [s_l, s_l + M_l) hold block l of runs 0 … M_l − 1, P = Σ_l M_l = Σ_m L_m. Every block's
+weights are a contiguous view of its rows, no block is padded, and a bucket of equal depths is the case M_l = M.
+A run's numbers do not depend on the depths of its companions (tests/test_bucket_independence.py).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Sequence
 
 import torch
@@ -50,8 +57,68 @@ def group_layer_names(group: str, depth: int) -> list[str]:
     return Group.of(group).layer_names(depth)
 
 
+@dataclass(frozen=True)
+class BlockLayout:
+    """Where block l of run m lives in a packed hidden group: row `start[l] + m`, for m < `active[l]`."""
+
+    depths: tuple[int, ...]
+    """Per run, non-increasing (deepest first)."""
+
+    def __post_init__(self) -> None:
+        if not self.depths or any(a < b for a, b in zip(self.depths, self.depths[1:])) or self.depths[-1] < 1:
+            raise ValueError(f"depths must be positive and non-increasing (got {self.depths})")
+
+    @property
+    def M(self) -> int:
+        return len(self.depths)
+
+    @property
+    def L(self) -> int:
+        return self.depths[0]
+
+    @property
+    def active(self) -> tuple[int, ...]:
+        """M_l: how many runs have a block l (0-based), l = 0 … L − 1."""
+        return tuple(sum(1 for d in self.depths if d > l) for l in range(self.L))
+
+    @property
+    def start(self) -> tuple[int, ...]:
+        out, s = [], 0
+        for n in self.active:
+            out.append(s)
+            s += n
+        return tuple(out)
+
+    @property
+    def P(self) -> int:
+        return sum(self.depths)
+
+    def row(self, m: int, l: int) -> int:
+        if not (0 <= l < self.depths[m]):
+            raise IndexError(f"run {m} has no block {l} (depth {self.depths[m]})")
+        return self.start[l] + m
+
+    def row_runs(self) -> list[int]:
+        """The run of every packed row, in row order."""
+        return [m for n in self.active for m in range(n)]
+
+    def depth_groups(self) -> list[tuple[int, int, int]]:
+        """(m0, m1, depth): the maximal ranges of runs sharing a depth, in run order."""
+        out: list[tuple[int, int, int]] = []
+        for m, d in enumerate(self.depths):
+            if out and out[-1][2] == d:
+                out[-1] = (out[-1][0], m + 1, d)
+            else:
+                out.append((m, m + 1, d))
+        return out
+
+    def rows_of(self, m0: int, m1: int, depth: int) -> list[int]:
+        """Rows of runs m0 … m1 − 1, blocks 0 … depth − 1, run-major (the [m, l] order of an unpacked view)."""
+        return [self.row(m, l) for m in range(m0, m1) for l in range(depth)]
+
+
 def param_shapes(cfg: ModelConfig) -> dict[str, tuple[int, ...]]:
-    """Per-run shape of every parameter group (without the leading M)."""
+    """Per-run shape of every parameter group (without the leading M; hidden groups (L, …) of the run's own L)."""
     n, nh, L, k = cfg.width, cfg.hidden_width, cfg.depth, cfg.k
     shapes: dict[str, tuple[int, ...]] = {"input": (n, cfg.d_in)}
     for i in range(1, k + 1):
@@ -113,35 +180,42 @@ def _linear(u: Tensor, w: Tensor, b: Tensor | None) -> Tensor:
     return torch.baddbmm(b.unsqueeze(1), u, w.transpose(1, 2))
 
 
-class _UnbindInto(torch.autograd.Function):
-    """`w.unbind(1)` whose backward stacks the per-layer gradients into a caller-owned buffer instead of a fresh
-    tensor (a fresh [M, L, out, in] allocation per step costs page faults on a CPU)."""
+class _SplitInto(torch.autograd.Function):
+    """`w.split(sizes)` whose backward concatenates the per-block gradients into a caller-owned buffer instead of a
+    fresh tensor (a fresh [P, out, in] allocation per step costs page faults on a CPU)."""
 
     @staticmethod
-    def forward(ctx, w: Tensor, out: Tensor):
-        ctx.out = out
-        return w.unbind(1)
+    def forward(ctx, w: Tensor, out: Tensor, sizes: tuple[int, ...]):
+        ctx.out, ctx.sizes = out, sizes
+        return w.split(sizes)
 
     @staticmethod
     def backward(ctx, *grads):
-        grads = [torch.zeros_like(ctx.out[:, 0]) if g is None else g for g in grads]
-        return torch.stack(grads, dim=1, out=ctx.out), None
+        parts = ctx.out.split(ctx.sizes)
+        grads = [torch.zeros_like(p) if g is None else g for g, p in zip(grads, parts)]
+        return torch.cat(grads, dim=0, out=ctx.out), None, None
 
 
 class StackedResidualNet:
-    """M residual MLPs of one shape; `params` maps group name -> leaf tensor with requires_grad."""
+    """M residual MLPs of one width (depths `layout.depths`, `cfg.depth` the largest); `params` maps group name ->
+    leaf tensor with requires_grad."""
 
     def __init__(self, cfg: ModelConfig, multipliers: dict[str, Sequence[float]], init_vars: dict[str, Sequence[float]],
                  seeds: Sequence[int], *, device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32,
-                 bias_init_zero: bool = True) -> None:
+                 bias_init_zero: bool = True, depths: Sequence[int] | None = None) -> None:
         self.cfg = cfg
         self.M = len(seeds)
+        self.layout = BlockLayout(tuple(depths) if depths is not None else (cfg.depth,) * self.M)
+        if self.layout.M != self.M or self.layout.L != cfg.depth:
+            raise ValueError("depths must give one depth per run, the largest equal to cfg.depth")
+        self._active = self.layout.active
         self.device, self.dtype = torch.device(device), dtype
         self.alpha = {role: torch.tensor(list(multipliers[role]), dtype=dtype, device=self.device).view(-1, 1, 1)
                       for role in ("input", "hidden", "output")}
         self.act = activation_fn(cfg.activation)
         self.params = self._init_params(init_vars, seeds, bias_init_zero)
         self.grad_buffers: dict[str, Tensor] | None = None
+        self._row_index: dict[tuple, Tensor] = {}
 
     def reuse_grad_buffers(self) -> None:
         """From now on the gradient of each stacked hidden group is written into one buffer reused by every backward
@@ -150,10 +224,10 @@ class StackedResidualNet:
                              for g, p in self.params.items() if Group.of(g).stacked_over_blocks}
 
     def _init_params(self, init_vars, seeds, bias_init_zero) -> dict[str, Tensor]:
-        shapes = param_shapes(self.cfg)
         order = weight_groups(self.cfg.k) + (bias_groups(self.cfg.k) if self.cfg.bias else [])
         per_run: dict[str, list[Tensor]] = {g: [] for g in order}
         for m, seed in enumerate(seeds):
+            shapes = param_shapes(replace(self.cfg, depth=self.layout.depths[m]))
             gen = torch.Generator(device="cpu").manual_seed(int(seed))
             for g in order:
                 role = group_role(g)
@@ -162,8 +236,26 @@ class StackedResidualNet:
                     continue
                 std = math.sqrt(float(init_vars[role][m]))
                 per_run[g].append(torch.randn(shapes[g], generator=gen, dtype=torch.float64) * std)
-        return {g: torch.stack(per_run[g]).to(device=self.device, dtype=self.dtype).requires_grad_(True)
-                for g in order}
+        packed = {g: (torch.stack([per_run[g][m][l] for l, n in enumerate(self._active) for m in range(n)])
+                      if Group.of(g).stacked_over_blocks else torch.stack(per_run[g])) for g in order}
+        return {g: t.to(device=self.device, dtype=self.dtype).requires_grad_(True) for g, t in packed.items()}
+
+    def block(self, params: dict[str, Tensor], group: str, m: int, l: int) -> Tensor:
+        """Run m's matrix (or bias) of block l (0-based) in a packed hidden group."""
+        return params[group][self.layout.row(m, l)]
+
+    def unpacked(self, params: dict[str, Tensor], group: str, m0: int = 0, m1: int | None = None,
+                 depth: int | None = None) -> Tensor:
+        """A hidden group of runs m0 … m1 − 1 (all of depth ≥ `depth`) as a fresh [m1 − m0, depth, …] tensor."""
+        m1 = self.M if m1 is None else m1
+        depth = self.layout.depths[m1 - 1] if depth is None else depth
+        key = (m0, m1, depth, params[group].device)
+        idx = self._row_index.get(key)
+        if idx is None:
+            idx = torch.tensor(self.layout.rows_of(m0, m1, depth), dtype=torch.long, device=params[group].device)
+            self._row_index[key] = idx
+        w = params[group]
+        return w.index_select(0, idx).view(m1 - m0, depth, *w.shape[1:])
 
     @staticmethod
     def _apply_norm(kind: str, h: Tensor) -> Tensor:
@@ -194,11 +286,12 @@ class StackedResidualNet:
         return lambda z: z
 
     def _layers(self, params: dict[str, Tensor], group: str) -> tuple[Tensor, ...]:
+        """The per-block views [M_l, …] of a packed hidden group."""
         w = params[group]
         buf = None if self.grad_buffers is None else self.grad_buffers.get(group)
         if buf is not None and w.requires_grad and torch.is_grad_enabled() and buf.shape == w.shape:
-            return _UnbindInto.apply(w, buf)
-        return w.unbind(1)
+            return _SplitInto.apply(w, buf, self._active)
+        return w.split(self._active)
 
     def forward(self, params: dict[str, Tensor], x: Tensor, capture: bool = False) -> tuple[Tensor, Capture | None]:
         """x [M, B, d_in] -> output [M, B, d_out]; with `capture`, also the per-layer tensors of `Capture`."""
@@ -212,15 +305,18 @@ class StackedResidualNet:
             cap.features.append(h)
         ws = [self._layers(params, f"hidden.{i}") for i in range(1, cfg.k + 1)]
         bs = [self._layers(params, f"hidden_bias.{i}") for i in range(1, cfg.k + 1)] if cfg.bias else None
-        for l in range(cfg.depth):
-            u = self.norm(h)
+        alpha = self.alpha["hidden"]
+        for l, n in enumerate(self._active):
+            # block l updates the prefix of n runs still active; the rest of h passes through unchanged (a zero pad
+            # rather than a branch on n, so a step's operations do not depend on which depths the bucket holds)
+            u = self.norm(h.narrow(0, 0, n))
             for i in range(cfg.k):
                 z = _linear(u, ws[i][l], bs[i][l] if bs is not None else None)
                 o = self.act(z) if (i < cfg.k - 1 or cfg.act_after_branch) else z
                 if cap is not None:
                     cap.add(f"hidden.{i + 1}", u, z, o)
                 u = o
-            h = h + self.alpha["hidden"] * u
+            h = h + F.pad(alpha.narrow(0, 0, n) * u, (0, 0, 0, 0, 0, self.M - n))
             if cap is not None:
                 cap.features.append(h)
         u = self.final_norm(h)

@@ -96,14 +96,22 @@ def _slice_len(s: slice, n: int) -> int:
 class StackedOptimizer:
     """Updates a dict of stacked parameters in place; `hps[group] = {"lr", "wd", "eps"}` per-run value lists.
 
-    Every update is in place with per-run factors broadcast over [M, 1] columns, through one scratch buffer reused by
-    every group and step. A frozen run (`alive` false) gets a decay factor of exactly 1 and an update zeroed by
-    `masked_fill_` (NaN-safe), so its weights stay bit-for-bit; its own state may become garbage."""
+    A group's leading dimension is its rows: the runs, or for a packed hidden group (synthetic.models.BlockLayout)
+    one row per block of a run, `row_runs[group]` naming each row's run (absent: row m is run m). Rules see per-row
+    factors only. Every update is in place with per-row factors broadcast over [rows, 1] columns, through one scratch
+    buffer reused by every group and step. A frozen run (`alive` false) gets a decay factor of exactly 1 and an update
+    zeroed by `masked_fill_` (NaN-safe), so its weights stay bit-for-bit; its own state may become garbage."""
 
     def __init__(self, params: dict[str, Tensor], rules: dict[str, str], hps: dict[str, dict[str, Sequence[float]]],
-                 cfg: OptimConfig) -> None:
+                 cfg: OptimConfig, row_runs: dict[str, Sequence[int]] | None = None) -> None:
         self.params, self.rules, self.cfg = params, rules, cfg
         self.t = 0
+        row_runs = row_runs or {}
+        self.row_index = {name: torch.tensor(list(rr), dtype=torch.long, device=params[name].device)
+                          for name, rr in row_runs.items()}
+        """Per packed group, each row's run as an index tensor (gathers the per-run step factors)."""
+        hps = {name: {k: (v if name not in row_runs else [v[m] for m in row_runs[name]]) for k, v in h.items()}
+               for name, h in hps.items()}
         self.lr, self.wd, self.eps = {}, {}, {}
         self.state: dict[str, dict[str, Tensor]] = {}
         self.groups: dict[str, _Group] = {}
@@ -160,12 +168,17 @@ class StackedOptimizer:
         """One update of every group; runs with `alive[m] == False` keep their weights unchanged. `lr_scale` [M]
         multiplies each run's learning rate at this step (a schedule, synthetic.schedule), weight decay included."""
         self.t += 1
-        keep = None if alive is None else alive.reshape(-1, 1)
-        dead = None if keep is None else ~keep
+        keep_runs = None if alive is None else alive.reshape(-1, 1)
+        dead_runs = None if keep_runs is None else ~keep_runs
         for name, p in self.params.items():
+            rows = self.row_index.get(name)
+            keep, dead = keep_runs, dead_runs
+            if rows is not None and keep is not None:
+                keep = keep.index_select(0, rows)
+                dead = dead_runs.index_select(0, rows)
             lr, decay = self.lr[name], self.decay[name]
             if lr_scale is not None:
-                lr = lr * lr_scale.view_as(lr)
+                lr = lr * (lr_scale if rows is None else lr_scale.index_select(0, rows)).view_as(lr)
                 decay = None if decay is None else 1 - _col(lr) * _col(self.wd[name])
             if decay is not None and keep is not None:
                 decay = torch.where(keep, decay, torch.ones((), dtype=decay.dtype, device=decay.device))

@@ -13,7 +13,7 @@ from theory.bridge import BaseHP, layer_hparams
 from synthetic.config import OptimConfig, RunConfig
 from synthetic.engine import build, per_run_loss
 from test_engine_support import data_for
-from test_optim_reference import MODEL, init_value, reference_forward, stacked_params
+from test_optim_reference import MODEL, init_value, initial_params, reference_forward, stacked_params
 
 ROLES = ["input", "hidden", "output", "input_bias", "hidden_bias"]
 BASES = [BaseHP(eta=0.01, lam=0.1, eps=1e-6, n_base=4, L_base=1), BaseHP(eta=0.005, lam=0.0, eps=1e-4, sigma2=0.15),
@@ -51,7 +51,7 @@ def compare(engine_name: str, cfg: OptimConfig, rules: dict[str, tuple[Update, d
             for s, (b, pz) in enumerate(zip(BASES, PARAMS))]
     data = data_for(runs)
     model, opt = build(runs, torch.device("cpu"))
-    init = {g: p.detach().clone() for g, p in model.params.items()}
+    init = initial_params(model)
     names = list(model.params)
     engine_hist, gens = [], None
     for t in range(steps):

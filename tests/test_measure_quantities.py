@@ -123,7 +123,7 @@ def test_engine_records_match_direct_computation():
     (res,) = train_bucket([run], data_source=data)
     recs = res.records
     model, _ = build([run], torch.device("cpu"))  # same init
-    w0 = model.params["hidden.2"][0, 1].detach().numpy()
+    w0 = model.block(model.params, "hidden.2", 0, 1).detach().numpy()
     one = lambda **f: select(recs, **f)[0].value  # noqa: E731
     assert one(step=0, layer="block2.2", quantity="w_rms") == pytest.approx(np.sqrt((w0 ** 2).mean()), rel=1e-12)
     s = np.linalg.svd(w0, compute_uv=False)
@@ -202,7 +202,7 @@ def test_update_sizes_and_cumulative_ratios_against_torch_sgd():
     def mats(ws):  # layer name -> numpy matrix
         out = {"input": ws["input"][0].numpy(), "output": ws["output"][0].numpy()}
         for i in (1, 2):
-            out.update({f"block{l}.{i}": ws[f"hidden.{i}"][0, l - 1].numpy() for l in (1, 2)})
+            out.update({f"block{l}.{i}": ws[f"hidden.{i}"][model.layout.row(0, l - 1)].numpy() for l in (1, 2)})
         return out
 
     def feats(ws, x):  # layer name -> [B, d] numpy features (residual stream and map outputs)

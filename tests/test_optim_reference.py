@@ -6,6 +6,8 @@ import math
 
 import pytest
 import torch
+
+from synthetic.groups import Group
 import torch.nn.functional as F
 from theory.bridge import BaseHP, layer_hparams
 
@@ -83,7 +85,7 @@ def test_stacked_optimizer_equals_torch_optim(opt_name, momentum, nesterov):
             for s, (b, pz) in enumerate(zip(bases, params))]
     data = data_for(runs)
     model, opt = build(runs, torch.device("cpu"))
-    init = {g: p.detach().clone() for g, p in model.params.items()}
+    init = initial_params(model)
     names = list(model.params)
     for t in range(20):
         x, y = data.train_batch(t)
@@ -105,9 +107,15 @@ def stacked_params(model, m: int) -> dict:
     stacked = {"W0": model.params["input"][m], "b0": model.params["input_bias"][m], "Wout": model.params["output"][m]}
     for l in range(MODEL.depth):
         for i in range(MODEL.k):
-            stacked[f"W{l}_{i}"] = model.params[f"hidden.{i + 1}"][m, l]
-            stacked[f"b{l}_{i}"] = model.params[f"hidden_bias.{i + 1}"][m, l]
+            stacked[f"W{l}_{i}"] = model.block(model.params, f"hidden.{i + 1}", m, l)
+            stacked[f"b{l}_{i}"] = model.block(model.params, f"hidden_bias.{i + 1}", m, l)
     return stacked
+
+
+def initial_params(model) -> dict:
+    """A copy of a stacked model's parameters with the packed hidden groups as [M, L, …]."""
+    return {g: (model.unpacked(model.params, g) if Group.of(g).stacked_over_blocks else p.detach().clone())
+            for g, p in model.params.items()}
 
 
 def init_value(init, key, m):
