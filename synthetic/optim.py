@@ -52,10 +52,10 @@ def _per_run(values: Sequence[float], like: Tensor) -> Tensor:
     return t.view(-1, *([1] * (like.ndim - 1)))
 
 
-CPU_TILE_BYTES = 256 * 1024
+CPU_TILE_BYTES: int | None = 256 * 1024
 """On a CPU the element-wise update runs tile by tile (this many bytes per tensor), so the ~10 passes of one update
-over p, g, state and scratch stay in the L2 cache and each tensor streams from memory once. Elsewhere one tile is the
-whole group (every run in one kernel)."""
+over p, g, state and scratch stay in the L2 cache and each tensor streams from memory once. Elsewhere (and on a CPU
+when set to None: the GPU code path, tests/test_engine_ops.py) one tile is the whole group, every run in one kernel."""
 
 
 def _tiles(M: int, R: int, tile: int | None) -> list[tuple[slice, slice]]:
@@ -130,7 +130,8 @@ class StackedOptimizer:
                     raise ConfigError(f"group {name!r} (rule {rule!r}) needs an epsilon from the bridge")
                 self.eps[name] = _per_run(eps, p)
             self.state[name] = spec.init_state(p.detach(), cfg)
-            tile = CPU_TILE_BYTES // p.element_size() if p.device.type == "cpu" else None
+            tile = (CPU_TILE_BYTES // p.element_size()
+                    if p.device.type == "cpu" and CPU_TILE_BYTES is not None else None)
             elementwise = self.state[name] if spec.elementwise else {}
             self.groups[name] = _Group(p, elementwise, tile)
             grp = self.groups[name]

@@ -1,0 +1,58 @@
+"""The engine's step launches the same kernels whatever the bucket holds: the number of (non-view) aten operations per
+training step does not depend on how many runs a bucket has nor on how many different depths they have (ragged depth,
+synthetic.models.BlockLayout), only on the largest depth. Counted with a TorchDispatchMode on the code path a GPU
+takes (no CPU tiling of the element-wise update); no timing. Runs share one seed so the data source (one generator
+per distinct seed) draws the same batches whatever the bucket size."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+from torch.utils._python_dispatch import TorchDispatchMode
+from theory.bridge import BaseHP
+
+import synthetic.optim
+from synthetic.config import ModelConfig, OptimConfig, RunConfig
+from synthetic.engine import train_bucket
+
+
+class KernelCount(TorchDispatchMode):
+    """Counts the aten operations that are not views (views launch no kernel)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ops: Counter = Counter()
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        if not func.is_view:
+            self.ops[str(func.overloadpacket)] += 1
+        return func(*args, **(kwargs or {}))
+
+
+def bucket(depths, steps: int, opt: str) -> list[RunConfig]:
+    return [RunConfig(model=ModelConfig(width=16, depth=d, d_out=4, bias=True), optim=OptimConfig(name=opt),
+                      steps=steps, batch_size=8, seed=0, base=BaseHP(sigma2=2.0, eta=1e-3 * (i + 1), n_base=1, L_base=1))
+            for i, d in enumerate(depths)]
+
+
+def ops_per_step(depths, opt: str) -> Counter:
+    """Operations of 5 steps minus those of 3 steps (set-up and the final host copy cancel), halved."""
+    counts = []
+    for steps in (3, 5):
+        with KernelCount() as c:
+            train_bucket(bucket(depths, steps, opt))
+        counts.append(c.ops)
+    diff = counts[1] - counts[0]
+    assert all(v % 2 == 0 for v in diff.values())
+    return Counter({k: v // 2 for k, v in diff.items()})
+
+
+@pytest.mark.parametrize("opt", ["adamw", "sgd", "muon_kimi_adamw", "shampoo_adamw", "lion"])
+def test_ops_per_step_do_not_depend_on_runs_or_depths(opt, monkeypatch):
+    monkeypatch.setattr(synthetic.optim, "CPU_TILE_BYTES", None)
+    one = ops_per_step((4,), opt)
+    assert sum(one.values()) > 50   # a real step was counted
+    for depths in ((4, 4), (4,) * 8, (4, 2, 1), (4, 3, 2, 1, 1, 1)):
+        assert ops_per_step(depths, opt) == one, depths
+    assert sum(ops_per_step((8,), opt).values()) > sum(one.values())   # the count does see depth
