@@ -44,12 +44,14 @@ PEAK_TARGET_SHARE, PEAK_TARGET_BUCKET = 0.40, ("G1", 1024)
 
 @dataclass
 class BucketTiming:
-    """One bucket (one shape): engine and plain-loop wall time; plain time extrapolated when subsampled."""
+    """One bucket (one width; its runs' depths, a ragged bucket when several): engine and plain-loop wall time; plain
+    time extrapolated when subsampled."""
 
     width: int
-    depth: int
+    depths: tuple[int, ...]
     runs: int
-    params_per_run: int
+    params: int
+    """Parameters of all its runs together."""
     flops: float
     engine_s: float = math.inf
     engine_cpu_s: float = math.inf
@@ -138,9 +140,9 @@ def bench_grid(spec: GridSpec, device: torch.device, peak: Peak, *, repeats: int
     check = LossCheck(rtol)
     for bucket in buckets:
         m = bucket[0].model
-        params = parameter_count(m)
-        row = BucketTiming(width=m.width, depth=m.depth, runs=len(bucket), params_per_run=params,
-                           flops=6.0 * params * spec.batch * spec.steps * len(bucket))
+        params = sum(parameter_count(r.model) for r in bucket)
+        row = BucketTiming(width=m.width, depths=tuple(sorted({r.model.depth for r in bucket})), runs=len(bucket),
+                           params=params, flops=6.0 * params * spec.batch * spec.steps)
         subset = plain_subset(bucket, plain_limit)
         row.plain_runs_timed = len(subset)
         for _ in range(repeats):  # interleaved, best of `repeats` for each path
@@ -158,7 +160,8 @@ def bench_grid(spec: GridSpec, device: torch.device, peak: Peak, *, repeats: int
         if peak.fp32:
             row.engine_peak_share = row.engine_tflops / peak.fp32
         rows.append(row)
-        log(f"  {spec.name} width {m.width:5d} depth {m.depth:3d} runs {len(bucket):3d}: engine {row.engine_s:8.3f} s, "
+        depths = ",".join(map(str, row.depths))
+        log(f"  {spec.name} width {m.width:5d} depths {depths:>12} runs {len(bucket):3d}: engine {row.engine_s:8.3f} s, "
             f"plain {row.plain_s:8.3f} s{'*' if len(subset) < len(bucket) else ' '} ratio {row.ratio:6.2f}x, "
             f"engine {row.engine_tflops:7.4f} TFLOP/s" + (f" ({100 * row.engine_peak_share:.1f}% of fp32 peak)"
                                                            if row.engine_peak_share is not None else ""))

@@ -89,6 +89,10 @@ class OptimConfig:
     nesterov: bool = False
     betas: tuple[float, float] = (0.9, 0.999)
     ns_steps: int = 5
+    fused: bool = False
+    """The element-wise rules (AdamW, SGD, Lion) update each group in one compiled kernel (torch.compile; needs a C++
+    compiler on a CPU) instead of the eager, tiled passes. Same formulas; the last bits differ (the compiler reorders
+    and replaces divisions by constants), so it is part of the run's identity. BENCHMARKS.md has its speed."""
 
 
 @dataclass(frozen=True)
@@ -108,7 +112,8 @@ class DataConfig:
 OPTIONAL_DEFAULTS: tuple[tuple[tuple[str, ...], Any], ...] = ((("model", "final_norm"), False),
                                                              (("decay_roles",), None),
                                                              (("base", "sigma2_input"), None),
-                                                             (("schedule",), asdict(ScheduleConfig())))
+                                                             (("schedule",), asdict(ScheduleConfig())),
+                                                             (("optim", "fused"), False))
 """(path in `RunConfig.to_dict()`, default) of fields omitted from the canonical JSON at their default."""
 
 

@@ -21,6 +21,7 @@ from theory.errors import TheoryError
 from synthetic.config import RunConfig, OptimConfig
 from synthetic.errors import ConfigError
 from synthetic.rules import BIAS_ROLES, WEIGHT_ROLES, get_rule, role_rules
+from synthetic.rules.base import require_compiler
 from synthetic.rules.muon import KIMI_SCALE, NS_CUBIC, NS_QUINTIC, newton_schulz  # noqa: F401  (re-exported)
 
 __all__ = ["StackedOptimizer", "role_rules", "run_hparams", "newton_schulz", "NS_CUBIC", "NS_QUINTIC", "KIMI_SCALE",
@@ -124,6 +125,9 @@ class StackedOptimizer:
             self.decay[name] = (1 - _col(self.lr[name]) * _col(self.wd[name])
                                 if any(float(w) != 0.0 for w in hps[name]["wd"]) else None)
             spec = get_rule(rule)
+            fused = cfg.fused and spec.has_fused
+            if fused:
+                require_compiler()
             if spec.needs_eps:
                 eps = hps[name]["eps"]
                 if any(e is None for e in eps):
@@ -131,14 +135,24 @@ class StackedOptimizer:
                 self.eps[name] = _per_run(eps, p)
             self.state[name] = spec.init_state(p.detach(), cfg)
             tile = (CPU_TILE_BYTES // p.element_size()
-                    if p.device.type == "cpu" and CPU_TILE_BYTES is not None else None)
+                    if p.device.type == "cpu" and CPU_TILE_BYTES is not None and not fused else None)
             elementwise = self.state[name] if spec.elementwise else {}
             self.groups[name] = _Group(p, elementwise, tile)
             grp = self.groups[name]
             scratch = max([scratch] + [_slice_len(rs, grp.M) * _slice_len(cs, grp.R) for rs, cs in grp.tiles])
             n_scratch = max(n_scratch, spec.scratch)
+        self._scalars: dict[float, Tensor] = {}
         like = next(iter(params.values()))
         self._scratch = torch.empty(n_scratch, scratch, dtype=like.dtype, device=like.device)
+
+    def scalar(self, value: float) -> Tensor:
+        """A 0-d tensor holding `value` (cached): constants handed to a compiled kernel as inputs, not baked in, so
+        other betas or momenta reuse the kernel."""
+        key = float(value)
+        if key not in self._scalars:
+            like = next(iter(self.params.values()))
+            self._scalars[key] = torch.tensor(key, dtype=like.dtype, device=like.device)
+        return self._scalars[key]
 
     @property
     def hessian_every(self) -> int | None:
@@ -183,4 +197,6 @@ class StackedOptimizer:
                 decay = None if decay is None else 1 - _col(lr) * _col(self.wd[name])
             if decay is not None and keep is not None:
                 decay = torch.where(keep, decay, torch.ones((), dtype=decay.dtype, device=decay.device))
-            get_rule(self.rules[name]).step(self, name, p.detach(), grads[name].detach(), decay, dead, lr)
+            spec = get_rule(self.rules[name])
+            update = spec.fused_step if self.cfg.fused and spec.has_fused else spec.step
+            update(self, name, p.detach(), grads[name].detach(), decay, dead, lr)

@@ -42,8 +42,10 @@ def test_report_fields(quick_run):
         assert key in report
     assert report["device"] == "cpu" and report["peak"]["fp32"] is None
     assert "TF32 off" in report["precision"]
+    from benchmarks.grids import QUICK
+    from benchmarks.plain_loop import parameter_count
     for g in report["grids"]:
-        flops = 6.0 * sum(b["params_per_run"] * b["runs"] for b in g["buckets_detail"]) * g["spec"]["batch"] \
+        flops = 6.0 * sum(parameter_count(r.model) for r in QUICK[g["grid"]].runs()) * g["spec"]["batch"] \
             * g["spec"]["steps"]
         assert math.isclose(g["flops"], flops, rel_tol=1e-12)
         assert g["engine_s"] > 0 and g["plain_s"] > 0

@@ -8,7 +8,16 @@ import math
 import torch
 from torch import Tensor
 
-from synthetic.rules.base import Rule, col, register_rule
+from synthetic.rules.base import Rule, col, compiled, flat, per_row, register_rule
+
+
+def _adamw_kernel(p: Tensor, g: Tensor, m: Tensor, v: Tensor, step: Tensor, eps: Tensor, decay: Tensor, keep: Tensor,
+                  b1: Tensor, b2: Tensor) -> None:
+    """One pass of the update with step = η·sqrt(1−β2^t)/(1−β1^t) and ε' = ε·sqrt(1−β2^t) (the same update)."""
+    m.lerp_(g, 1 - b1)
+    v.mul_(b2).addcmul_(g, g * (1 - b2))
+    u = m * step / (torch.sqrt(v) + eps)
+    p.mul_(decay).sub_(torch.where(keep, u, torch.zeros_like(u)))
 
 
 class AdamW(Rule):
@@ -37,6 +46,15 @@ class AdamW(Rule):
             if dead is not None:
                 u.masked_fill_(dead[rs], 0)
             pt.sub_(u)
+
+    def fused_step(self, opt, name, p, g, decay, dead, lr) -> None:
+        b1, b2 = opt.cfg.betas
+        bc2_sqrt = math.sqrt(1 - b2 ** opt.t)
+        st, rows = opt.state[name], p.shape[0]
+        compiled(_adamw_kernel)(flat(p), flat(g, written=False), flat(st["m"]), flat(st["v"]),
+                                per_row(lr * (bc2_sqrt / (1 - b1 ** opt.t)), rows, 1.0, p),
+                                per_row(opt.eps[name] * bc2_sqrt, rows, 1.0, p), per_row(decay, rows, 1.0, p),
+                                ~per_row(dead, rows, False, p), opt.scalar(b1), opt.scalar(b2))
 
 
 register_rule(AdamW())

@@ -72,6 +72,61 @@ class Rule:
         all alive; a dead run's weights must not move), `lr` [M, 1, …] this step's learning rates."""
         raise NotImplementedError
 
+    def fused_step(self, opt: "StackedOptimizer", name: str, p: Tensor, g: Tensor, decay: Tensor | None,
+                   dead: Tensor | None, lr: Tensor) -> None:
+        """`step` as one compiled kernel over the whole group (`OptimConfig.fused`); rules without one keep `step`."""
+        raise NotImplementedError
+
+    @property
+    def has_fused(self) -> bool:
+        return type(self).fused_step is not Rule.fused_step
+
+
+_COMPILED: dict[object, object] = {}
+_COMPILER_OK: bool | None = None
+
+
+def compiled(fn):
+    """`torch.compile(fn)` (dynamic shapes, one graph), built once per function."""
+    if fn not in _COMPILED:
+        import torch
+
+        _COMPILED[fn] = torch.compile(fn, dynamic=True, fullgraph=True)
+    return _COMPILED[fn]
+
+
+def require_compiler() -> None:
+    """Raise ConfigError (one line) unless torch.compile can build a kernel here (a C++ compiler on a CPU)."""
+    global _COMPILER_OK
+    if _COMPILER_OK is None:
+        import torch
+
+        try:
+            torch.compile(lambda x: x * 2 + 1, fullgraph=True)(torch.ones(3))
+            _COMPILER_OK = True
+        except Exception as exc:  # noqa: BLE001  (any backend failure means: no fused update here)
+            _COMPILER_OK = False
+            require_compiler.reason = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+    if not _COMPILER_OK:
+        raise ConfigError("optim.fused needs torch.compile, which failed here "
+                          f"({getattr(require_compiler, 'reason', 'unknown')}); train without fused")
+
+
+def flat(x: Tensor, written: bool = True) -> Tensor:
+    """A group tensor as [rows, R] (the one rank every compiled kernel sees): a view of a tensor the kernel writes
+    (weights, state: contiguous, so a view exists), a view or a copy of one it only reads (`written=False`)."""
+    return x.view(x.shape[0], -1) if written else x.reshape(x.shape[0], -1)
+
+
+def per_row(x: Tensor | None, rows: int, fill: float | bool, like: Tensor) -> Tensor:
+    """Per-row factors (any [rows, 1, …] shape, or None → `fill`) as an [rows, 1] column."""
+    import torch
+
+    if x is None:
+        dtype = torch.bool if isinstance(fill, bool) else like.dtype
+        return torch.full((rows, 1), fill, dtype=dtype, device=like.device)
+    return x.reshape(rows, 1)
+
 
 _RULES: dict[str, Rule] = {}
 _ENGINE: dict[str, dict[str, str]] = {}

@@ -5,7 +5,14 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from synthetic.rules.base import Rule, col, register_rule
+from synthetic.rules.base import Rule, col, compiled, flat, per_row, register_rule
+
+
+def _lion_kernel(p: Tensor, g: Tensor, m: Tensor, neg_lr: Tensor, decay: Tensor, keep: Tensor, b1: Tensor,
+                 b2: Tensor) -> None:
+    u = torch.lerp(m, g, 1 - b1).sign()
+    m.lerp_(g, 1 - b2)
+    p.mul_(decay).add_(torch.where(keep, u, torch.zeros_like(u)) * neg_lr)
 
 
 class Lion(Rule):
@@ -26,6 +33,13 @@ class Lion(Rule):
             if dead is not None:
                 u.masked_fill_(dead[rs], 0)
             pt.addcmul_(u, neg_lr[rs])
+
+    def fused_step(self, opt, name, p, g, decay, dead, lr) -> None:
+        b1, b2 = opt.cfg.betas
+        rows = p.shape[0]
+        compiled(_lion_kernel)(flat(p), flat(g, written=False), flat(opt.state[name]["m"]), per_row(-lr, rows, 0.0, p),
+                               per_row(decay, rows, 1.0, p), ~per_row(dead, rows, False, p), opt.scalar(b1),
+                               opt.scalar(b2))
 
 
 register_rule(Lion())

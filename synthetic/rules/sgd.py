@@ -5,7 +5,16 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from synthetic.rules.base import Rule, col, register_rule
+from synthetic.rules.base import Rule, col, compiled, flat, per_row, register_rule
+
+
+def _sgd_kernel(p: Tensor, g: Tensor, buf: Tensor | None, neg_lr: Tensor, wd: Tensor, keep: Tensor, mu: Tensor,
+                nesterov: bool) -> None:
+    d = g + p * wd
+    if buf is not None:
+        buf.mul_(mu).add_(d)
+        d = d + mu * buf if nesterov else buf
+    p.add_(torch.where(keep, d, torch.zeros_like(d)) * neg_lr)
 
 
 class SGD(Rule):
@@ -37,6 +46,13 @@ class SGD(Rule):
                     d = u.copy_(gt)
                 d.masked_fill_(dead[rs], 0)
             pt.addcmul_(d, neg_lr[rs])
+
+    def fused_step(self, opt, name, p, g, decay, dead, lr) -> None:
+        rows = p.shape[0]
+        wd = per_row(opt.wd[name] if opt.decay[name] is not None else None, rows, 0.0, p)
+        buf = flat(opt.state[name]["m"]) if opt.cfg.momentum > 0 else None
+        compiled(_sgd_kernel)(flat(p), flat(g, written=False), buf, per_row(-lr, rows, 0.0, p), wd, ~per_row(dead, rows, False, p),
+                              opt.scalar(opt.cfg.momentum), opt.cfg.nesterov)
 
 
 register_rule(SGD())

@@ -1,0 +1,74 @@
+"""The fused update (`OptimConfig.fused`: one compiled kernel per group) against the eager, tiled rules it replaces:
+the same training to float64 round-off, frozen runs frozen, its own run ids; a missing compiler is one ConfigError."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+import torch
+from theory.bridge import BaseHP
+
+import synthetic.rules.base as rules_base
+from synthetic.config import ModelConfig, OptimConfig, RunConfig
+from synthetic.engine import build, per_run_loss, run_id, train_bucket
+from synthetic.errors import ConfigError
+from test_engine_support import data_for
+
+
+def bucket(opt: str, **optim) -> list[RunConfig]:
+    eta = {"sgd": 0.05, "lion": 1e-4}.get(opt, 3e-3)
+    return [RunConfig(model=ModelConfig(width=16, depth=d, d_out=3, bias=True),
+                      optim=OptimConfig(name=opt, **optim), steps=15, batch_size=8, seed=s, dtype="float64",
+                      base=BaseHP(sigma2=2.0, eta=eta * f, lam=0.1, n_base=1, L_base=1), measure_at=(0, 15),
+                      measurements=("loss", "w_rms"))
+            for d, s, f in ((2, 0, 1.0), (3, 1, 0.5), (2, 2, 2.0))]
+
+
+def values(res) -> list[float]:
+    return [r.value for r in res.records]
+
+
+@pytest.mark.parametrize("opt, optim", [("adamw", {}), ("sgd", {"momentum": 0.9}), ("sgd", {"momentum": 0.9, "nesterov": True}),
+                                        ("sgd", {}), ("lion", {"betas": (0.9, 0.99)}), ("muon_kimi_adamw", {})])
+def test_fused_update_trains_like_the_eager_update(opt, optim):
+    eager = train_bucket(bucket(opt, **optim))
+    fused = train_bucket([replace(r, optim=replace(r.optim, fused=True)) for r in bucket(opt, **optim)])
+    for e, f in zip(eager, fused):
+        assert e.diverged_at is None and f.diverged_at is None
+        assert values(f) == pytest.approx(values(e), rel=1e-10, abs=1e-12)
+        assert e.run_id != f.run_id
+    assert values(eager[0]) != values(eager[2])
+
+
+def test_fused_update_leaves_a_frozen_run_unchanged():
+    runs = sorted((replace(r, optim=replace(r.optim, fused=True)) for r in bucket("adamw")), key=lambda r: -r.model.depth)
+    model, opt = build(runs, torch.device("cpu"))   # build takes a bucket deepest first
+    data = data_for(runs)
+    names = list(model.params)
+    alive = torch.tensor([True, False, True])
+    before = {g: p.detach().clone() for g, p in model.params.items()}
+    for t in range(3):
+        x, y = data.train_batch(t)
+        loss = per_run_loss("mse", model.forward(model.params, x)[0], y)
+        grads = torch.autograd.grad(loss.sum(), [model.params[g] for g in names])
+        opt.step(dict(zip(names, grads)), alive)
+    run_of = {g: (opt.row_index[g].tolist() if g in opt.row_index else list(range(3))) for g in names}
+    for g in names:
+        for row, m in enumerate(run_of[g]):
+            same = torch.equal(model.params[g][row], before[g][row])
+            assert same == (m == 1), (g, row, m)
+
+
+def test_default_run_ids_do_not_mention_fused():
+    run = bucket("adamw")[0]
+    assert "fused" not in run.canonical_json()
+    assert "fused" in replace(run, optim=replace(run.optim, fused=True)).canonical_json()
+    assert run_id(run) == run_id(replace(run, optim=replace(run.optim, fused=False)))
+
+
+def test_no_compiler_is_one_config_error(monkeypatch):
+    monkeypatch.setattr(rules_base, "_COMPILER_OK", False)
+    runs = [replace(r, optim=replace(r.optim, fused=True)) for r in bucket("adamw")]
+    with pytest.raises(ConfigError, match="optim.fused needs torch.compile"):
+        train_bucket(runs)
