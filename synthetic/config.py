@@ -19,6 +19,7 @@ from theory.bridge import BaseHP
 from theory.roles import Parameterization
 
 from synthetic.errors import ConfigError
+from synthetic.quantities import QUANTITY_NAMES
 from synthetic.schedule import ScheduleConfig
 
 Activation = Literal["identity", "relu", "gelu"]
@@ -28,15 +29,9 @@ DType = Literal["float32", "float64"]
 DataKind = Literal["teacher_regression", "teacher_classification", "two_class_standin", "cifar10"]
 InputKind = Literal["dense", "one_hot"]
 
-MATRIX_QUANTITIES = (
-    "w_rms", "dw_rms", "dw_cum_rms", "w_op", "dw_op", "dw_cum_op", "sigma1", "sigma1_pi", "spectrum", "g1_weight",
-    "dw_rel", "g1_weight_cum", "dw_cum_rel",
-)
-LAYER_QUANTITIES = ("gain", "g2_activation", "g3_alignment")
-FEATURE_QUANTITIES = ("h_rms", "dh_rms", "g1_feature", "dh_rel", "g1_feature_cum", "dh_cum_rel")
-BLOCK_QUANTITIES = ("claim_e1", "claim_e2")
-MODEL_QUANTITIES = ("loss", "test_loss")
-QUANTITIES = MATRIX_QUANTITIES + LAYER_QUANTITIES + FEATURE_QUANTITIES + BLOCK_QUANTITIES + MODEL_QUANTITIES
+QUANTITIES = QUANTITY_NAMES
+"""The measurement names a run may ask for: a live view of synthetic.quantities' registry, so a quantity registered
+later is accepted too."""
 
 
 @dataclass(frozen=True)

@@ -146,7 +146,7 @@ class _RunSlice:
         for g, p in params.items():
             p = p.detach()
             if Group.of(g).stacked_over_blocks:
-                out[g] = self.model.unpacked(params, g, self.m0, self.m1, self.cfg.depth).detach()
+                out[g] = self.model.unpacked(params, g, self.m0, self.m1, self.cfg.depth)
             else:
                 v = p if self.whole else p.narrow(0, self.m0, self.M)
                 out[g] = v.clone() if copy else v
@@ -185,9 +185,8 @@ def _train(runs: list[RunConfig], dev: torch.device, data_source) -> list[RunRes
     slices = [_RunSlice(model, runs[m0].model, m0, m1) for m0, m1, _ in model.layout.depth_groups()]
     meters = []
     for s in slices:
-        meas = Measurer(s, sorted(quantities), sorted(measure_at), n_iter, [r.seed for r in runs[s.m0:s.m1]])
-        meas.loss = loss_buf[:, s.m0:s.m1]
-        meters.append(meas)
+        meters.append(Measurer(s, sorted(quantities), sorted(measure_at), n_iter, [r.seed for r in runs[s.m0:s.m1]],
+                               loss_buffer=loss_buf[:, s.m0:s.m1]))
     first = meters[0]
     test = data_source.test_set() if first.need_test else None
     w0 = ({g: p.detach().clone() for g, p in model.params.items()} if first.need_init_forward else None)

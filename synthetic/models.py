@@ -246,7 +246,8 @@ class StackedResidualNet:
 
     def unpacked(self, params: dict[str, Tensor], group: str, m0: int = 0, m1: int | None = None,
                  depth: int | None = None) -> Tensor:
-        """A hidden group of runs m0 … m1 − 1 (all of depth ≥ `depth`) as a fresh [m1 − m0, depth, …] tensor."""
+        """A hidden group of runs m0 … m1 − 1 (all of depth ≥ `depth`) as a fresh, detached [m1 − m0, depth, …]
+        tensor (the [M, L, …] layout of an equal-depth bucket)."""
         m1 = self.M if m1 is None else m1
         depth = self.layout.depths[m1 - 1] if depth is None else depth
         key = (m0, m1, depth, params[group].device)
@@ -254,7 +255,7 @@ class StackedResidualNet:
         if idx is None:
             idx = torch.tensor(self.layout.rows_of(m0, m1, depth), dtype=torch.long, device=params[group].device)
             self._row_index[key] = idx
-        w = params[group]
+        w = params[group].detach()
         return w.index_select(0, idx).view(m1 - m0, depth, *w.shape[1:])
 
     @staticmethod

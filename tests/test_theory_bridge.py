@@ -52,6 +52,22 @@ def test_muon_k1_square_roots() -> None:
     assert math.isclose(h["hidden"].wd, BASE.lam * math.sqrt(2), rel_tol=1e-15)
 
 
+def test_soap_eps_is_the_square_root_of_shampoos() -> None:
+    """SOAP's ε row has base power ½: at 4× width, 4× depth, k = 2, the hidden ε is √ε_base/r_L and the input and
+    output ε √(ε_base/r_n); at every size it is bit for bit √ of Shampoo's ε (what the engine used to take itself)."""
+    h = layer_hparams("soap", "mup_k2", width=256, depth=8, k=2, d_in=5, d_out=2, base=BASE)
+    assert math.isclose(h["hidden"].eps, math.sqrt(BASE.eps) / 4, rel_tol=1e-15)
+    assert math.isclose(h["input"].eps, math.sqrt(BASE.eps / 4), rel_tol=1e-15) and h["output"].eps == h["input"].eps
+    for param, k in (("mup_k2", 2), ("mup_k2", 3), ("mup_k1", 1), ("mup_width", 2), ("sp", 2)):
+        for width, depth in ((64, 2), (96, 3), (1000, 7), (4096, 64)):
+            kw = dict(width=width, depth=depth, k=k, d_in=5, d_out=2, base=BASE)
+            soap, shampoo = layer_hparams("soap", param, **kw), layer_hparams("shampoo", param, **kw)
+            assert set(soap) == set(shampoo) == {"input", "hidden", "output"}
+            for role in soap:
+                assert soap[role].eps == math.sqrt(shampoo[role].eps), (param, k, width, depth, role)
+                assert (soap[role].lr, soap[role].wd) == (shampoo[role].lr, shampoo[role].wd)
+
+
 def test_sp_is_base_everywhere_and_one_hot_input() -> None:
     h = layer_hparams("adamw", "sp", width=1024, depth=32, k=2, d_in=50, d_out=50, base=BASE, input_kind="one_hot")
     for role, v in h.items():

@@ -170,10 +170,27 @@ def test_rendered_text_parses_back_to_the_paper() -> None:
 
 
 def test_no_epsilon_and_no_bias_where_the_paper_has_none() -> None:
-    for opt in ("lion", "sophia", "muon", "muon_kimi", "soap", "sso", "sgd"):
+    """SOAP has no ε row in the paper (its analysis sets ε = 0) but trains with one: see the next test."""
+    for opt in ("lion", "sophia", "muon", "muon_kimi", "sso", "sgd"):
         assert derive_table(opt, "mup_k2", 2).get("eps", "hidden") is None
     for opt in ("muon", "muon_kimi", "shampoo", "soap", "sso"):
         assert derive_table(opt, "mup_k2", 2).get("lr", "hidden_bias") is None
+
+
+@pytest.mark.parametrize("tid", ["4", "10"])
+def test_soap_eps_is_the_square_root_of_the_papers_shampoo_eps(tid: str) -> None:
+    """SOAP adds ε to √v, v of the scale of Shampoo's preconditioner eigenvalues ‖G‖_2²: its derived ε is the square
+    root of the paper's Shampoo ε row (Tables 4 and 10), base included (base power ½), μP and SP."""
+    cols, rows = PAPER[tid]
+    spec = TABLE_SPECS[tid]
+    for col, role in enumerate(cols):
+        expected = parse_entry(rows["eps"][col])
+        mup = derive_table("soap", spec.parameterization, spec.k).get("eps", role)
+        sp_ = derive_table("soap", "sp", spec.k).get("eps", role)
+        assert mup.exps == tuple(e / 2 for e in expected["mup"]), (tid, role, mup.exps)
+        assert sp_.exps == tuple(e / 2 for e in expected["sp"]), (tid, role, sp_.exps)
+        assert mup.base_power == sp_.base_power == sp.Rational(1, 2) and mup.fixed == 1
+    assert derive_table("shampoo", spec.parameterization, spec.k).get("eps", "hidden").base_power == 1
 
 
 @pytest.mark.parametrize("tid", ["2", "8"])

@@ -13,8 +13,8 @@ Adding an optimizer takes one call; its tables, bridge values and JSON then foll
 `update_norm(ctx)` returns ‖A‖_R (the update direction without lr and wd) as a SymPy monomial in
 ctx.n_in, ctx.n_out, ctx.alpha, ctx.other_norms, ctx.grad_norm (the raw SGD gradient's ‖∇W‖_R), with
 ctx.role, ctx.k, ctx.parameterization for anything role-specific. `biases=False` for matrix
-optimizers; `epsilon` is None, "gradient_entry" (Adam-like), "preconditioner" (Shampoo-like) or a
-map ctx -> ε scale. Then lr = target ‖ΔW‖_R / ‖A‖_R and wd = ‖A‖_R / ‖W‖_R.
+optimizers; `epsilon` is None, "gradient_entry" (Adam-like), "preconditioner" (Shampoo-like),
+"preconditioner_root" (SOAP-like) or a map ctx -> ε scale. Then lr = target ‖ΔW‖_R / ‖A‖_R and wd = ‖A‖_R / ‖W‖_R.
 
 CLI: `python -m theory --table 6`, `--table wd-rules`, `--table residual`, `--list`; `python -m theory hparams
 --width N --depth L ...` prints the bridge's per-layer numbers with the table entry behind each.

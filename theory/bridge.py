@@ -1,7 +1,8 @@
 """Numeric bridge: derived exponents -> per-layer numbers for the engine (the only source of HPs).
 
 value = base × r_n^a × r_L^b with r_n = width/n_base, r_L = depth/L_base; the input init variance
-also carries its Θ(1) factor 1/d_in (dense input; fan-in 1 for one-hot).
+also carries its Θ(1) factor 1/d_in (dense input; fan-in 1 for one-hot). An entry with base power ½ (SOAP's ε,
+theory.optimizers.epsilon_base_power) is √(base × r_n^2a × r_L^2b).
 """
 
 from __future__ import annotations
@@ -68,6 +69,16 @@ def _ratio_factor(r_n: Fraction, r_L: Fraction, exps: tuple[sp.Rational, sp.Rati
     return float(exact) * approx if approx != 1.0 else float(exact)
 
 
+def _base_times_ratio(b: float, r_n: Fraction, r_L: Fraction, entry) -> float:
+    """base^p · r_n^a · r_L^b of an entry with base power p. p = ½ is one correctly rounded square root of
+    base · r_n^2a · r_L^2b, so a root ε is bit for bit the root of the preconditioner ε it comes from."""
+    if entry.base_power == 1:
+        return b * _ratio_factor(r_n, r_L, entry.exps)
+    if entry.base_power == sp.Rational(1, 2):
+        return math.sqrt(b * _ratio_factor(r_n, r_L, tuple(2 * e for e in entry.exps)))
+    return b ** float(entry.base_power) * _ratio_factor(r_n, r_L, entry.exps)
+
+
 def _check(width: int, depth: int, k: int, d_in: int, d_out: int, input_kind: str, base: BaseHP) -> None:
     for name, value in (("width", width), ("depth", depth), ("d_in", d_in), ("d_out", d_out),
                         ("n_base", base.n_base), ("L_base", base.L_base)):
@@ -114,7 +125,7 @@ def _layer_hparams(optimizer: str, parameterization: str, width: int, depth: int
                 continue
             if hp == "init_var" and role == "input" and base.sigma2_input is not None:
                 b = base.sigma2_input
-            value = b * _ratio_factor(r_n, r_L, entry.exps)
+            value = _base_times_ratio(b, r_n, r_L, entry)
             if entry.fixed != 1:
                 value *= float(entry.fixed.subs(dims))
             values[hp] = value

@@ -205,7 +205,7 @@ def _hparams_parser() -> OneLineParser:
     p.add_argument("--input-init-var", type=float, default=None,
                    help="the input layer's own base init variance (default: --init-var, divided by d_in for a dense "
                         "input)")
-    p.add_argument("--eps", type=float, default=b.eps, help="ε_base (AdamW, Shampoo)")
+    p.add_argument("--eps", type=float, default=b.eps, help="ε_base (AdamW, Shampoo; SOAP takes its square root)")
     p.add_argument("--d-in", type=int, default=1, help="input dimension d_in (divides the dense input's init variance)")
     p.add_argument("--d-out", type=int, default=1, help="output dimension")
     p.add_argument("--input-kind", choices=("dense", "one_hot"), default="dense",

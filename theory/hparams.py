@@ -1,7 +1,7 @@
 """The bridge as a report: per role, each number of theory.bridge.layer_hparams with the table entry behind it.
 
 `hparams_report(...)` returns a JSON-ready dict; `hparams_markdown(report)` renders it. Each value carries the
-derived entry that produced it (base · r_n^a · r_L^b, times its Θ(1) factor) and, where the paper has one, the table
+derived entry that produced it (base · r_n^a · r_L^b, times its Θ(1) factor; SOAP's ε has base power ½) and, where the paper has one, the table
 and column that print that entry. Nothing here holds a rule: exponents come from theory.solver.derive_table and the
 table/column reference from theory.tables.TABLE_SPECS.
 """
@@ -17,7 +17,7 @@ import sympy as sp
 from theory.bridge import BaseHP, layer_hparams
 from theory.errors import TheoryError
 from theory.optimizers import get_optimizer
-from theory.render import BASE_TEXT, ratio_text
+from theory.render import BASE_TEXT, factor_text, ratio_text
 from theory.roles import BIAS_ROLES, HP, HPS, ROLES, Role
 from theory.scales import Exponents, d0, dout
 from theory.solver import Entry, derive_table
@@ -78,9 +78,11 @@ def _fixed_powers(fixed: sp.Expr) -> list[tuple[str, sp.Rational]]:
             if s != 1 and s.is_Symbol]
 
 
-def rule_text(base_text: str, exps: Exponents, fixed: sp.Expr) -> str:
-    """'η_base · r_n^-1 · r_L^0', with the Θ(1) factor (· d_in^-1 for a dense input's init variance)."""
-    parts = [base_text, _power("r_n", exps[0]), _power("r_L", exps[1])]
+def rule_text(base_text: str, exps: Exponents, fixed: sp.Expr, base_power: sp.Rational = sp.Integer(1)) -> str:
+    """'η_base · r_n^-1 · r_L^0', with the Θ(1) factor (· d_in^-1 for a dense input's init variance); a base power
+    other than 1 as 'ε_base^(1/2)'."""
+    parts = [base_text if base_power == 1 else _power(base_text, sp.Rational(base_power)),
+             _power("r_n", exps[0]), _power("r_L", exps[1])]
     return " · ".join(parts + [_power(name, e) for name, e in _fixed_powers(fixed)])
 
 
@@ -110,9 +112,11 @@ def hparams_report(optimizer: str, parameterization: str, *, width: int, depth: 
             per_hp[hp] = {
                 "value": value, "base": base_value,
                 "exponents": {"r_n": str(entry.exps[0]), "r_L": str(entry.exps[1])}, "fixed": str(fixed),
-                "rule": rule_text(base_text, entry.exps, fixed),
-                "paper_form": ratio_text(base_text, [("r_n", entry.exps[0]), ("r_L", entry.exps[1])]
-                                         + _fixed_powers(fixed)),
+                "base_power": str(entry.base_power),
+                "rule": rule_text(base_text, entry.exps, fixed, entry.base_power),
+                "paper_form": ratio_text(base_text if entry.base_power == 1
+                                         else factor_text(base_text, sp.Rational(entry.base_power)),
+                                         [("r_n", entry.exps[0]), ("r_L", entry.exps[1])] + _fixed_powers(fixed)),
                 "table": None if ref is None else ref[0], "column": None if ref is None else ref[1],
             }
         roles[role] = per_hp

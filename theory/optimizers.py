@@ -7,7 +7,7 @@ and eps (by the optimizer's epsilon notion). Adding an optimizer is one `registe
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Literal, Union
+from typing import Callable, Literal, Union, get_args
 
 import sympy as sp
 
@@ -15,7 +15,7 @@ from theory.errors import TheoryError
 from theory.roles import Role
 from theory.scales import theta_max
 
-EpsilonNotion = Literal["gradient_entry", "preconditioner"]
+EpsilonNotion = Literal["gradient_entry", "preconditioner", "preconditioner_root"]
 
 
 @dataclass(frozen=True)
@@ -62,11 +62,12 @@ def register_optimizer(name: str, update_norm: UpdateNorm, *, biases: bool = Tru
     """Register (or replace) an optimizer; its tables are then derived like the paper's.
 
     update_norm(ctx) -> ‖A‖_R as a monomial; epsilon: None, "gradient_entry" (ε matches a gradient
-    entry, Adam-like), "preconditioner" (ε matches ‖G‖_2², Shampoo-like) or a map ctx -> ε scale.
+    entry, Adam-like), "preconditioner" (ε matches ‖G‖_2², Shampoo-like), "preconditioner_root" (the square root
+    of a preconditioner ε, SOAP-like; see `epsilon_base_power`) or a map ctx -> ε scale.
     """
     if not name or not isinstance(name, str):
         raise TheoryError("optimizer name must be a non-empty string")
-    if epsilon is not None and not callable(epsilon) and epsilon not in ("gradient_entry", "preconditioner"):
+    if epsilon is not None and not callable(epsilon) and epsilon not in get_args(EpsilonNotion):
         raise TheoryError(f"unknown epsilon notion {epsilon!r}")
     spec = OptimizerSpec(name, update_norm, biases, epsilon, display or name, paper)
     _REGISTRY[name] = spec
@@ -99,7 +100,17 @@ def epsilon_scale(spec: OptimizerSpec, ctx: UpdateContext) -> sp.Expr | None:
         return ctx.grad_norm / ctx.n_in                                   # per-entry RMS of a rank-1 gradient
     if spec.epsilon == "preconditioner":
         return (sp.sqrt(ctx.n_out / ctx.n_in) * ctx.grad_norm) ** 2       # ‖GGᵀ‖_2 = ‖G‖_2²
+    if spec.epsilon == "preconditioner_root":
+        return sp.sqrt(ctx.n_out / ctx.n_in) * ctx.grad_norm              # ‖G‖_2 = sqrt(‖GGᵀ‖_2)
     return spec.epsilon(ctx)
+
+
+def epsilon_base_power(spec: OptimizerSpec) -> sp.Rational:
+    """The power of ε_base in the ε entry: 1, except ½ for "preconditioner_root". SOAP adds ε to √v, v the second
+    moment of the gradient rotated into the eigenbasis of Shampoo's preconditioners (entries of the scale of their
+    eigenvalues ‖G‖_2²), so its ε is the square root of a preconditioner ε, base included: one ε_base, stated in
+    the preconditioner's units, serves the Shampoo family of Tables 4 and 10 (ε = (ε_base · ‖G‖_2² scale)^½)."""
+    return sp.Rational(1, 2) if spec.epsilon == "preconditioner_root" else sp.Integer(1)
 
 
 def _sgd(ctx: UpdateContext) -> sp.Expr:
@@ -135,7 +146,7 @@ def _register_paper_optimizers() -> None:
         ("muon", _orthogonal, False, None, "Muon"),
         ("muon_kimi", _muon_kimi, False, None, "Muon-Kimi"),
         ("shampoo", _orthogonal, False, "preconditioner", "Shampoo"),
-        ("soap", _orthogonal, False, None, "SOAP"),
+        ("soap", _orthogonal, False, "preconditioner_root", "SOAP"),
         ("sso", _sso, False, None, "SSO"),
     ):
         register_optimizer(name, fn, biases=biases, epsilon=eps, display=display, paper=True)

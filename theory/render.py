@@ -47,34 +47,42 @@ def _fixed_powers(fixed: sp.Expr) -> list[tuple[str, sp.Rational]]:
     return [(FACTOR_NAME.get(s, str(s)), sp.Rational(e)) for s, e in powers.items() if s != 1 and s.is_Symbol]
 
 
-def value_text(hp: HP, exps: Exponents, fixed: sp.Expr = sp.Integer(1)) -> str:
+def base_text(hp: HP, base_power: sp.Rational = sp.Integer(1)) -> str:
+    """'ε_base', or '√ε_base' for an entry with base power ½."""
+    return BASE_TEXT[hp] if base_power == 1 else factor_text(BASE_TEXT[hp], sp.Rational(base_power))
+
+
+def value_text(hp: HP, exps: Exponents, fixed: sp.Expr = sp.Integer(1), base_power: sp.Rational = sp.Integer(1)) -> str:
     """One value; a factor 1/d0 is shown as 'σ²_base/d0 or σ²_base' (dense or one-hot input)."""
     scale = [("r_n", exps[0]), ("r_L", exps[1])]
-    text = ratio_text(BASE_TEXT[hp], scale + _fixed_powers(fixed))
+    text = ratio_text(base_text(hp, base_power), scale + _fixed_powers(fixed))
     if sp.sympify(fixed).has(d0):
-        text += " or " + value_text(hp, exps, sp.sympify(fixed).subs(d0, 1))
+        text += " or " + value_text(hp, exps, sp.sympify(fixed).subs(d0, 1), base_power)
     return text
 
 
-def entry_text(hp: HP, mup: Exponents, sp_exps: Exponents, fixed: sp.Expr = sp.Integer(1)) -> str:
+def entry_text(hp: HP, mup: Exponents, sp_exps: Exponents, fixed: sp.Expr = sp.Integer(1),
+               base_power: sp.Rational = sp.Integer(1)) -> str:
     """μP value, with the SP value in parentheses only where it differs."""
-    text = value_text(hp, mup, fixed)
+    text = value_text(hp, mup, fixed, base_power)
     if tuple(sp_exps) != tuple(mup):
-        text += f" (SP: {value_text(hp, sp_exps, fixed)})"
+        text += f" (SP: {value_text(hp, sp_exps, fixed, base_power)})"
     return text
 
 
-def value_expr(hp: HP, exps: Exponents, fixed: sp.Expr = sp.Integer(1)) -> sp.Expr:
-    """base · r_n^a · r_L^b · fixed as a SymPy expression."""
-    return BASE_SYMBOL[hp] * r_n ** exps[0] * r_L ** exps[1] * sp.sympify(fixed)
+def value_expr(hp: HP, exps: Exponents, fixed: sp.Expr = sp.Integer(1),
+               base_power: sp.Rational = sp.Integer(1)) -> sp.Expr:
+    """base^base_power · r_n^a · r_L^b · fixed as a SymPy expression."""
+    return BASE_SYMBOL[hp] ** base_power * r_n ** exps[0] * r_L ** exps[1] * sp.sympify(fixed)
 
 
-def entry_latex(hp: HP, mup: Exponents, sp_exps: Exponents, fixed: sp.Expr = sp.Integer(1)) -> str:
+def entry_latex(hp: HP, mup: Exponents, sp_exps: Exponents, fixed: sp.Expr = sp.Integer(1),
+                base_power: sp.Rational = sp.Integer(1)) -> str:
     """LaTeX of the entry (sympy.latex of each value)."""
     def one(exps: Exponents) -> str:
-        text = sp.latex(value_expr(hp, exps, fixed))
+        text = sp.latex(value_expr(hp, exps, fixed, base_power))
         if sp.sympify(fixed).has(d0):
-            text += r" \text{ or } " + sp.latex(value_expr(hp, exps, sp.sympify(fixed).subs(d0, 1)))
+            text += r" \text{ or } " + sp.latex(value_expr(hp, exps, sp.sympify(fixed).subs(d0, 1), base_power))
         return text
     text = one(mup)
     if tuple(sp_exps) != tuple(mup):

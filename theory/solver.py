@@ -15,7 +15,7 @@ import sympy as sp
 
 from theory.conditions import Condition, Constraint, condition_for, norms
 from theory.errors import TheoryError
-from theory.optimizers import UpdateContext, epsilon_scale, get_optimizer, registry_version
+from theory.optimizers import UpdateContext, epsilon_base_power, epsilon_scale, get_optimizer, registry_version
 from theory.roles import BIAS_ROLES, HP, HPS, PARAMETERIZATIONS, ROLES, Role
 from theory.scales import Exponents, d0, dout, exponents, fixed_factor, n, solve_monomial, theta, theta_add, theta_min
 
@@ -48,10 +48,12 @@ def init_norm(role: Role) -> sp.Expr:
 
 @dataclass(frozen=True)
 class Entry:
-    """One table entry: HP ∝ r_n^a · r_L^b, times a Θ(1) factor (1/d0 for the dense input init)."""
+    """One table entry: HP = base^base_power · r_n^a · r_L^b, times a Θ(1) factor (1/d0 for the dense input init).
+    base_power is 1 except for a root ε notion (theory.optimizers.epsilon_base_power)."""
 
     exps: Exponents
     fixed: sp.Expr = sp.Integer(1)
+    base_power: sp.Rational = sp.Integer(1)
 
 
 @dataclass(frozen=True)
@@ -170,7 +172,7 @@ def _role_entries(s: RoleScales, opt: str, parameterization: str, k: int) -> dic
     }
     eps = epsilon_scale(spec, ctx)
     if eps is not None:
-        found["eps"] = Entry(exponents(eps))
+        found["eps"] = Entry(exponents(eps), base_power=epsilon_base_power(spec))
     return found
 
 
@@ -192,7 +194,7 @@ def _derive(optimizer: str, parameterization: str, k: int, version: int) -> Deri
             raise TheoryError(f"{optimizer}: the maps of role {role} get different rules")
         for hp, entry in per_map[0].items():
             if parameterization == "sp":
-                entry = Entry(ZERO, entry.fixed if hp == "init_var" else sp.Integer(1))
+                entry = Entry(ZERO, entry.fixed if hp == "init_var" else sp.Integer(1), entry.base_power)
             result[(hp, role)] = entry
     order = {(hp, r): i for i, (hp, r) in enumerate((hp, r) for hp in HPS for r in ROLES)}
     return DerivedTable(optimizer, parameterization, k, tuple(sorted(result.items(), key=lambda kv: order[kv[0]])))

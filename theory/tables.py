@@ -110,7 +110,7 @@ def _cell(spec: TableSpec, row: Row, col: Column) -> tuple[str, str, dict[str, A
             m, s = mup.get(row.hp, role), sp_.get(row.hp, role)
             if m is None or s is None:
                 raise TheoryError(f"table {spec.id}: {opt} has no {row.hp} for {role}")
-            found.append((m.exps, s.exps))
+            found.append((m.exps, s.exps, m.base_power))
     if any(f != found[0] for f in found[1:]):
         raise TheoryError(f"table {spec.id}: {row.label} differs across {', '.join(opts)} / {', '.join(col.roles)}")
     entry = derive_table(opts[0], spec.parameterization, spec.k).get(row.hp, col.roles[0])
@@ -119,8 +119,8 @@ def _cell(spec: TableSpec, row: Row, col: Column) -> tuple[str, str, dict[str, A
     mup_table = derive_table(opts[0], spec.parameterization, spec.k)
     js = {role: {"mup": _exps_json(entry.exps), "sp": _exps_json(sp_entry.exps),
                  "fixed": str(mup_table.entries[(row.hp, role)].fixed)} for role in col.roles}
-    return (entry_text(row.hp, entry.exps, sp_entry.exps, entry.fixed),
-            entry_latex(row.hp, entry.exps, sp_entry.exps, entry.fixed), js)
+    return (entry_text(row.hp, entry.exps, sp_entry.exps, entry.fixed, entry.base_power),
+            entry_latex(row.hp, entry.exps, sp_entry.exps, entry.fixed, entry.base_power), js)
 
 
 def _hp_table(spec: TableSpec) -> RenderedTable:

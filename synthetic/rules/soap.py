@@ -10,15 +10,15 @@ For a gradient G [n_out, n_in] (leading run / depth dimensions batched), step t:
 
 Choices where the papers are silent (README): the eigenbasis is refreshed every step (frequency 1, as App. E's
 Shampoo) and from the preconditioners *including* this step's gradient (so that with β1 = β2 = 0 the step is the
-sign of the rotated gradient, i.e. U Vᵀ, App. C.10); eigenvectors straight from `eigh` (no QR power iteration);
-ε = sqrt(Shampoo's ε) per run from the bridge: a rotated entry is a singular value of G, of the scale ‖G‖_2 whose
-square Shampoo's ε matches (theory registers SOAP without an ε row; lr / wd are SOAP's own table, Table 4).
+sign of the rotated gradient, i.e. U Vᵀ, App. C.10); eigenvectors straight from `eigh` (no QR power iteration).
+lr, wd and ε per run from the bridge's SOAP table (Table 4; the paper has no SOAP ε row, theory derives it: a rotated
+entry is a singular value of G, of the scale ‖G‖_2 whose square Shampoo's ε matches, so ε = √(Shampoo's ε) —
+theory.optimizers.epsilon_base_power).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import replace
 
 import torch
 from torch import Tensor
@@ -32,13 +32,6 @@ class SOAP(Rule):
     name = "soap"
     needs_eps = True
     elementwise = False
-
-    def hparams(self, parameterization: str, roles, **kw):
-        from theory.bridge import layer_hparams
-
-        own = layer_hparams(self.name, parameterization, roles=roles, **kw)
-        sh = layer_hparams("shampoo", parameterization, roles=roles, **kw)
-        return {r: replace(own[r], eps=math.sqrt(sh[r].eps)) for r in roles}
 
     def init_state(self, p: Tensor, cfg) -> dict[str, Tensor]:
         n_out, n_in = p.shape[-2], p.shape[-1]
