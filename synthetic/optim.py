@@ -101,7 +101,7 @@ class StackedOptimizer:
     one row per block of a run, `row_runs[group]` naming each row's run (absent: row m is run m). Rules see per-row
     factors only. Every update is in place with per-row factors broadcast over [rows, 1] columns, through one scratch
     buffer reused by every group and step. A frozen run (`alive` false) gets a decay factor of exactly 1 and an update
-    zeroed by `masked_fill_` (NaN-safe), so its weights stay bit-for-bit; its own state may become garbage."""
+    zeroed by `zero_dead_` (NaN-safe), so its weights stay bit-for-bit; its own state may become garbage."""
 
     def __init__(self, params: dict[str, Tensor], rules: dict[str, str], hps: dict[str, dict[str, Sequence[float]]],
                  cfg: OptimConfig, row_runs: dict[str, Sequence[int]] | None = None) -> None:

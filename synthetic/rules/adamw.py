@@ -8,7 +8,7 @@ import math
 import torch
 from torch import Tensor
 
-from synthetic.rules.base import Rule, col, compiled, flat, per_row, register_rule
+from synthetic.rules.base import Rule, col, compiled, flat, per_row, register_rule, zero_dead_
 
 
 def _adamw_kernel(p: Tensor, g: Tensor, m: Tensor, v: Tensor, step: Tensor, eps: Tensor, decay: Tensor, keep: Tensor,
@@ -43,8 +43,7 @@ class AdamW(Rule):
             v.mul_(b2).addcmul_(gt, gt, value=1 - b2)
             torch.sqrt(v, out=denom).div_(bc2_sqrt).add_(eps[rs])
             torch.mul(m, step[rs], out=u).div_(denom)
-            if dead is not None:
-                u.masked_fill_(dead[rs], 0)
+            zero_dead_(u, None if dead is None else dead[rs])
             pt.sub_(u)
 
     def fused_step(self, opt, name, p, g, decay, dead, lr) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from synthetic.rules.base import Rule, col, compiled, flat, per_row, register_rule
+from synthetic.rules.base import Rule, col, compiled, flat, per_row, register_rule, zero_dead_
 
 
 def _lion_kernel(p: Tensor, g: Tensor, m: Tensor, neg_lr: Tensor, decay: Tensor, keep: Tensor, b1: Tensor,
@@ -30,8 +30,7 @@ class Lion(Rule):
             m.lerp_(gt, 1 - b2)
             if decay is not None:
                 pt.mul_(decay[rs])
-            if dead is not None:
-                u.masked_fill_(dead[rs], 0)
+            zero_dead_(u, None if dead is None else dead[rs])
             pt.addcmul_(u, neg_lr[rs])
 
     def fused_step(self, opt, name, p, g, decay, dead, lr) -> None:

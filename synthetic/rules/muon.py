@@ -12,7 +12,7 @@ import math
 import torch
 from torch import Tensor
 
-from synthetic.rules.base import Rule, col, register_rule
+from synthetic.rules.base import Rule, col, register_rule, zero_dead_
 
 NS_QUINTIC = (3.4445, -4.7750, 2.0315)
 """Keller Jordan's quintic Newton–Schulz coefficients (also torch.optim.Muon's default): fast, not convergent to U Vᵀ;
@@ -46,8 +46,7 @@ def apply_direction(opt, name: str, direction: Tensor, scale: float, decay: Tens
     for (rs, cs), pt, a in zip(grp.tiles, grp.p, grp.views(direction)):
         if decay is not None:
             pt.mul_(decay[rs])
-        if dead is not None:
-            a.masked_fill_(dead[rs], 0)
+        zero_dead_(a, None if dead is None else dead[rs])
         pt.addcmul_(a, neg_lr[rs])
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from synthetic.rules.base import Rule, col, compiled, flat, per_row, register_rule
+from synthetic.rules.base import Rule, col, compiled, flat, per_row, register_rule, zero_dead_
 
 
 def _sgd_kernel(p: Tensor, g: Tensor, buf: Tensor | None, neg_lr: Tensor, wd: Tensor, keep: Tensor, mu: Tensor,
@@ -44,7 +44,7 @@ class SGD(Rule):
             if dead is not None:
                 if d is gt:
                     d = u.copy_(gt)
-                d.masked_fill_(dead[rs], 0)
+                zero_dead_(d, dead[rs])
             pt.addcmul_(d, neg_lr[rs])
 
     def fused_step(self, opt, name, p, g, decay, dead, lr) -> None:

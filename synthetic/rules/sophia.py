@@ -24,7 +24,7 @@ import math
 import torch
 from torch import Tensor
 
-from synthetic.rules.base import Rule, register_rule
+from synthetic.rules.base import Rule, register_rule, zero_dead_
 
 RHO = 0.05
 HESSIAN_EVERY = 10
@@ -68,8 +68,7 @@ class Sophia(Rule):
         st["m"].lerp_(g, 1 - b1)
         u = (st["m"] / (RHO * st["h"]).clamp_min(CLIP_EPS)).clamp_(-1.0, 1.0)
         shape = (-1,) + (1,) * (p.ndim - 1)
-        if dead is not None:
-            u.masked_fill_(dead.view(shape), 0)
+        zero_dead_(u, None if dead is None else dead.view(shape))
         if decay is not None:
             p.mul_(decay.view(shape))
         p.addcmul_(u, lr, value=-1.0)
