@@ -97,12 +97,12 @@ def build(runs: Sequence[RunConfig], device: torch.device) -> tuple[StackedResid
     return model, StackedOptimizer(model.params, group_rules, group_hps, first.optim, row_runs)
 
 
-def _gnb_hessian(loss_kind: str, opt: StackedOptimizer, names: list[str], leaves: list[Tensor], out: Tensor,
+def _gnb_hessian(loss_kind: str, opt: StackedOptimizer, model: StackedResidualNet, names: list[str], out: Tensor,
                  gens, t: int) -> None:
     """Gauss–Newton–Bartlett Hessian diagonal (synthetic.rules.sophia): ĥ = N·ĝ², ĝ the gradient of each run's loss at
     labels sampled from its own predictive distribution; one extra backward on the step's graph."""
     y_hat, n_terms = gnb_targets(loss_kind, out, gens)
-    g_hat = torch.autograd.grad(per_run_loss(loss_kind, out, y_hat).sum(), leaves)
+    g_hat = model.gradients(per_run_loss(loss_kind, out, y_hat).sum(), names)
     opt.set_hessian({g: n_terms * gh.detach() * gh.detach() for g, gh in zip(names, g_hat)}, t)
 
 
@@ -191,7 +191,6 @@ def _train(runs: list[RunConfig], dev: torch.device, data_source) -> list[RunRes
     test = data_source.test_set() if first.need_test else None
     w0 = ({g: p.detach().clone() for g, p in model.params.items()} if first.need_init_forward else None)
     names = list(model.params)
-    leaves = [model.params[g] for g in names]
     weight_groups = [g for g in names if not Group.of(g).is_bias]
     lr_scale = factor_table([r.schedule for r in runs], cfg.steps, n_iter, dev, DTYPES[cfg.dtype])
     alive = torch.ones(M, dtype=torch.bool, device=dev)
@@ -207,10 +206,10 @@ def _train(runs: list[RunConfig], dev: torch.device, data_source) -> list[RunRes
         if measuring and first.need_zgrad:
             zs = [z for g in weight_groups for z in cap.preacts[g]]
         hessian = opt.hessian_due(t)
-        grads = torch.autograd.grad(loss.sum(), leaves + zs, retain_graph=hessian)
+        grads = model.gradients(loss.sum(), names, zs, retain_graph=hessian)
         if hessian:  # the second backward reuses the hidden gradient buffers: keep this step's gradients apart
             grads = tuple(g.clone() for g in grads)
-            _gnb_hessian(cfg.loss, opt, names, leaves, out, gnb_gens, t)
+            _gnb_hessian(cfg.loss, opt, model, names, out, gnb_gens, t)
         loss = loss.detach()
         loss_buf[t].copy_(loss)
         if t == 0:
@@ -225,7 +224,7 @@ def _train(runs: list[RunConfig], dev: torch.device, data_source) -> list[RunRes
         if measuring:
             zparts = None
             if zs:
-                zparts, it = {}, iter(grads[len(leaves):])
+                zparts, it = {}, iter(grads[len(names):])
                 for g in weight_groups:
                     zparts[g] = [next(it) for _ in cap.preacts[g]]
             test_loss = None
@@ -248,7 +247,7 @@ def _train(runs: list[RunConfig], dev: torch.device, data_source) -> list[RunRes
                 meas.pre(t, w_t, s.capture(cap), zgrads, None if test_loss is None else s.rows(test_loss),
                          s.capture(cap_init))
                 before.append(w_t if meas.need_snapshot else None)
-        opt.step(dict(zip(names, grads[: len(leaves)])), alive, None if lr_scale is None else lr_scale[t])
+        opt.step(dict(zip(names, grads[: len(names)])), alive, None if lr_scale is None else lr_scale[t])
         if measuring:
             cap_next = None
             if first.need_post_forward:

@@ -196,6 +196,35 @@ class _SplitInto(torch.autograd.Function):
         return torch.cat(grads, dim=0, out=ctx.out), None, None
 
 
+DIRECT_WEIGHT_GRAD_DTYPES = (torch.float32,)
+"""Dtypes whose hidden-weight gradients `_BlockLinear` computes straight into the gradient buffer as gzᵀu. Autograd
+computes (uᵀgz)ᵀ, a transposed view whose copy into the buffer cost ~15% of a CPU step at width 512; in float32 this
+build's BLAS rounds both products identically (tests/test_models.py checks it), in float64 it does not, so float64
+keeps autograd's product and the copy (a run's numbers do not depend on the path)."""
+
+
+class _BlockLinear(torch.autograd.Function):
+    """z = u W_lᵀ (+ b) for block l of a packed hidden group: rows [start, start + n) of the leaf `w_all`. The
+    backward writes dL/dW_l = gzᵀ u into `grad_rows` (those rows of the group's gradient buffer) and returns no
+    gradient for `w_all`: the engine reads the buffer (`StackedResidualNet.gradients`)."""
+
+    @staticmethod
+    def forward(ctx, u: Tensor, w_all: Tensor, b: Tensor | None, start: int, n: int, grad_rows: Tensor):
+        w = w_all.narrow(0, start, n)
+        ctx.save_for_backward(u, w)
+        ctx.grad_rows, ctx.has_bias = grad_rows, b is not None
+        if b is None:
+            return torch.bmm(u, w.transpose(1, 2))
+        return torch.baddbmm(b.unsqueeze(1), u, w.transpose(1, 2))
+
+    @staticmethod
+    def backward(ctx, gz):
+        u, w = ctx.saved_tensors
+        torch.bmm(gz.transpose(1, 2), u, out=ctx.grad_rows)
+        gb = gz.sum(1) if ctx.has_bias else None
+        return torch.bmm(gz, w), None, gb, None, None, None
+
+
 class StackedResidualNet:
     """M residual MLPs of one width (depths `layout.depths`, `cfg.depth` the largest); `params` maps group name ->
     leaf tensor with requires_grad."""
@@ -216,6 +245,8 @@ class StackedResidualNet:
         self.params = self._init_params(init_vars, seeds, bias_init_zero)
         self.grad_buffers: dict[str, Tensor] | None = None
         self._row_index: dict[tuple, Tensor] = {}
+        self._direct_grads = False
+        """Whether the last forward wrote the hidden-weight gradients of its backward into `grad_buffers`."""
 
     def reuse_grad_buffers(self) -> None:
         """From now on the gradient of each stacked hidden group is written into one buffer reused by every backward
@@ -286,6 +317,16 @@ class StackedResidualNet:
             return self.act
         return lambda z: z
 
+    def gradients(self, output: Tensor, names: Sequence[str], extra: Sequence[Tensor] = (),
+                  retain_graph: bool = False) -> tuple[Tensor, ...]:
+        """d output / d params[name] for each name, then d output / d extra: `torch.autograd.grad` on the graph of
+        the last forward, with the hidden-weight gradients that forward's `_BlockLinear`s write into the buffers."""
+        direct = [self._direct_grads and Group.of(g).stacked_over_blocks and not Group.of(g).is_bias for g in names]
+        asked = [self.params[g] for g, d in zip(names, direct) if not d] + list(extra)
+        grads = iter(torch.autograd.grad(output, asked, retain_graph=retain_graph))
+        out = [self.grad_buffers[g] if d else next(grads) for g, d in zip(names, direct)]
+        return tuple(out) + tuple(grads)
+
     def _layers(self, params: dict[str, Tensor], group: str) -> tuple[Tensor, ...]:
         """The per-block views [M_l, …] of a packed hidden group."""
         w = params[group]
@@ -304,15 +345,28 @@ class StackedResidualNet:
         if cap is not None:
             cap.add("input", x, z, o)
             cap.features.append(h)
-        ws = [self._layers(params, f"hidden.{i}") for i in range(1, cfg.k + 1)]
+        direct = (self.grad_buffers is not None and torch.is_grad_enabled() and x.shape[1] > 1
+                  and self.dtype in DIRECT_WEIGHT_GRAD_DTYPES and params is self.params)
+        if torch.is_grad_enabled():
+            self._direct_grads = direct
+        hidden = [f"hidden.{i}" for i in range(1, cfg.k + 1)]
+        ws = None if direct else [self._layers(params, g) for g in hidden]
         bs = [self._layers(params, f"hidden_bias.{i}") for i in range(1, cfg.k + 1)] if cfg.bias else None
+        starts = self.layout.start
         alpha = self.alpha["hidden"]
         for l, n in enumerate(self._active):
             # block l updates the prefix of n runs still active; the rest of h passes through unchanged (a zero pad
-            # rather than a branch on n, so a step's operations do not depend on which depths the bucket holds)
-            u = self.norm(h.narrow(0, 0, n))
+            # rather than a branch on n, so a step's operations do not depend on which depths the bucket holds). The
+            # norm runs on all of h and is narrowed after: narrowing h first would change the order in which autograd
+            # sums h's three gradient contributions (residual, and two inside the norm), and with it the last bits
+            u = self.norm(h).narrow(0, 0, n)
             for i in range(cfg.k):
-                z = _linear(u, ws[i][l], bs[i][l] if bs is not None else None)
+                b = bs[i][l] if bs is not None else None
+                if direct:
+                    z = _BlockLinear.apply(u, params[hidden[i]], b, starts[l], n,
+                                           self.grad_buffers[hidden[i]].narrow(0, starts[l], n))
+                else:
+                    z = _linear(u, ws[i][l], b)
                 o = self.act(z) if (i < cfg.k - 1 or cfg.act_after_branch) else z
                 if cap is not None:
                     cap.add(f"hidden.{i + 1}", u, z, o)

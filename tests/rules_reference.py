@@ -67,7 +67,7 @@ def compare(engine_name: str, cfg: OptimConfig, rules: dict[str, tuple[Update, d
 
             if gens is None:
                 gens = gnb_generators([r.seed for r in runs], torch.device("cpu"))
-            _gnb_hessian("mse", opt, names, leaves, out_e, gens, t)
+            _gnb_hessian("mse", opt, model, names, out_e, gens, t)
         opt.step(dict(zip(names, grads)))
         engine_hist.append({m: {k: v.detach().clone() for k, v in stacked_params(model, m).items()}
                             for m in range(len(runs))})

@@ -52,12 +52,16 @@ RAGGED_MEASURED = MEASURED + ("sigma1_pi", "g3_alignment", "gain", "claim_e1", "
                               "g1_weight_cum", "g1_feature_cum", "dh_rel", "w_op")
 
 
-@pytest.mark.parametrize("opt", ["adamw", "sgd", "muon_kimi_adamw", "shampoo_adamw", "sophia"])
-def test_run_in_a_ragged_depth_bucket_equals_the_run_alone(opt):
+@pytest.mark.parametrize("opt, norm, dtype", [("adamw", "none", "float32"), ("sgd", "none", "float32"),
+                                              ("muon_kimi_adamw", "rms", "float32"), ("shampoo_adamw", "none", "float32"),
+                                              ("sophia", "none", "float32"), ("adamw", "rms", "float32"),
+                                              ("adamw", "layer", "float64"), ("sgd", "rms", "float64")])
+def test_run_in_a_ragged_depth_bucket_equals_the_run_alone(opt, norm, dtype):
     """Runs of one width and depths 1, 2, 4 (given in mixed order) train as one ragged bucket; every record equals
     the run's own single-run training bit for bit, records come back in the order the runs were given."""
     eta = {"sgd": 0.05, "sophia": 1e-3}.get(opt, 3e-3)
-    runs = [RunConfig(model=ModelConfig(width=32, depth=d, d_out=4, bias=True), optim=OptimConfig(name=opt),
+    runs = [RunConfig(model=ModelConfig(width=32, depth=d, d_out=4, bias=True, norm=norm, final_norm=norm != "none"),
+                      optim=OptimConfig(name=opt), dtype=dtype,
                       steps=12, batch_size=16, seed=s, base=BaseHP(sigma2=2.0, eta=eta * f, n_base=1, L_base=1),
                       measure_at=(0, 6, 12), measurements=RAGGED_MEASURED)
             for d, s, f in ((2, 0, 1.0), (4, 1, 1.0), (1, 2, 2.0), (4, 3, 0.5), (2, 4, 1.0))]
