@@ -1,6 +1,6 @@
 """The catalogue's figure IDs, in order (no imports: read by the registry, the results table and the figure modules)."""
 
-ZHENG_IDS: tuple[str, ...] = ("3", "4", "5", "6", "1", "2", "depth-k", "e1", "e2")
+ZHENG_IDS: tuple[str, ...] = ("3", "4", "5", "6", "1", "2", "depth-k", "v2-shampoo", "v2-sophia", "e1", "e2")
 WD_IDS: tuple[str, ...] = ("wd1", "wd2", "wd3", "wd4")
 COORD_OPTIMIZERS: tuple[str, ...] = ("sgd", "adamw", "muon", "muon_kimi", "lion", "muon_kimi_adamw", "shampoo",
                                      "shampoo_adamw", "soap", "sso", "sophia")

@@ -24,7 +24,7 @@ __all__ = ["COORD_IDS", "COORD_OPTIMIZERS", "WD_IDS", "ZHENG_IDS", "FigureContex
            "train", "default_cache_dir"]
 
 FIGURE_MODULES: tuple[str, ...] = ("figures.zheng_assumptions", "figures.zheng_transfer", "figures.zheng_depth_k",
-                                   "figures.zheng_claims", "figures.wd", "figures.coord")
+                                   "figures.zheng_v2_optimizers", "figures.zheng_claims", "figures.wd", "figures.coord")
 """The modules whose `SPECS` make the catalogue (imported when the catalogue is first asked for: torch-heavy)."""
 
 

@@ -326,6 +326,23 @@ def _depth_k_claim(s: Summary, opt: str, label: str) -> Claim:
                            "mup_k2", "mup_k1", "depth")
 
 
+V2_OPTIMIZERS = {"v2-shampoo": ("Shampoo-AdamW", "6"), "v2-sophia": ("Sophia", "8")}
+"""The v2 optimizer figures (figures.zheng_v2_optimizers): id -> (optimizer label, the paper's figure); the labels are
+the module's own (checked by tests/test_zheng_v2_optimizers.py; this module imports no figure module)."""
+
+
+def _claims_v2(fig_id: str) -> Callable[[Summary], list[Claim]]:
+    """The v2 Shampoo-AdamW / Sophia figures: μP's η transfer over width and over depth, SP beside, read as
+    Fig. 1 (c, d)."""
+    label, paper_fig = V2_OPTIMIZERS[fig_id]
+    expected = f"μP: every optimum within ±1 octave of the base's (95% interval); SP shown beside (v2 Fig. {paper_fig})"
+
+    def claims(s: Summary) -> list[Claim]:
+        return [_transfer_claim(s, f"{fig_id}: η_base transfer across {axis}s, {label} (sub-grid optimum, regret)",
+                                expected, "mup_k2", "sp", axis) for axis in ("width", "depth")]
+    return claims
+
+
 def _claims_wd1(s: Summary) -> list[Claim]:
     f, g = s["slope_sigma1_W_up_inner_vs_eta_over_lambda"], s["slope_w_rms_W_up_vs_eta_over_lambda"]
     ratio = s["matched_ratio_sigma1_max_over_min"]
@@ -417,6 +434,7 @@ def _claims_wd4(s: Summary) -> list[Claim]:
 CLAIMS: dict[str, Callable[[Summary], list[Claim]]] = {
     **{fid: (lambda s, fid=fid: _assumption(s, fid, *ASSUMPTIONS[fid])) for fid in ASSUMPTIONS},
     "e1": _claims_e1, "e2": _claims_e2, "1": _claims_fig1, "2": _claims_fig2, "depth-k": _claims_depth_k,
+    **{fid: _claims_v2(fid) for fid in V2_OPTIMIZERS},
     **{f"coord-{o}": _claims_coord(o) for o in COORD_OPTIMIZERS},
     "wd1": _claims_wd1, "wd2": _claims_wd2, "wd3": _claims_wd3, "wd4": _claims_wd4,
 }

@@ -8,7 +8,7 @@ from figures.registry import COORD_IDS, ZHENG_IDS, FigureError, UnknownFigureErr
 
 def test_catalogue_order_and_specs():
     ids = registry.FIGURE_IDS
-    assert ids[: len(ZHENG_IDS)] == ("3", "4", "5", "6", "1", "2", "depth-k", "e1", "e2")
+    assert ids[: len(ZHENG_IDS)] == ("3", "4", "5", "6", "1", "2", "depth-k", "v2-shampoo", "v2-sophia", "e1", "e2")
     assert ids[-len(COORD_IDS):] == ("coord-sgd", "coord-adamw", "coord-muon", "coord-muon_kimi", "coord-lion",
                                      "coord-muon_kimi_adamw", "coord-shampoo", "coord-shampoo_adamw", "coord-soap", "coord-sso", "coord-sophia")
     wd = [i for i in ids if i.startswith("wd")]

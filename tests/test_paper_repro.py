@@ -21,7 +21,8 @@ def test_list_names_every_table_and_catalogue_figure(tmp_path):
     assert out.returncode == 0, out.stderr
     listed = {line.split()[0] for line in out.stdout.splitlines() if line.startswith("  ")}
     tables = {str(i) for i in range(1, 14)} | {"wd-rules", "residual"}
-    figures = {"3", "4", "5", "6", "1", "2", "depth-k", "e1", "e2", "wd1", "wd2", "wd3", "wd4"}
+    figures = {"3", "4", "5", "6", "1", "2", "depth-k", "v2-shampoo", "v2-sophia", "e1", "e2", "wd1", "wd2", "wd3",
+               "wd4"}
     coords = {f"coord-{o}" for o in ("sgd", "adamw", "muon", "muon_kimi", "lion", "muon_kimi_adamw")}
     assert tables | figures | coords <= listed
 

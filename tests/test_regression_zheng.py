@@ -169,11 +169,11 @@ def test_init_fit_intercept_is_the_input_feature_under_the_k2_rule(smoke):
 
 
 def test_transfer_analysis_brackets_every_smoke_optimum_or_says_why(smoke):
-    """Every sweep of Figs 1, 2 and depth-k ends with its optimum bracketed, or next to a diverged point, or at the
-    extension limit: never silently on a grid edge that could have been extended."""
+    """Every sweep of Figs 1, 2, depth-k, v2-shampoo and v2-sophia ends with its optimum bracketed, or next to a
+    diverged point, or at the extension limit: never silently on a grid edge that could have been extended."""
     from figures.sweep_extension import LIMITS
 
-    for fid in ("1", "2", "depth-k"):
+    for fid in ("1", "2", "depth-k", "v2-shampoo", "v2-sophia"):
         s = smoke[fid]["summary"]
         for key, an in s.items():
             if not key.startswith("transfer."):
