@@ -1,0 +1,78 @@
+"""synthetic.models: the packed block layout of ragged buckets, and the hidden-weight gradients `_BlockLinear` writes
+straight into the optimizer's buffer (equal bit for bit to autograd's where the engine uses them)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from theory.bridge import BaseHP
+
+from synthetic.config import ModelConfig, OptimConfig, RunConfig
+from synthetic.engine import build, per_run_loss
+from synthetic.models import DIRECT_WEIGHT_GRAD_DTYPES, BlockLayout
+
+
+def test_block_layout_rows_by_hand():
+    lay = BlockLayout((4, 2, 2, 1))
+    assert lay.active == (4, 3, 1, 1)
+    assert lay.start == (0, 4, 7, 8)
+    assert lay.P == 9 == sum(lay.active)
+    assert lay.row_runs() == [0, 1, 2, 3, 0, 1, 2, 0, 0]
+    assert [lay.row(0, l) for l in range(4)] == [0, 4, 7, 8]
+    assert lay.row(2, 1) == 6 and lay.row(3, 0) == 3
+    with pytest.raises(IndexError):
+        lay.row(3, 1)
+    assert lay.depth_groups() == [(0, 1, 4), (1, 3, 2), (3, 4, 1)]
+    assert lay.rows_of(1, 3, 2) == [1, 5, 2, 6]
+    assert BlockLayout((3, 3)).active == (2, 2, 2)
+    for bad in ((1, 2), (2, 0), ()):
+        with pytest.raises(ValueError):
+            BlockLayout(bad)
+
+
+def test_packed_init_is_each_runs_own_draw():
+    """A run's blocks in a ragged bucket hold exactly the init it draws alone."""
+    runs = [RunConfig(model=ModelConfig(width=8, depth=d, d_out=2, bias=False), optim=OptimConfig(name="adamw"),
+                      seed=s, base=BaseHP(sigma2=2.0, n_base=1, L_base=1)) for d, s in ((3, 5), (2, 6), (1, 7))]
+    model, _ = build(runs, torch.device("cpu"))
+    for m, run in enumerate(runs):
+        alone, _ = build([run], torch.device("cpu"))
+        for l in range(run.model.depth):
+            for g in ("hidden.1", "hidden.2"):
+                assert torch.equal(model.block(model.params, g, m, l), alone.block(alone.params, g, 0, l))
+        assert torch.equal(model.unpacked(model.params, "hidden.1", m, m + 1, run.model.depth),
+                           alone.unpacked(alone.params, "hidden.1"))
+
+
+@pytest.mark.parametrize("dtype", DIRECT_WEIGHT_GRAD_DTYPES)
+@pytest.mark.parametrize("M, B, o, i", [(32, 128, 256, 256), (8, 32, 64, 64), (3, 16, 32, 16), (5, 128, 128, 32),
+                                        (1, 128, 64, 64), (4, 17, 33, 65), (2, 128, 512, 512)])
+def test_direct_weight_gradient_rounds_like_autograd(dtype, M, B, o, i):
+    """The premise of DIRECT_WEIGHT_GRAD_DTYPES on this build's BLAS: gzᵀu equals autograd's (uᵀgz)ᵀ bit for bit."""
+    g = torch.Generator().manual_seed(M * B + o)
+    u = torch.randn(M, B, i, generator=g, dtype=dtype)
+    gz = torch.randn(M, B, o, generator=g, dtype=dtype)
+    w = torch.randn(M, o, i, generator=g, dtype=dtype, requires_grad=True)
+    (autograd,) = torch.autograd.grad(torch.bmm(u, w.transpose(1, 2)), [w], gz)
+    assert torch.equal(torch.bmm(gz.transpose(1, 2), u), autograd)
+
+
+@pytest.mark.parametrize("bias", [False, True])
+def test_buffered_gradients_equal_autograd(bias):
+    """model.gradients with the grad buffers (direct hidden-weight gradients in float32) equals torch.autograd.grad on
+    the unbuffered model, every group, bit for bit, on a ragged bucket."""
+    runs = [RunConfig(model=ModelConfig(width=16, depth=d, d_out=3, bias=bias, norm="rms"),
+                      optim=OptimConfig(name="adamw"), seed=s, batch_size=8,
+                      base=BaseHP(sigma2=2.0, n_base=1, L_base=1)) for d, s in ((3, 0), (2, 1), (2, 2))]
+    plain, _ = build(runs, torch.device("cpu"))
+    buffered, _ = build(runs, torch.device("cpu"))
+    buffered.reuse_grad_buffers()
+    x = torch.randn(3, 8, 32, generator=torch.Generator().manual_seed(0))
+    y = torch.randn(3, 8, 3, generator=torch.Generator().manual_seed(1))
+    names = list(plain.params)
+    ref = torch.autograd.grad(per_run_loss("mse", plain.forward(plain.params, x)[0], y).sum(),
+                              [plain.params[g] for g in names])
+    got = buffered.gradients(per_run_loss("mse", buffered.forward(buffered.params, x)[0], y).sum(), names)
+    assert buffered._direct_grads
+    for g, a, b in zip(names, ref, got):
+        assert torch.equal(a, b), g
