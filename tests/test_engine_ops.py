@@ -7,6 +7,7 @@ per distinct seed) draws the same batches whatever the bucket size."""
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 
 import pytest
 from torch.utils._python_dispatch import TorchDispatchMode
@@ -56,3 +57,16 @@ def test_ops_per_step_do_not_depend_on_runs_or_depths(opt, monkeypatch):
     for depths in ((4, 4), (4,) * 8, (4, 2, 1), (4, 3, 2, 1, 1, 1)):
         assert ops_per_step(depths, opt) == one, depths
     assert sum(ops_per_step((8,), opt).values()) > sum(one.values())   # the count does see depth
+
+
+@pytest.mark.parametrize("opt", ["adamw", "muon_kimi_adamw", "sophia"])
+def test_gpu_code_path_trains_like_the_cpu_tiling(opt, monkeypatch):
+    """The engine without CPU tiling (what a GPU runs) gives the tiled CPU engine's records bit for bit."""
+    runs = [replace(r, measurements=("loss", "w_rms", "dw_rms"), measure_at=(0, 5))
+            for r in bucket((4, 2, 1), 5, opt)]
+    monkeypatch.setattr(synthetic.optim, "CPU_TILE_BYTES", 64)   # many tiles
+    tiled = train_bucket(runs)
+    monkeypatch.setattr(synthetic.optim, "CPU_TILE_BYTES", None)
+    whole = train_bucket(runs)
+    for a, b in zip(tiled, whole):
+        assert [r.value for r in a.records] == [r.value for r in b.records]

@@ -233,8 +233,9 @@ def test_tiled_update_and_frozen_run(rule, monkeypatch):
     whole = run(1 << 30)
     assert not torch.equal(whole, p0)
     assert torch.equal(run(7 * 8), whole)
+    assert torch.equal(run(None), whole)   # None: the GPU code path, no CPU tiling
     alive = torch.tensor([True, False, True])
-    for tile in (7 * 8, 1 << 30):
+    for tile in (7 * 8, 1 << 30, None):
         frozen = run(tile, alive, poison=True)
         assert torch.equal(frozen[1], p0[1])
         assert torch.equal(frozen[0], whole[0]) and torch.equal(frozen[2], whole[2])
