@@ -108,8 +108,12 @@ class StackedOptimizer:
         self.params, self.rules, self.cfg = params, rules, cfg
         self.t = 0
         row_runs = row_runs or {}
-        self.row_index = {name: torch.tensor(list(rr), dtype=torch.long, device=params[name].device)
-                          for name, rr in row_runs.items()}
+        shared: dict[tuple[int, ...], Tensor] = {}
+        for name, rr in row_runs.items():
+            key = tuple(int(m) for m in rr)
+            if key not in shared:
+                shared[key] = torch.tensor(key, dtype=torch.long, device=params[name].device)
+        self.row_index = {name: shared[tuple(int(m) for m in rr)] for name, rr in row_runs.items()}
         """Per packed group, each row's run as an index tensor (gathers the per-run step factors)."""
         hps = {name: {k: (v if name not in row_runs else [v[m] for m in row_runs[name]]) for k, v in h.items()}
                for name, h in hps.items()}
@@ -185,18 +189,20 @@ class StackedOptimizer:
         self.t += 1
         keep_runs = None if alive is None else alive.reshape(-1, 1)
         dead_runs = None if keep_runs is None else ~keep_runs
+        by_rows: dict[int, tuple] = {}  # groups sharing a row layout (the hidden maps) gather the masks once
         for name, p in self.params.items():
             rows = self.row_index.get(name)
             keep, dead = keep_runs, dead_runs
             if rows is not None and keep is not None:
-                keep = keep.index_select(0, rows)
-                dead = dead_runs.index_select(0, rows)
+                if id(rows) not in by_rows:
+                    by_rows[id(rows)] = (keep.index_select(0, rows), dead_runs.index_select(0, rows))
+                keep, dead = by_rows[id(rows)]
             lr, decay = self.lr[name], self.decay[name]
             if lr_scale is not None:
                 lr = lr * (lr_scale if rows is None else lr_scale.index_select(0, rows)).view_as(lr)
                 decay = None if decay is None else 1 - _col(lr) * _col(self.wd[name])
             if decay is not None and keep is not None:
-                decay = torch.where(keep, decay, torch.ones((), dtype=decay.dtype, device=decay.device))
+                decay = torch.where(keep, decay, self.scalar(1.0))
             spec = get_rule(self.rules[name])
             update = spec.fused_step if self.cfg.fused and spec.has_fused else spec.step
             update(self, name, p.detach(), grads[name].detach(), decay, dead, lr)
