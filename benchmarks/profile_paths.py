@@ -1,6 +1,7 @@
 """Where the time goes: torch.profiler tables of the engine and the plain loop on one bucket of the benchmark grids.
 
     python -m benchmarks.profile_paths --width 64 --depth 4 --runs 1 --steps 50 --threads 1
+    python -m benchmarks.profile_paths --width 512 --depth 2 4 8 16 --steps 10 --threads 1   # a ragged bucket
 
 Prints, for each path, wall time, operator count per training step and the top operators by self CPU time, so a
 slow path can be pinned to launch/dispatch overhead (many small ops) or to compute (a few large matmuls).
@@ -48,15 +49,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                       raise_errors=False)
     p.add_argument("--grid", default="G2", choices=("G1", "G2"), help="grid whose run settings are used")
     p.add_argument("--width", type=int, default=64)
-    p.add_argument("--depth", type=int, default=4)
-    p.add_argument("--runs", type=int, default=1, help="runs in the bucket (learning rates of the grid, cycled)")
+    p.add_argument("--depth", type=int, nargs="+", default=[4], help="depth(s); several make one ragged bucket")
+    p.add_argument("--runs", type=int, default=1, help="runs per depth (learning rates of the grid, cycled)")
     p.add_argument("--steps", type=int, default=50)
     p.add_argument("--batch", type=int, default=None)
     p.add_argument("--threads", type=int)
     p.add_argument("--device", default="cpu", help="auto, cpu, cuda or cuda:N")
     p.add_argument("--top", type=int, default=12)
     args = p.parse_args(argv)
-    if min(args.width, args.depth, args.runs, args.steps, args.top) < 1:
+    if min(args.width, *args.depth, args.runs, args.steps, args.top) < 1:
         p.error("--width, --depth, --runs, --steps and --top must be >= 1")
     try:
         device = resolve_device(args.device)
@@ -66,11 +67,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     set_precision(False)
-    spec = replace(FULL[args.grid], widths=(args.width,), depths=(args.depth,), steps=args.steps,
-                   batch=args.batch or FULL[args.grid].batch)
-    runs = (spec.runs() * args.runs)[: args.runs]
-    runs = [replace(r, seed=i) if i >= len(spec.runs()) else r for i, r in enumerate(runs)]
-    print(f"width {args.width} depth {args.depth} runs {len(runs)} steps {args.steps} batch {spec.batch}, "
+    runs = []
+    for depth in args.depth:
+        spec = replace(FULL[args.grid], widths=(args.width,), depths=(depth,), steps=args.steps,
+                       batch=args.batch or FULL[args.grid].batch)
+        mine = (spec.runs() * args.runs)[: args.runs]
+        runs += [replace(r, seed=i) if i >= len(spec.runs()) else r for i, r in enumerate(mine)]
+    print(f"width {args.width} depths {args.depth} runs {len(runs)} steps {args.steps} batch {spec.batch}, "
           f"{torch.get_num_threads()} threads, {device}")
     engine = profile_call("engine (one stacked bucket)", lambda: train_bucket(runs, device), device, args.steps,
                           args.top)
