@@ -88,6 +88,12 @@ def exponents(runs: dict[str, dict]) -> dict[str, dict]:
         for param in ("mup_k2", "mup_k1"):
             put(f"depth-k.{opt}.{param}.worst_shift", dk[f"transfer_summary.{opt}.{param}.depth"]["worst_shift"]["value"],
                 TOL_SLOPE)
+    for fid in ("v2-shampoo", "v2-sophia"):
+        s = runs[fid]["summary"]
+        for param in ("mup_k2", "sp"):
+            for axis in ("width", "depth"):
+                put(f"{fid}.{param}.{axis}.worst_shift", s[f"transfer_summary.{param}.{axis}"]["worst_shift"]["value"],
+                    TOL_SLOPE)
     for fid in COORD_IDS:
         for key, v in runs[fid]["summary"]["headline"].items():
             put(f"{fid}.{key}", v, TOL_SLOPE)
