@@ -196,6 +196,9 @@ class _SplitInto(torch.autograd.Function):
         return torch.cat(grads, dim=0, out=ctx.out), None, None
 
 
+DIRECT_MIN_ELEMENTS = 128 * 128
+"""Hidden matrices smaller than this keep autograd's product and copy: there the copy is cheaper than the Python
+overhead of one `_BlockLinear` per block (the numbers are the same either way)."""
 DIRECT_WEIGHT_GRAD_DTYPES = (torch.float32,)
 """Dtypes whose hidden-weight gradients `_BlockLinear` computes straight into the gradient buffer as gzᵀu. Autograd
 computes (uᵀgz)ᵀ, a transposed view whose copy into the buffer cost ~15% of a CPU step at width 512; in float32 this
@@ -242,6 +245,7 @@ class StackedResidualNet:
         self.alpha = {role: torch.tensor(list(multipliers[role]), dtype=dtype, device=self.device).view(-1, 1, 1)
                       for role in ("input", "hidden", "output")}
         self.act = activation_fn(cfg.activation)
+        self._alpha_blocks = [self.alpha["hidden"].narrow(0, 0, n) for n in self._active]
         self.params = self._init_params(init_vars, seeds, bias_init_zero)
         self.grad_buffers: dict[str, Tensor] | None = None
         self._row_index: dict[tuple, Tensor] = {}
@@ -253,6 +257,9 @@ class StackedResidualNet:
         (so a gradient is valid only until the next backward through this model; the engine consumes it at once)."""
         self.grad_buffers = {g: torch.empty_like(p, memory_format=torch.contiguous_format)
                              for g, p in self.params.items() if Group.of(g).stacked_over_blocks}
+        self._grad_rows = {g: [b.narrow(0, s, n) for s, n in zip(self.layout.start, self._active)]
+                           for g, b in self.grad_buffers.items()}
+        """Per hidden group, block l's rows of its gradient buffer (where `_BlockLinear` writes)."""
 
     def _init_params(self, init_vars, seeds, bias_init_zero) -> dict[str, Tensor]:
         order = weight_groups(self.cfg.k) + (bias_groups(self.cfg.k) if self.cfg.bias else [])
@@ -346,14 +353,15 @@ class StackedResidualNet:
             cap.add("input", x, z, o)
             cap.features.append(h)
         direct = (self.grad_buffers is not None and torch.is_grad_enabled() and x.shape[1] > 1
-                  and self.dtype in DIRECT_WEIGHT_GRAD_DTYPES and params is self.params)
+                  and self.dtype in DIRECT_WEIGHT_GRAD_DTYPES and params is self.params
+                  and all(self.params[f"hidden.{i}"][0].numel() >= DIRECT_MIN_ELEMENTS for i in range(1, cfg.k + 1)))
         if torch.is_grad_enabled():
             self._direct_grads = direct
         hidden = [f"hidden.{i}" for i in range(1, cfg.k + 1)]
         ws = None if direct else [self._layers(params, g) for g in hidden]
         bs = [self._layers(params, f"hidden_bias.{i}") for i in range(1, cfg.k + 1)] if cfg.bias else None
         starts = self.layout.start
-        alpha = self.alpha["hidden"]
+        alphas = self._alpha_blocks
         for l, n in enumerate(self._active):
             # block l updates the prefix of n runs still active; the rest of h passes through unchanged (a zero pad
             # rather than a branch on n, so a step's operations do not depend on which depths the bucket holds). The
@@ -363,15 +371,14 @@ class StackedResidualNet:
             for i in range(cfg.k):
                 b = bs[i][l] if bs is not None else None
                 if direct:
-                    z = _BlockLinear.apply(u, params[hidden[i]], b, starts[l], n,
-                                           self.grad_buffers[hidden[i]].narrow(0, starts[l], n))
+                    z = _BlockLinear.apply(u, params[hidden[i]], b, starts[l], n, self._grad_rows[hidden[i]][l])
                 else:
                     z = _linear(u, ws[i][l], b)
                 o = self.act(z) if (i < cfg.k - 1 or cfg.act_after_branch) else z
                 if cap is not None:
                     cap.add(f"hidden.{i + 1}", u, z, o)
                 u = o
-            h = h + F.pad(alpha.narrow(0, 0, n) * u, (0, 0, 0, 0, 0, self.M - n))
+            h = h + F.pad(alphas[l] * u, (0, 0, 0, 0, 0, self.M - n))
             if cap is not None:
                 cap.features.append(h)
         u = self.final_norm(h)

@@ -31,32 +31,34 @@ class KernelCount(TorchDispatchMode):
         return func(*args, **(kwargs or {}))
 
 
-def bucket(depths, steps: int, opt: str) -> list[RunConfig]:
-    return [RunConfig(model=ModelConfig(width=16, depth=d, d_out=4, bias=True), optim=OptimConfig(name=opt),
+def bucket(depths, steps: int, opt: str, width: int = 16) -> list[RunConfig]:
+    return [RunConfig(model=ModelConfig(width=width, depth=d, d_out=4, bias=True), optim=OptimConfig(name=opt),
                       steps=steps, batch_size=8, seed=0, base=BaseHP(sigma2=2.0, eta=1e-3 * (i + 1), n_base=1, L_base=1))
             for i, d in enumerate(depths)]
 
 
-def ops_per_step(depths, opt: str) -> Counter:
+def ops_per_step(depths, opt: str, width: int = 16) -> Counter:
     """Operations of 5 steps minus those of 3 steps (set-up and the final host copy cancel), halved."""
     counts = []
     for steps in (3, 5):
         with KernelCount() as c:
-            train_bucket(bucket(depths, steps, opt))
+            train_bucket(bucket(depths, steps, opt, width))
         counts.append(c.ops)
     diff = counts[1] - counts[0]
     assert all(v % 2 == 0 for v in diff.values())
     return Counter({k: v // 2 for k, v in diff.items()})
 
 
-@pytest.mark.parametrize("opt", ["adamw", "sgd", "muon_kimi_adamw", "shampoo_adamw", "lion"])
-def test_ops_per_step_do_not_depend_on_runs_or_depths(opt, monkeypatch):
+@pytest.mark.parametrize("opt, width", [("adamw", 16), ("sgd", 16), ("muon_kimi_adamw", 16), ("shampoo_adamw", 16),
+                                        ("lion", 16), ("adamw", 128)])
+def test_ops_per_step_do_not_depend_on_runs_or_depths(opt, width, monkeypatch):
+    """Width 128 takes the direct hidden-weight gradient path (models.DIRECT_MIN_ELEMENTS), width 16 autograd's."""
     monkeypatch.setattr(synthetic.optim, "CPU_TILE_BYTES", None)
-    one = ops_per_step((4,), opt)
+    one = ops_per_step((4,), opt, width)
     assert sum(one.values()) > 50   # a real step was counted
     for depths in ((4, 4), (4,) * 8, (4, 2, 1), (4, 3, 2, 1, 1, 1)):
-        assert ops_per_step(depths, opt) == one, depths
-    assert sum(ops_per_step((8,), opt).values()) > sum(one.values())   # the count does see depth
+        assert ops_per_step(depths, opt, width) == one, depths
+    assert sum(ops_per_step((8,), opt, width).values()) > sum(one.values())   # the count does see depth
 
 
 @pytest.mark.parametrize("opt", ["adamw", "muon_kimi_adamw", "sophia"])

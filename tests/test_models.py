@@ -59,9 +59,10 @@ def test_direct_weight_gradient_rounds_like_autograd(dtype, M, B, o, i):
 
 @pytest.mark.parametrize("bias", [False, True])
 def test_buffered_gradients_equal_autograd(bias):
-    """model.gradients with the grad buffers (direct hidden-weight gradients in float32) equals torch.autograd.grad on
-    the unbuffered model, every group, bit for bit, on a ragged bucket."""
-    runs = [RunConfig(model=ModelConfig(width=16, depth=d, d_out=3, bias=bias, norm="rms"),
+    """model.gradients with the grad buffers (direct hidden-weight gradients in float32, width 128 =
+    DIRECT_MIN_ELEMENTS) equals torch.autograd.grad on the unbuffered model, every group, bit for bit, on a ragged
+    bucket."""
+    runs = [RunConfig(model=ModelConfig(width=128, depth=d, d_out=3, bias=bias, norm="rms"),
                       optim=OptimConfig(name="adamw"), seed=s, batch_size=8,
                       base=BaseHP(sigma2=2.0, n_base=1, L_base=1)) for d, s in ((3, 0), (2, 1), (2, 2))]
     plain, _ = build(runs, torch.device("cpu"))
