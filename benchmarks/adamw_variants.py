@@ -3,10 +3,12 @@ same per-run update to one stacked hidden group [M, L, n, n] (same numbers, chec
 
     python -m benchmarks.adamw_variants --runs 32 --depth 8 --width 256 --threads 1
 
-Variants: `engine` (synthetic.optim.StackedOptimizer, with the `alive` mask as the engine passes it), `inplace`
+Variants: `engine` (synthetic.optim.StackedOptimizer, with the `alive` mask as the engine passes it), `engine_fused`
+(the same with OptimConfig.fused: one torch.compile'd kernel per group), `inplace`
 (the same formulas with in-place ops and two temporaries), `per_run` (`inplace` applied run by run, so each run's
 slice stays in cache on a CPU), `fused` (torch._fused_adamw_ on per-run views, one call per distinct (lr, wd, eps)),
-and `torch_optim` (torch.optim.AdamW over M·L separate tensors, as the plain loop has them).
+`torch_optim` (torch.optim.AdamW over M·L separate tensors, as the plain loop has them) and `foreach` (the same with
+foreach=True).
 """
 
 from __future__ import annotations
@@ -39,10 +41,10 @@ def per_run_hps(M: int) -> tuple[list[float], list[float], list[float]]:
     return lrs, wds, [1e-8] * M
 
 
-def engine_variant(st, lrs, wds, epss, t: int):
+def engine_variant(st, lrs, wds, epss, t: int, fused: bool = False):
     p = st["p"].clone()
     opt = StackedOptimizer({"hidden": p}, {"hidden": "adamw"}, {"hidden": {"lr": lrs, "wd": wds, "eps": epss}},
-                           OptimConfig(name="adamw", betas=(B1, B2)))
+                           OptimConfig(name="adamw", betas=(B1, B2), fused=fused))
     opt.state["hidden"]["m"].copy_(st["m"])
     opt.state["hidden"]["v"].copy_(st["v"])
     opt.t = t - 1
@@ -89,21 +91,32 @@ def fused_variant(st, lrs, wds, epss, t: int):
     return step, lambda: p
 
 
-def torch_optim_variant(st, lrs, wds, epss, t: int):
+def torch_optim_variant(st, lrs, wds, epss, t: int, foreach: bool | None = None):
     M, L = st["p"].shape[:2]
     params = [torch.nn.Parameter(st["p"][i, l].clone()) for i in range(M) for l in range(L)]
     for j, q in enumerate(params):
         q.grad = st["g"][j // L, j % L].clone()
     opt = torch.optim.AdamW([{"params": params[i * L:(i + 1) * L], "lr": lrs[i], "weight_decay": wds[i],
-                              "eps": epss[i]} for i in range(M)], betas=(B1, B2))
+                              "eps": epss[i]} for i in range(M)], betas=(B1, B2), foreach=foreach)
     for j, q in enumerate(params):
         opt.state[q] = {"step": torch.tensor(float(t - 1)), "exp_avg": st["m"][j // L, j % L].clone(),
                         "exp_avg_sq": st["v"][j // L, j % L].clone()}
     return opt.step, lambda: torch.stack([q.detach() for q in params]).view(st["p"].shape)
 
 
-VARIANTS = {"engine": engine_variant, "inplace": inplace_variant, "per_run": per_run_variant,
-            "fused": fused_variant, "torch_optim": torch_optim_variant}
+def engine_fused_variant(st, lrs, wds, epss, t: int):
+    """The engine with OptimConfig.fused: one torch.compile'd kernel over the group (compiled at the first repeat)."""
+    return engine_variant(st, lrs, wds, epss, t, fused=True)
+
+
+def foreach_variant(st, lrs, wds, epss, t: int):
+    """torch.optim.AdamW(foreach=True) on the M·L separate tensors."""
+    return torch_optim_variant(st, lrs, wds, epss, t, foreach=True)
+
+
+VARIANTS = {"engine": engine_variant, "engine_fused": engine_fused_variant, "inplace": inplace_variant,
+            "per_run": per_run_variant, "fused": fused_variant, "torch_optim": torch_optim_variant,
+            "foreach": foreach_variant}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
