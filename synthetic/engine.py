@@ -1,9 +1,10 @@
 """Batched trainer: one stacked model per bucket of runs, measurements kept on the device until the end.
 
-`train_bucket(runs)` trains runs that share `bucket_key()` (same shapes, optimizer family, data kind, steps,
-measurements) as one stacked model; they may differ in `base`, `seed`, `parameterization` and `schedule`. Each run
-gets its own init (its seed), its own data stream (its seed), and its own multipliers, lr, wd and eps
-(theory.bridge).
+`train_bucket(runs)` trains runs that share `bucket_key()` (same width and shapes but depth, optimizer family, data
+kind, steps, measurements) as one stacked model; they may differ in depth (a ragged bucket, synthetic.models
+.BlockLayout: runs are trained deepest first and returned in the order given), `base`, `seed`, `parameterization` and
+`schedule`. Each run gets its own init (its seed), its own data stream (its seed), and its own multipliers, lr, wd
+and eps (theory.bridge).
 
 The step: forward all M runs, per-run loss vector [M], gradient of its sum (so runs never mix), per-run divergence
 check on the device (`diverged_at` = first step whose loss is NaN/inf or above `DIVERGENCE_FACTOR`·(1 + the step-0

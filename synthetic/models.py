@@ -1,4 +1,5 @@
-"""Stacked residual MLPs: M runs of one shape trained as one model (weights [M, out, in], forward by batched matmul).
+"""Stacked residual MLPs: M runs of one width (any depths) trained as one model (weights [M, out, in], forward by
+batched matmul).
 
 Network (Zheng et al. Eq. 2 / Eq. 28, general k, optional biases and pre-norm):
 
