@@ -213,6 +213,9 @@ def _train(runs: list[RunConfig], dev: torch.device, data_source) -> list[RunRes
             _gnb_hessian(cfg.loss, opt, model, names, out, gnb_gens, t)
         loss = loss.detach()
         loss_buf[t].copy_(loss)
+        for s, meas in zip(slices, meters):
+            if meas.needs_loss_step:
+                meas.loss_step(t, s.rows(loss))
         if t == 0:
             limit = DIVERGENCE_FACTOR * (1.0 + torch.nan_to_num(loss, nan=0.0, posinf=0.0))
         bad = ~(loss <= limit)

@@ -114,8 +114,9 @@ class _PhasePlan:
 class Measurer:
     """Device-side measurement buffers for one bucket; `records()` copies them to the host once.
 
-    The engine calls `loss_step` every step, `pi_step` every step when `pi` is non-empty (every-step quantities of the
-    weights, such as sigma1_pi), `pre` at a measurement step before the update (W_t, the step's capture and
+    The engine calls `loss_step` every step when `needs_loss_step` (every-step quantities of the model other than the
+    loss, which the engine writes into `loss_buffer` itself when it owns it), `pi_step` every step when `pi` is
+    non-empty (every-step quantities of the weights, such as sigma1_pi), `pre` at a measurement step before the update (W_t, the step's capture and
     pre-activation gradients), and `post` after it (W_t snapshot, W_{t+1}, and the capture of W_{t+1} on the same
     batch). The `need_*` flags say what the engine must provide; they follow from the requested quantities' needs.
     `loss_buffer` (optional, [n_iter, M]): a view the engine owns, used as `self.loss` instead of a buffer of its own."""
@@ -133,6 +134,7 @@ class Measurer:
         self.index = {t: j for j, t in enumerate(self.measure_at)}
         self.n_iter = n_iter
         M, dev, dt = model.M, model.device, model.dtype
+        self._external_loss = loss_buffer is not None
         if loss_buffer is None:
             loss_buffer = torch.full((n_iter, M), math.nan, dtype=dt, device=dev)
         elif tuple(loss_buffer.shape) != (n_iter, M):
@@ -157,7 +159,9 @@ class Measurer:
         self._run_memo: dict[str, Tensor] = {}
         """‖W_0‖_R per weight group, computed once (the denominators of the cumulative weight quantities)."""
         every = [q for q in self.quantities if q.phase is Phase.EVERY_STEP]
-        self._every_model = tuple(q for q in every if q.scope is Scope.MODEL)
+        self._every_model = tuple(q for q in every if q.scope is Scope.MODEL
+                                  and not (q.name == "loss" and self._external_loss))
+        self.needs_loss_step = bool(self._every_model)
         self._every_params = {q.name: q for q in every if q.scope is not Scope.MODEL}
         self.pi: dict[tuple[str, str], object] = {}
         """(quantity, group) -> the state of an every-step quantity of the weights (sigma1_pi: its power iteration)."""

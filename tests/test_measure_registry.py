@@ -152,11 +152,33 @@ def test_a_shared_loss_buffer_is_the_measurers_loss():
     model, _ = build([_run(seed=s) for s in (0, 1)], torch.device("cpu"))
     shared = torch.full((3, 5), float("nan"), dtype=torch.float64)
     meas = Measurer(model, ["loss"], [], 3, [0, 1], loss_buffer=shared[:, 1:3])
+    assert not meas.needs_loss_step   # the buffer's owner writes the loss
     for t in range(3):
-        meas.loss_step(t, torch.tensor([t + 0.5, -t - 0.5], dtype=torch.float64))
-    assert shared[:, 1:3].tolist() == [[0.5, -0.5], [1.5, -1.5], [2.5, -2.5]] and shared[:, [0, 3, 4]].isnan().all()
+        shared[t, 1:3] = torch.tensor([t + 0.5, -t - 0.5], dtype=torch.float64)
+    own = Measurer(model, ["loss"], [], 3, [0, 1])
+    assert own.needs_loss_step
+    own.loss_step(1, torch.tensor([7.0, 8.0], dtype=torch.float64))
+    assert own.loss[1].tolist() == [7.0, 8.0] and own.loss[0].isnan().all()
     a, b = meas.records(["a", "b"], [None, 1], 3)
     assert [(r.step, r.value) for r in a] == [(0, 0.5), (1, 1.5), (2, 2.5)]
     assert [(r.step, r.value) for r in b] == [(0, -0.5), (1, -1.5)]
     with pytest.raises(ValueError, match="loss_buffer must have shape"):
         Measurer(model, ["loss"], [], 3, [0, 1], loss_buffer=shared)
+
+
+def test_a_registered_every_step_model_quantity_is_recorded_in_a_ragged_bucket():
+    """An every-step model quantity besides the loss reaches the records (the engine writes the loss itself), for
+    every run of a bucket of two depths, equal to twice the loss at every step."""
+    from synthetic.quantities import Phase, Quantity, Scope
+    from synthetic.quantities.base import registered
+
+    twice = Quantity("loss_x2", Phase.EVERY_STEP, Scope.MODEL, lambda v: 2 * v.loss)
+    with registered(twice):
+        runs = [RunConfig(model=ModelConfig(width=8, depth=d, d_out=2), optim=OptimConfig(name="adamw"), steps=4,
+                          batch_size=4, seed=s, measure_at=(1,), measurements=("loss", "loss_x2"))
+                for d, s in ((1, 0), (3, 1))]
+        for res in train_bucket(runs):
+            loss = {r.step: r.value for r in res.records if r.quantity == "loss"}
+            x2 = {r.step: r.value for r in res.records if r.quantity == "loss_x2"}
+            assert sorted(loss) == sorted(x2) == list(range(4))
+            assert all(x2[t] == 2 * loss[t] for t in loss)

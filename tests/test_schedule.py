@@ -14,7 +14,7 @@ from synthetic.engine import build, per_run_loss, run_id, train_bucket
 from synthetic.errors import ConfigError
 from synthetic.schedule import ScheduleConfig
 from test_engine_support import data_for
-from test_optim_reference import MODEL, stacked_params, torch_reference
+from test_optim_reference import MODEL, initial_params, stacked_params, torch_reference
 
 STEPS = 30
 
@@ -68,7 +68,7 @@ def test_stacked_step_with_a_schedule_equals_torch_optim_with_its_scheduler(opt_
             for s, sc in enumerate(schedules)]
     data = data_for(runs)
     model, opt = build(runs, torch.device("cpu"))
-    init = {g: p.detach().clone() for g, p in model.params.items()}
+    init = initial_params(model)
     names = list(model.params)
     table = torch.tensor([[r.schedule.factor(t, STEPS) for r in runs] for t in range(STEPS)], dtype=torch.float64)
     for t in range(STEPS):
