@@ -102,11 +102,24 @@ _COMPILED: dict[object, object] = {}
 _COMPILER_OK: bool | None = None
 
 
+FUSED_RECOMPILE_LIMIT = 64
+"""Graphs torch may build per kernel. Dynamic shapes still specialise on dtype, on a group of one row and on a rule's
+structural flags (SGD's momentum buffer, Nesterov): about a dozen variants per kernel in a mixed grid, past torch's
+default limit of 8, where `fullgraph=True` would fail rather than run eagerly with other numbers."""
+
+
 def compiled(fn):
     """`torch.compile(fn)` (dynamic shapes, one graph), built once per function."""
     if fn not in _COMPILED:
         import torch
+        import torch._dynamo
 
+        for name in ("recompile_limit", "cache_size_limit"):
+            if hasattr(torch._dynamo.config, name):
+                setattr(torch._dynamo.config, name, max(getattr(torch._dynamo.config, name), FUSED_RECOMPILE_LIMIT))
+        if hasattr(torch._dynamo.config, "accumulated_recompile_limit"):
+            torch._dynamo.config.accumulated_recompile_limit = max(
+                torch._dynamo.config.accumulated_recompile_limit, 16 * FUSED_RECOMPILE_LIMIT)
         _COMPILED[fn] = torch.compile(fn, dynamic=True, fullgraph=True)
     return _COMPILED[fn]
 
