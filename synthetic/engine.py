@@ -49,9 +49,13 @@ class RunResult:
 
 
 def run_id(config: RunConfig) -> str:
-    """sha256 of the canonical config JSON, the records schema version and the engine version (so a run trained by
-    other engine code is never served from the cache)."""
-    return hashlib.sha256((config.canonical_json() + SCHEMA_VERSION + ENGINE_VERSION).encode()).hexdigest()
+    """sha256 of the canonical config JSON, the records schema version, the engine version and the version of every
+    measured quantity past its first (so a run trained or measured by other code is never served from the cache)."""
+    from synthetic.quantities import get_quantity
+
+    bumped = "".join(f"|{q}@{v}" for q in sorted(set(config.measurements))
+                     if (v := get_quantity(q).version) > 1)
+    return hashlib.sha256((config.canonical_json() + SCHEMA_VERSION + ENGINE_VERSION + bumped).encode()).hexdigest()
 
 
 @contextlib.contextmanager

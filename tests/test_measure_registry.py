@@ -6,6 +6,8 @@ names, and a shared loss buffer."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -182,3 +184,20 @@ def test_a_registered_every_step_model_quantity_is_recorded_in_a_ragged_bucket()
             x2 = {r.step: r.value for r in res.records if r.quantity == "loss_x2"}
             assert sorted(loss) == sorted(x2) == list(range(4))
             assert all(x2[t] == 2 * loss[t] for t in loss)
+
+
+def test_a_quantity_version_past_one_enters_the_run_id():
+    """sigma1_pi is at version 2 (a lone matrix now takes the batched kernel): runs measuring it get new ids, every
+    other run keeps its id."""
+    from synthetic.engine import run_id
+    from synthetic.quantities import get_quantity
+
+    assert get_quantity("sigma1_pi").version == 2 and get_quantity("w_rms").version == 1
+    plain = _run(seed=0)
+    with_pi = dataclasses.replace(plain, measurements=plain.measurements + ("sigma1_pi",))
+    import hashlib
+    from synthetic.records import SCHEMA_VERSION
+    from synthetic.version import ENGINE_VERSION
+    assert run_id(plain) == hashlib.sha256((plain.canonical_json() + SCHEMA_VERSION + ENGINE_VERSION).encode()).hexdigest()
+    assert run_id(with_pi) == hashlib.sha256(
+        (with_pi.canonical_json() + SCHEMA_VERSION + ENGINE_VERSION + "|sigma1_pi@2").encode()).hexdigest()

@@ -85,10 +85,16 @@ class Quantity:
     fn: Callable[[Any], Tensor]
     needs: frozenset[Need] = frozenset()
     state: Callable[[str, Tensor, Sequence[int]], Any] | None = None
+    version: int = 1
+    """Raised whenever the quantity's numbers change; a run measuring a quantity past version 1 has that in its run id
+    (`synthetic.engine.run_id`), so its cached records are never served after the change. ENGINE_VERSION covers the
+    training itself."""
 
     def __post_init__(self) -> None:
         if not self.name or not isinstance(self.name, str):
             raise ConfigError("a quantity needs a non-empty name")
+        if isinstance(self.version, bool) or not isinstance(self.version, int) or self.version < 1:
+            raise ConfigError(f"quantity {self.name!r}: version must be an integer >= 1")
         if not isinstance(self.phase, Phase) or not isinstance(self.scope, Scope):
             raise ConfigError(f"quantity {self.name!r}: phase must be a Phase and scope a Scope")
         if not isinstance(self.needs, frozenset) or not all(isinstance(n, Need) for n in self.needs):

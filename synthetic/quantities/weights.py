@@ -41,7 +41,7 @@ for q in (
     Quantity("sigma1", PRE, MATRICES, lambda v: v.singular_values[..., 0]),
     Quantity("spectrum", PRE, MATRICES, lambda v: v.singular_values),
     # every step
-    Quantity("sigma1_pi", EVERY, MATRICES, lambda v: v.state.step(finite(v.w)), state=power_iteration),
+    Quantity("sigma1_pi", EVERY, MATRICES, lambda v: v.state.step(finite(v.w)), state=power_iteration, version=2),
     # after the update (W_t snapshot, W_{t+1})
     Quantity("dw_rms", POST, PARAMS, lambda v: entry_rms(v.w_next - v.w, v.is_matrix), SNAPSHOT),
     Quantity("dw_op", POST, MATRICES, lambda v: v.dw_op, SNAPSHOT),
