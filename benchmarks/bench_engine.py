@@ -119,6 +119,13 @@ def plain_subset(bucket: Sequence[RunConfig], limit: int | None) -> list[int]:
     return sorted({round(i * (n - 1) / max(limit - 1, 1)) for i in range(limit)})
 
 
+def plain_scale(bucket: Sequence[RunConfig], subset: Sequence[int]) -> float:
+    """Factor from the timed plain runs to the whole bucket: parameters of all runs over those of the timed ones (a
+    run's time is proportional to its parameters at fixed batch and steps; runs of a ragged bucket differ in depth)."""
+    return (sum(parameter_count(r.model) for r in bucket)
+            / sum(parameter_count(bucket[i].model) for i in subset))
+
+
 def warm_up(buckets: list[list[RunConfig]], device: torch.device, compile_step: bool) -> None:
     """Pay one-time costs (thread pools, CUDA context, cuBLAS handles, bridge caches) before any timing."""
     small = [replace(r, steps=2) for r in buckets[0][:2]]
@@ -148,8 +155,9 @@ def bench_grid(spec: GridSpec, device: torch.device, peak: Peak, *, repeats: int
             row.plain_timed_s, row.plain_timed_cpu_s = min(row.plain_timed_s, seconds), min(row.plain_timed_cpu_s, cpu)
         for i, p in zip(subset, plain):
             compare(final_engine_loss(results[i]), float(p.losses[-1]), check, bucket[i])
-        row.plain_s = row.plain_timed_s * len(bucket) / len(subset)
-        row.plain_cpu_s = row.plain_timed_cpu_s * len(bucket) / len(subset)
+        scale = plain_scale(bucket, subset)
+        row.plain_s = row.plain_timed_s * scale
+        row.plain_cpu_s = row.plain_timed_cpu_s * scale
         row.ratio = row.plain_s / row.engine_s
         row.engine_tflops = row.flops / row.engine_s / 1e12
         row.plain_tflops = row.flops / row.plain_s / 1e12
@@ -226,7 +234,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--tf32", action="store_true", help="allow TF32 matmuls (off by default)")
     p.add_argument("--peak-tflops", type=float, help="fp32 peak of this device in TFLOP/s (needed on CPU)")
     p.add_argument("--plain-subsample", type=int, metavar="N",
-                   help="time the plain loop on at most N runs per bucket and extrapolate per run")
+                   help="time the plain loop on at most N runs per bucket and extrapolate by parameter count")
     p.add_argument("--repeats", type=int, default=1, help="time each bucket this many times, keep the best")
     p.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's choice)")
     p.add_argument("--rtol", type=float, default=DEFAULT_RTOL, help="relative tolerance on final losses")
@@ -281,7 +289,7 @@ def run(args: argparse.Namespace, log=print) -> dict:
                             rtol=args.rtol, compile_step=compile_step, log=log)
         log(summary_line(result))
         if result["plain_extrapolated"]:
-            log("  (* plain-loop time extrapolated per run from the subsample; losses compared on those runs only)")
+            log("  (* plain-loop time extrapolated from the subsample by parameter count; losses compared on those runs only)")
         for line in verdicts(result, device, args.tf32):
             log("  " + line)
         results.append(result)

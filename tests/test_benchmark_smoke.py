@@ -110,3 +110,18 @@ def test_help_states_each_default_once_and_never_none(capsys):
     assert "(default: None)" not in text and "(default: all)" in text and "(default: 0.001)" in text
     for entry in re.split(r"\n(?=  -)", text.split("options:", 1)[1]):
         assert entry.lower().count("default") <= 1, entry
+
+
+def test_plain_subsample_extrapolates_by_parameters():
+    """A ragged bucket's runs differ in depth: the factor from timed runs to the bucket is a ratio of parameter counts
+    (by hand: k = 2, d_in 32, d_out 8, width 16: 32·16 + 8·16 = 640 outside the blocks, 2·16² = 512 per block)."""
+    from benchmarks.bench_engine import plain_scale
+    from benchmarks.grids import QUICK
+    from dataclasses import replace
+
+    spec = replace(QUICK["G2"], widths=(16,), depths=(1, 2, 4))
+    bucket = spec.runs()
+    per_run = [640 + 512 * d for d in (1, 2, 4)]
+    assert plain_scale(bucket, [0]) == sum(per_run) / per_run[0]
+    assert plain_scale(bucket, [0, 2]) == sum(per_run) / (per_run[0] + per_run[2])
+    assert plain_scale(bucket, [0, 1, 2]) == 1.0
