@@ -144,7 +144,11 @@ class _RunSlice:
         self.model, self.cfg, self.m0, self.m1 = model, cfg, m0, m1
         self.M, self.device, self.dtype = m1 - m0, model.device, model.dtype
         self.whole = m0 == 0 and m1 == model.M and cfg.depth == model.cfg.depth
-        self.params = self.of(model.params)
+
+    @property
+    def params(self) -> dict[str, Tensor]:
+        """The slice's current parameters (hidden groups a fresh [runs, L, …] copy; read by the Measurer at set-up)."""
+        return self.of(self.model.params)
 
     def of(self, params: dict[str, Tensor], copy: bool = False) -> dict[str, Tensor]:
         out = {}

@@ -31,7 +31,8 @@ class Group:
 
     @property
     def stacked_over_blocks(self) -> bool:
-        """True for the hidden groups: one [M, L, …] tensor holds map `map_index` of every block."""
+        """True for the hidden groups: one tensor holds map `map_index` of every block of every run (packed [P, …],
+        synthetic.models.BlockLayout; [M, L, …] once unpacked)."""
         return self.map_index is not None
 
     @property

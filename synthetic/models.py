@@ -161,7 +161,8 @@ class Capture:
 
     @staticmethod
     def stacked(d: dict[str, list[Tensor]], group: str) -> Tensor:
-        """[M, B, d] for input/output groups, [M, L, B, d] for hidden groups."""
+        """[M, B, d] for input/output groups, [M, L, B, d] for hidden groups of a capture whose blocks all hold M runs
+        (an equal-depth bucket, or one depth's slice of a ragged bucket's capture, engine._RunSlice)."""
         xs = d[group]
         return torch.stack(xs, dim=1) if Group.of(group).stacked_over_blocks else xs[0]
 

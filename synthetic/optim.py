@@ -1,5 +1,5 @@
-"""Stacked optimizers: one registered update rule per parameter group, hyperparameters per run as broadcastable
-[M,1,…] tensors.
+"""Stacked optimizers: one registered update rule per parameter group, hyperparameters per row (a run, or a block of
+a run in a packed hidden group) as broadcastable [rows, 1, …] tensors.
 
 The rules live in synthetic.rules (one module per family, `register_rule`); an engine optimizer is a map from parameter
 role to rule name (`register_engine_optimizer`), e.g. the hybrid `muon_kimi_adamw` = Muon-Kimi on hidden matrices and
@@ -71,8 +71,8 @@ def _tiles(M: int, R: int, tile: int | None) -> list[tuple[slice, slice]]:
 
 
 class _Group:
-    """One parameter group seen as [M, R]: its tiles, the tile views of the weights and of each state tensor, and
-    per-run factors as [M, 1] columns."""
+    """One parameter group seen as [rows, R]: its tiles, the tile views of the weights and of each state tensor, and
+    per-row factors as [rows, 1] columns."""
 
     def __init__(self, p: Tensor, state: dict[str, Tensor], tile: int | None) -> None:
         self.M = p.shape[0]

@@ -1,7 +1,8 @@
 """Update-rule registry of the engine: a rule owns its state, its per-run hyperparameters and its stacked step.
 
-A `Rule` updates one parameter group of a bucket: tensors with a leading run dimension M (hidden groups [M, L, n_out,
-n_in]), per-run factors as [M, 1] columns (`col`) or broadcastable [M, 1, …] tensors. A step does no host
+A `Rule` updates one parameter group of a bucket: tensors with a leading dimension of rows (the runs, or for a hidden
+group one row per block of a run: [P, n_out, n_in], synthetic.models.BlockLayout), per-row factors as [rows, 1]
+columns (`col`) or broadcastable [rows, 1, …] tensors; a rule never needs to know which run a row belongs to. A step does no host
 synchronisation (no `.item()`, no Python branching on tensor values). The rule's `name` is also the theory.bridge
 optimizer whose table gives its lr / wd / eps, unless `theory` names another one.
 
@@ -84,8 +85,8 @@ class Rule:
 
     def step(self, opt: "StackedOptimizer", name: str, p: Tensor, g: Tensor, decay: Tensor | None,
              dead: Tensor | None, lr: Tensor) -> None:
-        """W ← W·decay − (update) for every run at once; `decay` [M, 1] (None: no decay), `dead` [M, 1] bool (None:
-        all alive; a dead run's weights must not move), `lr` [M, 1, …] this step's learning rates."""
+        """W ← W·decay − (update) for every row at once; `decay` [rows, 1] (None: no decay), `dead` [rows, 1] bool
+        (None: all alive; a dead run's rows must not move), `lr` [rows, 1, …] this step's learning rates."""
         raise NotImplementedError
 
     def fused_step(self, opt: "StackedOptimizer", name: str, p: Tensor, g: Tensor, decay: Tensor | None,
