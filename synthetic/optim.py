@@ -53,10 +53,13 @@ def _per_run(values: Sequence[float], like: Tensor) -> Tensor:
     return t.view(-1, *([1] * (like.ndim - 1)))
 
 
-CPU_TILE_BYTES: int | None = 256 * 1024
+CPU_TILE_BYTES: int | None = 1024 * 1024
 """On a CPU the element-wise update runs tile by tile (this many bytes per tensor), so the ~10 passes of one update
-over p, g, state and scratch stay in the L2 cache and each tensor streams from memory once. Elsewhere (and on a CPU
-when set to None: the GPU code path, tests/test_engine_ops.py) one tile is the whole group, every run in one kernel."""
+over p, g, state and scratch stay in cache and each tensor streams from memory once. 1 MiB: one AdamW step on
+[32, 8, 256, 256] took 44.6 ms with 256 KiB tiles, 36.6 ms with 1 MiB, 35.9 ms with 2 MiB, 56 ms with 16 MiB and 97 ms
+untiled on this 2-core EPYC (1 MiB L2 per core, 32 MiB L3); smaller tiles cost more Python per tile than they save.
+Elsewhere (and on a CPU when set to None: the GPU code path, tests/test_engine_ops.py) one tile is the whole group,
+every run in one kernel. Tiling never changes a number (tests/test_optim_reference.py)."""
 
 
 def _tiles(M: int, R: int, tile: int | None) -> list[tuple[slice, slice]]:
