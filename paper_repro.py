@@ -84,13 +84,16 @@ def _figures(args: argparse.Namespace, out: Path) -> int:
         raise UsageError("--data cifar10 needs --data-dir DIR holding the CIFAR-10 python batches")
     if args.seed_offset < 0:
         raise UsageError(f"--seed-offset must be >= 0 (got {args.seed_offset})")
+    if args.max_bucket is not None and args.max_bucket < 1:
+        raise UsageError(f"--max-bucket must be >= 1 (got {args.max_bucket})")
     check_writable_dir(out / "figures")
     from synthetic.executors import ray_options
 
     ray = ray_options(args)
     for fid in ids:
         run_figure(fid, scale=args.scale, device=args.device, force=args.force, seed_offset=args.seed_offset,
-                   out_dir=out / "figures", data=args.data, data_dir=args.data_dir, executor=args.executor, ray=ray)
+                   out_dir=out / "figures", data=args.data, data_dir=args.data_dir, executor=args.executor, ray=ray,
+                   max_bucket=args.max_bucket)
     return 0
 
 
@@ -108,7 +111,8 @@ def _readme(args: argparse.Namespace) -> int:
 
     ignored = [flag for flag, on in (("--scale", args.scale != "default"), ("--force", args.force),
                                      ("--seed-offset", args.seed_offset != 0), ("--executor", args.executor != "local"),
-                                     ("--data", args.data != "standin"), ("--data-dir", args.data_dir is not None))
+                                     ("--data", args.data != "standin"), ("--data-dir", args.data_dir is not None),
+                                     ("--max-bucket", args.max_bucket is not None))
                if on]
     if ignored:
         raise UsageError(f"--readme regenerates the README's fixed setting; {', '.join(ignored)} cannot go with it")

@@ -74,12 +74,12 @@ def run_figure(fig_id: str, *, scale: str = "default", device: str = "auto", for
                out_dir: str | Path = "results/figures", data: str = "standin", data_dir: str | None = None,
                cache_dir: str | Path | None = None, progress: bool = True, seed_offset: int = 0,
                command: str | None = None, executor: str = "local", ray=None,
-               used: set[str] | None = None) -> list[Path]:
+               used: set[str] | None = None, max_bucket: int | None = None) -> list[Path]:
     """Build, train (only what the cache lacks; everything if `force`), plot and write one figure; returns the paths
     written: PNG, PDF, CSV (tidy data) and the summary JSON (headline numbers and provenance).
 
     `seed_offset` shifts every run's seed by that amount (a fresh-seed rerun: new runs, new cache entries).
-    `executor` / `ray` choose where the buckets train (synthetic.executors). `used`, when given, collects the cache
+    `executor` / `ray` choose where the buckets train (synthetic.executors), `max_bucket` caps the runs per bucket. `used`, when given, collects the cache
     keys of every run the figure read or trained (its extensions included)."""
     from synthetic.device import resolve_device
     from synthetic.provenance import provenance
@@ -97,7 +97,8 @@ def run_figure(fig_id: str, *, scale: str = "default", device: str = "auto", for
     ctx = FigureContext(fig_id=fig_id, scale=scale, data=data, data_dir=data_dir, device=device, cache_dir=cache)
     t0 = time.perf_counter()
     runs = figure_runs(spec, ctx, seed_offset)
-    results = train(runs, cache_dir=cache, device=device, force=force, progress=progress, executor=executor, ray=ray)
+    results = train(runs, cache_dir=cache, device=device, force=force, progress=progress, executor=executor, ray=ray,
+                    max_bucket=max_bucket)
     if spec.extend is not None:
         from figures.sweep_extension import MAX_ROUNDS
 
@@ -107,7 +108,7 @@ def run_figure(fig_id: str, *, scale: str = "default", device: str = "auto", for
                 break
             runs += more
             results += train(more, cache_dir=cache, device=device, force=force, progress=progress,
-                             executor=executor, ray=ray)
+                             executor=executor, ray=ray, max_bucket=max_bucket)
     if used is not None:
         from synthetic.cache import cache_key
 
@@ -137,13 +138,13 @@ def figure_runs(spec: FigureSpec, ctx: FigureContext, seed_offset: int = 0) -> l
 
 
 def train(runs: list, *, cache_dir: Path, device: str = "auto", force: bool = False, progress: bool = True,
-          executor: str = "local", ray=None) -> list:
+          executor: str = "local", ray=None, max_bucket: int | None = None) -> list:
     """`run_grid` through the cache, every finished bucket stored at once; with `force` every run is retrained and
     its cache entry rewritten."""
     from synthetic.grid import run_grid
 
     return run_grid(runs, cache_dir=cache_dir, device=device, progress=progress, force=force, executor=executor,
-                    ray=ray)
+                    ray=ray, max_bucket=max_bucket)
 
 
 def _checked(scale: str) -> Scale:

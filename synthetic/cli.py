@@ -79,9 +79,6 @@ def build_parser() -> argparse.ArgumentParser:
                    help="CPU threads for torch (default: torch's choice; 1 is faster on a busy machine)")
     g.add_argument("--cache", default=None, help=f"run cache folder (default: {DEFAULT_CACHE_DIR})")
     g.add_argument("--no-cache", action="store_true", help="neither read nor write the run cache")
-    g.add_argument("--max-bucket", type=int, default=None,
-                   help="most runs trained as one stacked model (default: 256 here; on Ray, the missing runs "
-                        "split into two tasks per bucket slot of the cluster)")
     add_executor_options(g)
     g.add_argument("--out", default="records.csv", help="tidy records CSV to write")
     g.add_argument("--progress", choices=["auto", "always", "never"], default="auto",

@@ -146,6 +146,9 @@ def add_executor_options(parser) -> None:
     parser.add_argument("--cpus-per-bucket", type=float, default=1.0,
                         help="CPUs each Ray task asks for (also its torch threads)")
     parser.add_argument("--retries", type=int, default=2, help="times a failed Ray task is retried")
+    parser.add_argument("--max-bucket", type=int, default=None,
+                        help="most runs trained as one stacked model, to cap its memory (default: 256 here; on Ray, "
+                             "the missing runs split into two tasks per bucket slot of the cluster); numbers unchanged")
 
 
 def worker_device(device: str, options: RayOptions) -> str:

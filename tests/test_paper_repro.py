@@ -47,6 +47,8 @@ def test_table_writes_all_formats_and_matches_theory_cli(tmp_path):
     (("--figure", "3", "--render"), "--readme"),
     (("--readme", "--scale", "smoke"), "--scale cannot go with it"),
     (("--readme", "--executor", "ray"), "--executor cannot go with it"),
+    (("--figure", "3", "--scale", "smoke", "--max-bucket", "0"), "--max-bucket must be >= 1"),
+    (("--readme", "--max-bucket", "4"), "--max-bucket cannot go with it"),
 ])
 def test_bad_input_is_one_line_and_exit_2(tmp_path, args, needle):
     if "cuda" in args:
@@ -83,3 +85,14 @@ def test_a_cache_entry_that_is_a_directory_is_recomputed(tmp_path):
     again = _run("--figure", "e1", "--scale", "smoke", "--out", str(tmp_path / "r"), cwd=tmp_path)
     assert again.returncode == 0 and "Traceback" not in again.stderr, again.stderr
     assert entries[0].is_file()
+
+
+def test_max_bucket_splits_buckets_without_changing_a_number(tmp_path):
+    """e1 at smoke scale with at most 2 runs per bucket writes the same tidy data as with the default buckets."""
+    csv = []
+    for flags, name in (((), "a"), (("--max-bucket", "2"), "b")):
+        out = _run("--figure", "e1", "--scale", "smoke", "--out", str(tmp_path / name), *flags, cwd=tmp_path)
+        assert out.returncode == 0, out.stderr
+        lines = (tmp_path / name / "figures" / "e1" / "fig_e1.csv").read_text().splitlines()
+        csv.append([ln for ln in lines if not ln.startswith("#")])   # the header names the command
+    assert csv[0] == csv[1] and len(csv[0]) > 10
