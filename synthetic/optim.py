@@ -21,7 +21,7 @@ from theory.errors import TheoryError
 from synthetic.config import RunConfig, OptimConfig
 from synthetic.errors import ConfigError
 from synthetic.rules import BIAS_ROLES, WEIGHT_ROLES, get_rule, role_rules
-from synthetic.rules.base import require_compiler
+from synthetic.rules.base import compiled_multi, require_compiler
 from synthetic.rules.muon import KIMI_SCALE, NS_CUBIC, NS_QUINTIC, newton_schulz  # noqa: F401  (re-exported)
 
 __all__ = ["StackedOptimizer", "role_rules", "run_hparams", "newton_schulz", "NS_CUBIC", "NS_QUINTIC", "KIMI_SCALE",
@@ -190,6 +190,7 @@ class StackedOptimizer:
         """One update of every group; runs with `alive[m] == False` keep their weights unchanged. `lr_scale` [M]
         multiplies each run's learning rate at this step (a schedule, synthetic.schedule), weight decay included."""
         self.t += 1
+        fused: dict[object, list[tuple]] = {}  # fused kernel -> the argument tuples of its groups
         keep_runs = None if alive is None else alive.reshape(-1, 1)
         dead_runs = None if keep_runs is None else ~keep_runs
         by_rows: dict[int, tuple] = {}  # groups sharing a row layout (the hidden maps) gather the masks once
@@ -207,5 +208,10 @@ class StackedOptimizer:
             if decay is not None and keep is not None:
                 decay = torch.where(keep, decay, self.scalar(1.0))
             spec = get_rule(self.rules[name])
-            update = spec.fused_step if self.cfg.fused and spec.has_fused else spec.step
-            update(self, name, p.detach(), grads[name].detach(), decay, dead, lr)
+            if self.cfg.fused and spec.has_fused:
+                fused.setdefault(spec.fused_kernel, []).append(
+                    spec.fused_args(self, name, p.detach(), grads[name].detach(), decay, dead, lr))
+            else:
+                spec.step(self, name, p.detach(), grads[name].detach(), decay, dead, lr)
+        for kernel, arg_lists in fused.items():
+            compiled_multi(kernel)(arg_lists)

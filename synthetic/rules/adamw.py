@@ -8,7 +8,7 @@ import math
 import torch
 from torch import Tensor
 
-from synthetic.rules.base import Rule, col, compiled, flat, per_row, register_rule, zero_dead_
+from synthetic.rules.base import Rule, col, flat, per_row, register_rule, zero_dead_
 
 
 def _adamw_kernel(p: Tensor, g: Tensor, m: Tensor, v: Tensor, step: Tensor, eps: Tensor, decay: Tensor, keep: Tensor,
@@ -46,14 +46,16 @@ class AdamW(Rule):
             zero_dead_(u, None if dead is None else dead[rs])
             pt.sub_(u)
 
-    def fused_step(self, opt, name, p, g, decay, dead, lr) -> None:
+    fused_kernel = staticmethod(_adamw_kernel)
+
+    def fused_args(self, opt, name, p, g, decay, dead, lr) -> tuple:
         b1, b2 = opt.cfg.betas
         bc2_sqrt = math.sqrt(1 - b2 ** opt.t)
         st, rows = opt.state[name], p.shape[0]
-        compiled(_adamw_kernel)(flat(p), flat(g, written=False), flat(st["m"]), flat(st["v"]),
-                                per_row(lr * (bc2_sqrt / (1 - b1 ** opt.t)), rows, 1.0, p),
-                                per_row(opt.eps[name] * bc2_sqrt, rows, 1.0, p), per_row(decay, rows, 1.0, p),
-                                ~per_row(dead, rows, False, p), opt.scalar(b1), opt.scalar(b2))
+        return (flat(p), flat(g, written=False), flat(st["m"]), flat(st["v"]),
+                per_row(lr * (bc2_sqrt / (1 - b1 ** opt.t)), rows, 1.0, p),
+                per_row(opt.eps[name] * bc2_sqrt, rows, 1.0, p), per_row(decay, rows, 1.0, p),
+                ~per_row(dead, rows, False, p), opt.scalar(b1), opt.scalar(b2))
 
 
 register_rule(AdamW())

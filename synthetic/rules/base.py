@@ -89,17 +89,28 @@ class Rule:
         (None: all alive; a dead run's rows must not move), `lr` [rows, 1, …] this step's learning rates."""
         raise NotImplementedError
 
-    def fused_step(self, opt: "StackedOptimizer", name: str, p: Tensor, g: Tensor, decay: Tensor | None,
-                   dead: Tensor | None, lr: Tensor) -> None:
-        """`step` as one compiled kernel over the whole group (`OptimConfig.fused`); rules without one keep `step`."""
+    fused_kernel = None
+    """`step` as one function of whole-group tensors for `OptimConfig.fused` (a staticmethod; None: the rule has no
+    fused form and keeps `step`). `torch.compile` turns it into one kernel; `StackedOptimizer` applies it to every
+    group of the rule in one compiled call (`compiled_multi`), so a step costs one guard check per rule."""
+
+    def fused_args(self, opt: "StackedOptimizer", name: str, p: Tensor, g: Tensor, decay: Tensor | None,
+                   dead: Tensor | None, lr: Tensor) -> tuple:
+        """The arguments of `fused_kernel` for one group at this step (same meaning as `step`'s)."""
         raise NotImplementedError
 
     @property
     def has_fused(self) -> bool:
-        return type(self).fused_step is not Rule.fused_step
+        return self.fused_kernel is not None
+
+    def fused_step(self, opt: "StackedOptimizer", name: str, p: Tensor, g: Tensor, decay: Tensor | None,
+                   dead: Tensor | None, lr: Tensor) -> None:
+        """One group's fused update on its own (the optimizer batches the groups of a rule instead)."""
+        compiled_multi(self.fused_kernel)([self.fused_args(opt, name, p, g, decay, dead, lr)])
 
 
 _COMPILED: dict[object, object] = {}
+_MULTI: dict[object, object] = {}
 _COMPILER_OK: bool | None = None
 
 
@@ -107,6 +118,17 @@ FUSED_RECOMPILE_LIMIT = 64
 """Graphs torch may build per kernel. Dynamic shapes still specialise on dtype, on a group of one row and on a rule's
 structural flags (SGD's momentum buffer, Nesterov): about a dozen variants per kernel in a mixed grid, past torch's
 default limit of 8, where `fullgraph=True` would fail rather than run eagerly with other numbers."""
+
+
+def compiled_multi(kernel):
+    """One compiled function that applies `kernel` to each argument tuple of a list (the groups of one rule)."""
+    if kernel not in _MULTI:
+        def multi(arg_lists):
+            for args in arg_lists:
+                kernel(*args)
+
+        _MULTI[kernel] = compiled(multi)
+    return _MULTI[kernel]
 
 
 def compiled(fn):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from synthetic.rules.base import Rule, col, compiled, flat, per_row, register_rule, zero_dead_
+from synthetic.rules.base import Rule, col, flat, per_row, register_rule, zero_dead_
 
 
 def _lion_kernel(p: Tensor, g: Tensor, m: Tensor, neg_lr: Tensor, decay: Tensor, keep: Tensor, b1: Tensor,
@@ -33,12 +33,13 @@ class Lion(Rule):
             zero_dead_(u, None if dead is None else dead[rs])
             pt.addcmul_(u, neg_lr[rs])
 
-    def fused_step(self, opt, name, p, g, decay, dead, lr) -> None:
+    fused_kernel = staticmethod(_lion_kernel)
+
+    def fused_args(self, opt, name, p, g, decay, dead, lr) -> tuple:
         b1, b2 = opt.cfg.betas
         rows = p.shape[0]
-        compiled(_lion_kernel)(flat(p), flat(g, written=False), flat(opt.state[name]["m"]), per_row(-lr, rows, 0.0, p),
-                               per_row(decay, rows, 1.0, p), ~per_row(dead, rows, False, p), opt.scalar(b1),
-                               opt.scalar(b2))
+        return (flat(p), flat(g, written=False), flat(opt.state[name]["m"]), per_row(-lr, rows, 0.0, p),
+                per_row(decay, rows, 1.0, p), ~per_row(dead, rows, False, p), opt.scalar(b1), opt.scalar(b2))
 
 
 register_rule(Lion())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from synthetic.rules.base import Rule, col, compiled, flat, per_row, register_rule, zero_dead_
+from synthetic.rules.base import Rule, col, flat, per_row, register_rule, zero_dead_
 
 
 def _sgd_kernel(p: Tensor, g: Tensor, buf: Tensor | None, neg_lr: Tensor, wd: Tensor, keep: Tensor, mu: Tensor,
@@ -47,12 +47,14 @@ class SGD(Rule):
                 zero_dead_(d, dead[rs])
             pt.addcmul_(d, neg_lr[rs])
 
-    def fused_step(self, opt, name, p, g, decay, dead, lr) -> None:
+    fused_kernel = staticmethod(_sgd_kernel)
+
+    def fused_args(self, opt, name, p, g, decay, dead, lr) -> tuple:
         rows = p.shape[0]
         wd = per_row(opt.wd[name] if opt.decay[name] is not None else None, rows, 0.0, p)
         buf = flat(opt.state[name]["m"]) if opt.cfg.momentum > 0 else None
-        compiled(_sgd_kernel)(flat(p), flat(g, written=False), buf, per_row(-lr, rows, 0.0, p), wd, ~per_row(dead, rows, False, p),
-                              opt.scalar(opt.cfg.momentum), opt.cfg.nesterov)
+        return (flat(p), flat(g, written=False), buf, per_row(-lr, rows, 0.0, p), wd, ~per_row(dead, rows, False, p),
+                opt.scalar(opt.cfg.momentum), opt.cfg.nesterov)
 
 
 register_rule(SGD())
