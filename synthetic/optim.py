@@ -149,8 +149,29 @@ class StackedOptimizer:
             scratch = max([scratch] + [_slice_len(rs, grp.M) * _slice_len(cs, grp.R) for rs, cs in grp.tiles])
             n_scratch = max(n_scratch, spec.scratch)
         self._scalars: dict[float, Tensor] = {}
+        self._columns: dict[tuple, Tensor] = {}
+        self._step_constants: tuple = (None, None)
         like = next(iter(params.values()))
         self._scratch = torch.empty(n_scratch, scratch, dtype=like.dtype, device=like.device)
+
+    def column(self, x: Tensor | None, rows: int, fill: float | bool) -> Tensor:
+        """Per-row factors (any [rows, 1, …] shape) as an [rows, 1] view, or for None a cached constant column."""
+        if x is not None:
+            return x.reshape(rows, 1)
+        key = (rows, fill)
+        if key not in self._columns:
+            like = next(iter(self.params.values()))
+            dtype = torch.bool if isinstance(fill, bool) else like.dtype
+            self._columns[key] = torch.full((rows, 1), fill, dtype=dtype, device=like.device)
+        return self._columns[key]
+
+    def step_constants(self, *values: float) -> Tensor:
+        """This step's scalars as one tensor, built once per step and set of values (kernel inputs, not constants)."""
+        key = (self.t, values)
+        if self._step_constants[0] != key:
+            like = next(iter(self.params.values()))
+            self._step_constants = (key, torch.tensor(values, dtype=like.dtype, device=like.device))
+        return self._step_constants[1]
 
     def scalar(self, value: float) -> Tensor:
         """A 0-d tensor holding `value` (cached): constants handed to a compiled kernel as inputs, not baked in, so

@@ -8,16 +8,17 @@ import math
 import torch
 from torch import Tensor
 
-from synthetic.rules.base import Rule, col, flat, per_row, register_rule, zero_dead_
+from synthetic.rules.base import Rule, col, flat, register_rule, zero_dead_
 
 
-def _adamw_kernel(p: Tensor, g: Tensor, m: Tensor, v: Tensor, step: Tensor, eps: Tensor, decay: Tensor, keep: Tensor,
-                  b1: Tensor, b2: Tensor) -> None:
-    """One pass of the update with step = η·sqrt(1−β2^t)/(1−β1^t) and ε' = ε·sqrt(1−β2^t) (the same update)."""
+def _adamw_kernel(p: Tensor, g: Tensor, m: Tensor, v: Tensor, lr: Tensor, eps: Tensor, decay: Tensor, dead: Tensor,
+                  b1: Tensor, b2: Tensor, bc: Tensor) -> None:
+    """One pass of the update, with bc = (sqrt(1−β2^t)/(1−β1^t), sqrt(1−β2^t)): η·bc[0]·m / (sqrt(v) + ε·bc[1]) is
+    η·m̂ / (sqrt(v̂) + ε)."""
     m.lerp_(g, 1 - b1)
     v.mul_(b2).addcmul_(g, g * (1 - b2))
-    u = m * step / (torch.sqrt(v) + eps)
-    p.mul_(decay).sub_(torch.where(keep, u, torch.zeros_like(u)))
+    u = m * (lr * bc[0]) / (torch.sqrt(v) + eps * bc[1])
+    p.mul_(decay).sub_(torch.where(dead, torch.zeros_like(u), u))
 
 
 class AdamW(Rule):
@@ -52,10 +53,9 @@ class AdamW(Rule):
         b1, b2 = opt.cfg.betas
         bc2_sqrt = math.sqrt(1 - b2 ** opt.t)
         st, rows = opt.state[name], p.shape[0]
-        return (flat(p), flat(g, written=False), flat(st["m"]), flat(st["v"]),
-                per_row(lr * (bc2_sqrt / (1 - b1 ** opt.t)), rows, 1.0, p),
-                per_row(opt.eps[name] * bc2_sqrt, rows, 1.0, p), per_row(decay, rows, 1.0, p),
-                ~per_row(dead, rows, False, p), opt.scalar(b1), opt.scalar(b2))
+        return (flat(p), flat(g, written=False), flat(st["m"]), flat(st["v"]), opt.column(lr, rows, 1.0),
+                opt.column(opt.eps[name], rows, 1.0), opt.column(decay, rows, 1.0), opt.column(dead, rows, False),
+                opt.scalar(b1), opt.scalar(b2), opt.step_constants(bc2_sqrt / (1 - b1 ** opt.t), bc2_sqrt))
 
 
 register_rule(AdamW())

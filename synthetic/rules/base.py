@@ -170,16 +170,6 @@ def flat(x: Tensor, written: bool = True) -> Tensor:
     return x.view(x.shape[0], -1) if written else x.reshape(x.shape[0], -1)
 
 
-def per_row(x: Tensor | None, rows: int, fill: float | bool, like: Tensor) -> Tensor:
-    """Per-row factors (any [rows, 1, …] shape, or None → `fill`) as an [rows, 1] column."""
-    import torch
-
-    if x is None:
-        dtype = torch.bool if isinstance(fill, bool) else like.dtype
-        return torch.full((rows, 1), fill, dtype=dtype, device=like.device)
-    return x.reshape(rows, 1)
-
-
 _RULES: dict[str, Rule] = {}
 _ENGINE: dict[str, dict[str, str]] = {}
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from synthetic.rules.base import Rule, col, flat, per_row, register_rule, zero_dead_
+from synthetic.rules.base import Rule, col, flat, register_rule, zero_dead_
 
 
-def _lion_kernel(p: Tensor, g: Tensor, m: Tensor, neg_lr: Tensor, decay: Tensor, keep: Tensor, b1: Tensor,
+def _lion_kernel(p: Tensor, g: Tensor, m: Tensor, lr: Tensor, decay: Tensor, dead: Tensor, b1: Tensor,
                  b2: Tensor) -> None:
     u = torch.lerp(m, g, 1 - b1).sign()
     m.lerp_(g, 1 - b2)
-    p.mul_(decay).add_(torch.where(keep, u, torch.zeros_like(u)) * neg_lr)
+    p.mul_(decay).sub_(torch.where(dead, torch.zeros_like(u), u) * lr)
 
 
 class Lion(Rule):
@@ -38,8 +38,8 @@ class Lion(Rule):
     def fused_args(self, opt, name, p, g, decay, dead, lr) -> tuple:
         b1, b2 = opt.cfg.betas
         rows = p.shape[0]
-        return (flat(p), flat(g, written=False), flat(opt.state[name]["m"]), per_row(-lr, rows, 0.0, p),
-                per_row(decay, rows, 1.0, p), ~per_row(dead, rows, False, p), opt.scalar(b1), opt.scalar(b2))
+        return (flat(p), flat(g, written=False), flat(opt.state[name]["m"]), opt.column(lr, rows, 0.0),
+                opt.column(decay, rows, 1.0), opt.column(dead, rows, False), opt.scalar(b1), opt.scalar(b2))
 
 
 register_rule(Lion())

@@ -5,16 +5,16 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from synthetic.rules.base import Rule, col, flat, per_row, register_rule, zero_dead_
+from synthetic.rules.base import Rule, col, flat, register_rule, zero_dead_
 
 
-def _sgd_kernel(p: Tensor, g: Tensor, buf: Tensor | None, neg_lr: Tensor, wd: Tensor, keep: Tensor, mu: Tensor,
+def _sgd_kernel(p: Tensor, g: Tensor, buf: Tensor | None, lr: Tensor, wd: Tensor, dead: Tensor, mu: Tensor,
                 nesterov: bool) -> None:
     d = g + p * wd
     if buf is not None:
         buf.mul_(mu).add_(d)
         d = d + mu * buf if nesterov else buf
-    p.add_(torch.where(keep, d, torch.zeros_like(d)) * neg_lr)
+    p.sub_(torch.where(dead, torch.zeros_like(d), d) * lr)
 
 
 class SGD(Rule):
@@ -51,9 +51,9 @@ class SGD(Rule):
 
     def fused_args(self, opt, name, p, g, decay, dead, lr) -> tuple:
         rows = p.shape[0]
-        wd = per_row(opt.wd[name] if opt.decay[name] is not None else None, rows, 0.0, p)
+        wd = opt.column(opt.wd[name] if opt.decay[name] is not None else None, rows, 0.0)
         buf = flat(opt.state[name]["m"]) if opt.cfg.momentum > 0 else None
-        return (flat(p), flat(g, written=False), buf, per_row(-lr, rows, 0.0, p), wd, ~per_row(dead, rows, False, p),
+        return (flat(p), flat(g, written=False), buf, opt.column(lr, rows, 0.0), wd, opt.column(dead, rows, False),
                 opt.scalar(opt.cfg.momentum), opt.cfg.nesterov)
 
 
