@@ -165,12 +165,13 @@ class StackedOptimizer:
             self._columns[key] = torch.full((rows, 1), fill, dtype=dtype, device=like.device)
         return self._columns[key]
 
-    def step_constants(self, *values: float) -> Tensor:
-        """This step's scalars as one tensor, built once per step and set of values (kernel inputs, not constants)."""
+    def step_constants(self, *values: float) -> tuple[Tensor, ...]:
+        """This step's scalars as 0-d tensors (views of one tensor built once per step and set of values): kernel
+        inputs, not constants baked into a compiled graph."""
         key = (self.t, values)
         if self._step_constants[0] != key:
             like = next(iter(self.params.values()))
-            self._step_constants = (key, torch.tensor(values, dtype=like.dtype, device=like.device))
+            self._step_constants = (key, torch.tensor(values, dtype=like.dtype, device=like.device).unbind(0))
         return self._step_constants[1]
 
     def scalar(self, value: float) -> Tensor:

@@ -12,12 +12,12 @@ from synthetic.rules.base import Rule, col, flat, register_rule, zero_dead_
 
 
 def _adamw_kernel(p: Tensor, g: Tensor, m: Tensor, v: Tensor, lr: Tensor, eps: Tensor, decay: Tensor, dead: Tensor,
-                  b1: Tensor, b2: Tensor, bc: Tensor) -> None:
-    """One pass of the update, with bc = (sqrt(1−β2^t)/(1−β1^t), sqrt(1−β2^t)): η·bc[0]·m / (sqrt(v) + ε·bc[1]) is
+                  b1: Tensor, b2: Tensor, c1: Tensor, c2: Tensor) -> None:
+    """One pass of the update, with c1 = sqrt(1−β2^t)/(1−β1^t), c2 = sqrt(1−β2^t): η·c1·m / (sqrt(v) + ε·c2) is
     η·m̂ / (sqrt(v̂) + ε)."""
     m.lerp_(g, 1 - b1)
     v.mul_(b2).addcmul_(g, g * (1 - b2))
-    u = m * (lr * bc[0]) / (torch.sqrt(v) + eps * bc[1])
+    u = m * (lr * c1) / (torch.sqrt(v) + eps * c2)
     p.mul_(decay).sub_(torch.where(dead, torch.zeros_like(u), u))
 
 
@@ -55,7 +55,7 @@ class AdamW(Rule):
         st, rows = opt.state[name], p.shape[0]
         return (flat(p), flat(g, written=False), flat(st["m"]), flat(st["v"]), opt.column(lr, rows, 1.0),
                 opt.column(opt.eps[name], rows, 1.0), opt.column(decay, rows, 1.0), opt.column(dead, rows, False),
-                opt.scalar(b1), opt.scalar(b2), opt.step_constants(bc2_sqrt / (1 - b1 ** opt.t), bc2_sqrt))
+                opt.scalar(b1), opt.scalar(b2), *opt.step_constants(bc2_sqrt / (1 - b1 ** opt.t), bc2_sqrt))
 
 
 register_rule(AdamW())

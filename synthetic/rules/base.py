@@ -115,9 +115,10 @@ _COMPILER_OK: bool | None = None
 
 
 FUSED_RECOMPILE_LIMIT = 64
-"""Graphs torch may build per kernel. Dynamic shapes still specialise on dtype, on a group of one row and on a rule's
-structural flags (SGD's momentum buffer, Nesterov): about a dozen variants per kernel in a mixed grid, past torch's
-default limit of 8, where `fullgraph=True` would fail rather than run eagerly with other numbers."""
+"""Graphs torch may build per kernel. Dynamic shapes still specialise on dtype, on a group of one row, on the number
+of groups and on a rule's structural flags (SGD's momentum buffer, Nesterov): about a dozen variants per kernel in a
+mixed grid, past torch's default limit of 8, where `fullgraph=True` would fail rather than run eagerly with other
+numbers."""
 
 
 def compiled_multi(kernel):
@@ -137,6 +138,11 @@ def compiled(fn):
         import torch
         import torch._dynamo
 
+        import torch.fx.experimental._config as fx_config
+
+        # no duck sizing: two sizes that happen to be equal in the first bucket (a group's rows and another's) must
+        # not become a guard that the next bucket fails, recompiling
+        fx_config.use_duck_shape = False
         for name in ("recompile_limit", "cache_size_limit"):
             if hasattr(torch._dynamo.config, name):
                 setattr(torch._dynamo.config, name, max(getattr(torch._dynamo.config, name), FUSED_RECOMPILE_LIMIT))
