@@ -154,11 +154,12 @@ class StackedOptimizer:
         like = next(iter(params.values()))
         self._scratch = torch.empty(n_scratch, scratch, dtype=like.dtype, device=like.device)
 
-    def column(self, x: Tensor | None, rows: int, fill: float | bool) -> Tensor:
-        """Per-row factors (any [rows, 1, …] shape) as an [rows, 1] view, or for None a cached constant column."""
+    def column(self, name: str, x: Tensor | None, rows: int, fill: float | bool) -> Tensor:
+        """Per-row factors (any [rows, 1, …] shape) as an [rows, 1] view, or for None a constant column cached per
+        group (never shared between groups: a compiled kernel guards on which of its inputs are the same tensor)."""
         if x is not None:
             return x.reshape(rows, 1)
-        key = (rows, fill)
+        key = (name, rows, fill)
         if key not in self._columns:
             like = next(iter(self.params.values()))
             dtype = torch.bool if isinstance(fill, bool) else like.dtype

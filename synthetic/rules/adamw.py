@@ -53,8 +53,9 @@ class AdamW(Rule):
         b1, b2 = opt.cfg.betas
         bc2_sqrt = math.sqrt(1 - b2 ** opt.t)
         st, rows = opt.state[name], p.shape[0]
-        return (flat(p), flat(g, written=False), flat(st["m"]), flat(st["v"]), opt.column(lr, rows, 1.0),
-                opt.column(opt.eps[name], rows, 1.0), opt.column(decay, rows, 1.0), opt.column(dead, rows, False),
+        return (flat(p), flat(g, written=False), flat(st["m"]), flat(st["v"]), opt.column(name, lr, rows, 1.0),
+                opt.column(name, opt.eps[name], rows, 1.0), opt.column(name, decay, rows, 1.0),
+                opt.column(name, dead, rows, False),
                 opt.scalar(b1), opt.scalar(b2), *opt.step_constants(bc2_sqrt / (1 - b1 ** opt.t), bc2_sqrt))
 
 

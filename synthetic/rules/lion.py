@@ -38,8 +38,8 @@ class Lion(Rule):
     def fused_args(self, opt, name, p, g, decay, dead, lr) -> tuple:
         b1, b2 = opt.cfg.betas
         rows = p.shape[0]
-        return (flat(p), flat(g, written=False), flat(opt.state[name]["m"]), opt.column(lr, rows, 0.0),
-                opt.column(decay, rows, 1.0), opt.column(dead, rows, False), opt.scalar(b1), opt.scalar(b2))
+        return (flat(p), flat(g, written=False), flat(opt.state[name]["m"]), opt.column(name, lr, rows, 0.0),
+                opt.column(name, decay, rows, 1.0), opt.column(name, dead, rows, False), opt.scalar(b1), opt.scalar(b2))
 
 
 register_rule(Lion())

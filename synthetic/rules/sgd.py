@@ -51,9 +51,10 @@ class SGD(Rule):
 
     def fused_args(self, opt, name, p, g, decay, dead, lr) -> tuple:
         rows = p.shape[0]
-        wd = opt.column(opt.wd[name] if opt.decay[name] is not None else None, rows, 0.0)
+        wd = opt.column(name, opt.wd[name] if opt.decay[name] is not None else None, rows, 0.0)
         buf = flat(opt.state[name]["m"]) if opt.cfg.momentum > 0 else None
-        return (flat(p), flat(g, written=False), buf, opt.column(lr, rows, 0.0), wd, opt.column(dead, rows, False),
+        return (flat(p), flat(g, written=False), buf, opt.column(name, lr, rows, 0.0), wd,
+                opt.column(name, dead, rows, False),
                 opt.scalar(opt.cfg.momentum), opt.cfg.nesterov)
 
 
