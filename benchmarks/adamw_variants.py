@@ -48,6 +48,7 @@ def engine_variant(st, lrs, wds, epss, t: int, fused: bool = False):
     opt.state["hidden"]["m"].copy_(st["m"])
     opt.state["hidden"]["v"].copy_(st["v"])
     opt.t = t - 1
+    opt.t_tensor.fill_(t - 1)
     alive = torch.ones(p.shape[0], dtype=torch.bool)
     return lambda: opt.step({"hidden": st["g"]}, alive), lambda: p
 

@@ -150,7 +150,10 @@ class StackedOptimizer:
             n_scratch = max(n_scratch, spec.scratch)
         self._scalars: dict[float, Tensor] = {}
         self._columns: dict[tuple, Tensor] = {}
-        self._step_constants: tuple = (None, None)
+        first = next(iter(params.values()))
+        self._t_tensor = torch.zeros((), dtype=first.dtype, device=first.device)
+        self.per_step: dict[tuple, object] = {}
+        """Values a rule computes once per step for all its groups (keyed with the step count)."""
         like = next(iter(params.values()))
         self._scratch = torch.empty(n_scratch, scratch, dtype=like.dtype, device=like.device)
 
@@ -166,14 +169,11 @@ class StackedOptimizer:
             self._columns[key] = torch.full((rows, 1), fill, dtype=dtype, device=like.device)
         return self._columns[key]
 
-    def step_constants(self, *values: float) -> tuple[Tensor, ...]:
-        """This step's scalars as 0-d tensors (views of one tensor built once per step and set of values): kernel
-        inputs, not constants baked into a compiled graph."""
-        key = (self.t, values)
-        if self._step_constants[0] != key:
-            like = next(iter(self.params.values()))
-            self._step_constants = (key, torch.tensor(values, dtype=like.dtype, device=like.device).unbind(0))
-        return self._step_constants[1]
+    @property
+    def t_tensor(self) -> Tensor:
+        """The step count as a 0-d tensor on the device, advanced in place by `step` (for kernels that need it, such
+        as AdamW's bias corrections: a tensor built from `t` every step would be a host-to-device copy)."""
+        return self._t_tensor
 
     def scalar(self, value: float) -> Tensor:
         """A 0-d tensor holding `value` (cached): constants handed to a compiled kernel as inputs, not baked in, so
@@ -213,6 +213,7 @@ class StackedOptimizer:
         """One update of every group; runs with `alive[m] == False` keep their weights unchanged. `lr_scale` [M]
         multiplies each run's learning rate at this step (a schedule, synthetic.schedule), weight decay included."""
         self.t += 1
+        self._t_tensor.add_(1)
         fused: dict[object, list[tuple]] = {}  # fused kernel -> the argument tuples of its groups
         keep_runs = None if alive is None else alive.reshape(-1, 1)
         dead_runs = None if keep_runs is None else ~keep_runs

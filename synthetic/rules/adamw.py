@@ -13,12 +13,25 @@ from synthetic.rules.base import Rule, col, flat, register_rule, zero_dead_
 
 def _adamw_kernel(p: Tensor, g: Tensor, m: Tensor, v: Tensor, lr: Tensor, eps: Tensor, decay: Tensor, dead: Tensor,
                   b1: Tensor, b2: Tensor, c1: Tensor, c2: Tensor) -> None:
-    """One pass of the update, with c1 = sqrt(1−β2^t)/(1−β1^t), c2 = sqrt(1−β2^t): η·c1·m / (sqrt(v) + ε·c2) is
-    η·m̂ / (sqrt(v̂) + ε)."""
+    """One pass of the update, with c2 = sqrt(1−β2^t), c1 = c2/(1−β1^t) (`bias_corrections`): η·c1·m / (sqrt(v) +
+    ε·c2) is η·m̂ / (sqrt(v̂) + ε)."""
     m.lerp_(g, 1 - b1)
     v.mul_(b2).addcmul_(g, g * (1 - b2))
     u = m * (lr * c1) / (torch.sqrt(v) + eps * c2)
     p.mul_(decay).sub_(torch.where(dead, torch.zeros_like(u), u))
+
+
+def bias_corrections(opt, b1: float, b2: float) -> tuple[Tensor, Tensor]:
+    """(sqrt(1−β2^t)/(1−β1^t), sqrt(1−β2^t)) as 0-d device tensors from the optimizer's device step count, computed
+    once per step (outside the compiled kernel, which would otherwise recompute them for every element)."""
+    key = ("adamw_bias_corrections", opt.t, b1, b2)
+    cached = opt.per_step.get(key)
+    if cached is None:
+        c2 = torch.sqrt(1 - opt.scalar(b2) ** opt.t_tensor)
+        cached = (c2 / (1 - opt.scalar(b1) ** opt.t_tensor), c2)
+        opt.per_step.clear()
+        opt.per_step[key] = cached
+    return cached
 
 
 class AdamW(Rule):
@@ -51,12 +64,11 @@ class AdamW(Rule):
 
     def fused_args(self, opt, name, p, g, decay, dead, lr) -> tuple:
         b1, b2 = opt.cfg.betas
-        bc2_sqrt = math.sqrt(1 - b2 ** opt.t)
         st, rows = opt.state[name], p.shape[0]
         return (flat(p), flat(g, written=False), flat(st["m"]), flat(st["v"]), opt.column(name, lr, rows, 1.0),
                 opt.column(name, opt.eps[name], rows, 1.0), opt.column(name, decay, rows, 1.0),
                 opt.column(name, dead, rows, False),
-                opt.scalar(b1), opt.scalar(b2), *opt.step_constants(bc2_sqrt / (1 - b1 ** opt.t), bc2_sqrt))
+                opt.scalar(b1), opt.scalar(b2), *bias_corrections(opt, b1, b2))
 
 
 register_rule(AdamW())
