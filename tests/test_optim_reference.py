@@ -257,3 +257,54 @@ def test_reused_hidden_grad_buffers_give_the_same_gradients():
     for _ in range(2):
         for a, b in zip(grads(), plain):
             assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("rule,momentum,nesterov", [("sgd", 0.0, False), ("sgd", 0.9, True), ("adamw", 0.0, False),
+                                                    ("lion", 0.0, False)])
+def test_small_groups_updated_together_give_the_same_numbers(rule, momentum, nesterov, dtype, monkeypatch):
+    """On a CPU the small groups of an element-local rule are updated as one concatenated group (`optim._Flat`); every
+    weight and state element equals the group-by-group update bit for bit, with per-run lr / wd / eps, a packed group
+    whose rows belong to different runs, groups with and without decay, a schedule and a frozen run with NaN
+    gradients."""
+    import synthetic.optim as optim
+
+    gen = torch.Generator().manual_seed(5)
+    M, row_runs = 3, [0, 1, 2, 0, 1, 0]  # a ragged packed group: depths 3, 2, 1
+    shapes = {"input": (M, 5, 3), "hidden.1": (len(row_runs), 4, 5), "output": (M, 2, 4), "input_bias": (M, 5),
+              "hidden_bias.1": (len(row_runs), 4)}
+    p0 = {g: torch.randn(s, generator=gen, dtype=torch.float64).to(dtype) for g, s in shapes.items()}
+    grads = [{g: torch.randn(s, generator=gen, dtype=torch.float64).to(dtype) for g, s in shapes.items()}
+             for _ in range(4)]
+    hps = {g: {"lr": [0.1, 0.01, 0.05], "wd": [0.0, 0.0, 0.0] if "bias" in g else [0.1, 0.0, 0.3],
+               "eps": [1e-8, 1e-6, 1e-3]} for g in shapes}
+    rows = {g: row_runs for g in shapes if g.startswith("hidden")}
+    cfg = OptimConfig(name=rule, momentum=momentum, nesterov=nesterov)
+    lr_scale = torch.tensor([0.5, 1.0, 0.25], dtype=dtype)
+    default = optim.FLAT_MAX_BYTES
+
+    def run(flat_bytes, alive=None):
+        monkeypatch.setattr(optim, "FLAT_MAX_BYTES", flat_bytes)
+        p = {g: t.clone() for g, t in p0.items()}
+        opt = optim.StackedOptimizer(p, {g: rule for g in p}, hps, cfg, rows)
+        for t, g in enumerate(grads):
+            g = {k: v.clone() for k, v in g.items()}
+            if alive is not None:
+                for k, v in g.items():
+                    v[[i for i, m in enumerate(row_runs if k in rows else range(M)) if m == 1]] = float("nan")
+            opt.step(g, alive, lr_scale if t % 2 else None)
+        return p, opt
+
+    alive = torch.tensor([True, False, True])
+    for a in (None, alive):
+        ref, ref_opt = run(0, a)
+        got, opt = run(default, a)
+        assert not ref_opt.flats
+        assert sorted(len(fl.members) for fl in opt.flats) == [2, 3]  # weights (decay) and biases (none) apart
+        for g in shapes:
+            assert torch.equal(got[g], ref[g]), g
+            for k, s in ref_opt.state[g].items():  # a frozen run's state holds NaNs
+                torch.testing.assert_close(opt.state[g][k], s, rtol=0, atol=0, equal_nan=True)
+    frozen, _ = run(default, alive)
+    assert torch.equal(frozen["input"][1], p0["input"][1])
+    assert torch.equal(frozen["hidden.1"][[1, 4]], p0["hidden.1"][[1, 4]])

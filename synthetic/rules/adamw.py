@@ -36,6 +36,7 @@ def bias_corrections(opt, b1: float, b2: float) -> tuple[Tensor, Tensor]:
 
 class AdamW(Rule):
     name = "adamw"
+    element_local = True
     needs_eps = True
     scratch = 2
 

@@ -66,6 +66,10 @@ class Rule:
     scratch: int = 1
     hessian_every: int | None = None
     """Steps between Hessian-diagonal estimates the engine hands to `update_hessian` (None: the rule needs none)."""
+    element_local: bool = False
+    """Every element's update depends only on that element and its row's factors (no norms, no matrix products,
+    state initialised element by element), so small groups of the rule can be updated as one concatenated group
+    with one element per row (`StackedOptimizer`, on a CPU), with the same numbers."""
 
     @property
     def bridge_name(self) -> str:

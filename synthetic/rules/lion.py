@@ -17,6 +17,7 @@ def _lion_kernel(p: Tensor, g: Tensor, m: Tensor, lr: Tensor, decay: Tensor, dea
 
 class Lion(Rule):
     name = "lion"
+    element_local = True
 
     def init_state(self, p: Tensor, cfg) -> dict[str, Tensor]:
         return {"m": torch.zeros_like(p, memory_format=torch.contiguous_format).detach()}

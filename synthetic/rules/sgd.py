@@ -19,6 +19,7 @@ def _sgd_kernel(p: Tensor, g: Tensor, buf: Tensor | None, lr: Tensor, wd: Tensor
 
 class SGD(Rule):
     name = "sgd"
+    element_local = True
 
     def init_state(self, p: Tensor, cfg) -> dict[str, Tensor]:
         return {"m": torch.zeros_like(p, memory_format=torch.contiguous_format).detach()} if cfg.momentum > 0 else {}
