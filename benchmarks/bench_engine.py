@@ -23,6 +23,7 @@ from typing import Sequence
 
 import torch
 
+from benchmarks.gemm_floor import gemm_floor_s
 from benchmarks.grids import GridSpec, select_spec
 from benchmarks.hardware import Peak, device_name, peak_for, set_precision, synchronize, timed
 from benchmarks.plain_loop import parameter_count, train_plain
@@ -63,6 +64,10 @@ class BucketTiming:
     engine_tflops: float = math.nan
     plain_tflops: float = math.nan
     engine_peak_share: float | None = None
+    gemm_s: float = math.nan
+    """The bucket's matmuls alone (benchmarks.gemm_floor): no engine can take less."""
+    max_ratio: float = math.nan
+    """plain_s / gemm_s: the largest ratio any engine could reach on this bucket."""
 
 
 @dataclass
@@ -155,10 +160,12 @@ def bench_grid(spec: GridSpec, device: torch.device, peak: Peak, *, repeats: int
             row.plain_timed_s, row.plain_timed_cpu_s = min(row.plain_timed_s, seconds), min(row.plain_timed_cpu_s, cpu)
         for i, p in zip(subset, plain):
             compare(final_engine_loss(results[i]), float(p.losses[-1]), check, bucket[i])
+        row.gemm_s = gemm_floor_s(bucket, device)
         scale = plain_scale(bucket, subset)
         row.plain_s = row.plain_timed_s * scale
         row.plain_cpu_s = row.plain_timed_cpu_s * scale
         row.ratio = row.plain_s / row.engine_s
+        row.max_ratio = row.plain_s / row.gemm_s
         row.engine_tflops = row.flops / row.engine_s / 1e12
         row.plain_tflops = row.flops / row.plain_s / 1e12
         if peak.fp32:
@@ -166,7 +173,8 @@ def bench_grid(spec: GridSpec, device: torch.device, peak: Peak, *, repeats: int
         rows.append(row)
         depths = ",".join(map(str, row.depths))
         log(f"  {spec.name} width {m.width:5d} depths {depths:>12} runs {len(bucket):3d}: engine {row.engine_s:8.3f} s, "
-            f"plain {row.plain_s:8.3f} s{'*' if len(subset) < len(bucket) else ' '} ratio {row.ratio:6.2f}x, "
+            f"plain {row.plain_s:8.3f} s{'*' if len(subset) < len(bucket) else ' '} ratio {row.ratio:6.2f}x "
+            f"(matmuls alone {row.gemm_s:7.3f} s: at most {row.max_ratio:5.2f}x), "
             f"engine {row.engine_tflops:7.4f} TFLOP/s" + (f" ({100 * row.engine_peak_share:.1f}% of fp32 peak)"
                                                            if row.engine_peak_share is not None else ""))
     engine_s = sum(r.engine_s for r in rows)
@@ -177,6 +185,7 @@ def bench_grid(spec: GridSpec, device: torch.device, peak: Peak, *, repeats: int
     return {
         "grid": spec.name, "spec": asdict(spec), "runs": len(runs), "buckets": len(buckets),
         "engine_s": engine_s, "plain_s": plain_s, "ratio": plain_s / engine_s,
+        "gemm_s": sum(r.gemm_s for r in rows), "max_ratio": plain_s / sum(r.gemm_s for r in rows),
         "engine_cpu_s": engine_cpu_s, "plain_cpu_s": plain_cpu_s, "cpu_ratio": plain_cpu_s / engine_cpu_s,
         "plain_extrapolated": any(r.plain_runs_timed < r.runs for r in rows),
         "plain_runs_timed": sum(r.plain_runs_timed for r in rows),
@@ -214,7 +223,8 @@ def summary_line(result: dict) -> str:
     return (f"{result['grid']}: runs {result['runs']} in {result['buckets']} buckets | "
             f"engine {result['engine_s']:.3f} s | plain {result['plain_s']:.3f} s"
             f"{' (extrapolated from ' + str(result['plain_runs_timed']) + ' runs)' if result['plain_extrapolated'] else ''}"
-            f" | ratio {result['ratio']:.2f}x (process CPU time: engine {result['engine_cpu_s']:.3f} s, plain "
+            f" | ratio {result['ratio']:.2f}x (matmuls alone {result['gemm_s']:.3f} s: at most "
+            f"{result['max_ratio']:.2f}x) (process CPU time: engine {result['engine_cpu_s']:.3f} s, plain "
             f"{result['plain_cpu_s']:.3f} s, ratio {result['cpu_ratio']:.2f}x) | engine {result['engine_tflops']:.4f} TFLOP/s | "
             f"plain {result['plain_tflops']:.4f} TFLOP/s | peak share "
             f"{'unknown' if share is None else f'{100 * share:.1f}%'} | losses agree "

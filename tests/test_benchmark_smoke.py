@@ -50,9 +50,11 @@ def test_report_fields(quick_run):
         assert math.isclose(g["flops"], flops, rel_tol=1e-12)
         assert g["engine_s"] > 0 and g["plain_s"] > 0
         assert math.isclose(g["ratio"], g["plain_s"] / g["engine_s"], rel_tol=1e-12)
+        assert g["gemm_s"] > 0 and math.isclose(g["max_ratio"], g["plain_s"] / g["gemm_s"], rel_tol=1e-12)
+        assert math.isclose(g["gemm_s"], sum(b["gemm_s"] for b in g["buckets_detail"]), rel_tol=1e-12)
         assert math.isclose(g["engine_tflops"], g["flops"] / g["engine_s"] / 1e12, rel_tol=1e-12)
         assert g["engine_peak_share"] is None
-    for field in ("engine", "plain", "ratio", "TFLOP/s", "peak share unknown", "losses agree"):
+    for field in ("engine", "plain", "ratio", "matmuls alone", "TFLOP/s", "peak share unknown", "losses agree"):
         assert field in proc.stdout
     assert "precision: float32, TF32 off" in proc.stdout
 

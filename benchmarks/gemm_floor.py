@@ -1,0 +1,55 @@
+"""The matmul floor of a bucket: the time its training steps would take if they did nothing but their matmuls.
+
+A training step of a bucket does three batched matmuls per weight matrix (forward, gradient of the input, gradient
+of the weight; two for the input layer, whose input needs no gradient), over the runs that have that matrix (block l
+of a ragged bucket: its first M_l runs, synthetic.models.BlockLayout). `gemm_floor_s` times those `bmm` calls, with
+the bucket's shapes (contiguous operands), in isolation and back to back, and multiplies by the number of steps. The
+engine makes these calls and more, so `plain_s / gemm_floor_s` bounds the speed-up it can reach over the plain loop
+on that bucket with this BLAS: where the plain loop is itself close to the floor, no stacking can beat it by much.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Sequence
+
+import torch
+
+from benchmarks.hardware import synchronize
+from synthetic.config import RunConfig
+from synthetic.models import BlockLayout
+
+
+def step_matmul_shapes(bucket: Sequence[RunConfig]) -> list[tuple[tuple[int, int, int], tuple[int, int, int]]]:
+    """(a, b) shapes of every `bmm(a, b)` one training step of the bucket needs."""
+    m = bucket[0].model
+    B, n, nh = bucket[0].batch_size, m.width, m.hidden_width
+    M = len(bucket)
+    shapes = [((M, B, m.d_in), (M, m.d_in, n)), ((M, n, B), (M, B, m.d_in))]  # input: forward, weight gradient
+    layout = BlockLayout(tuple(sorted((r.model.depth for r in bucket), reverse=True)))
+    for active in layout.active:
+        for i in range(m.k):
+            fan_in, fan_out = (n if i == 0 else nh), (n if i == m.k - 1 else nh)
+            shapes += [((active, B, fan_in), (active, fan_in, fan_out)),    # forward
+                       ((active, B, fan_out), (active, fan_out, fan_in)),   # gradient of the input
+                       ((active, fan_out, B), (active, B, fan_in))]         # gradient of the weight
+    shapes += [((M, B, n), (M, n, m.d_out)), ((M, B, m.d_out), (M, m.d_out, n)), ((M, m.d_out, B), (M, B, n))]
+    return shapes
+
+
+def gemm_floor_s(bucket: Sequence[RunConfig], device: torch.device, repeats: int = 3) -> float:
+    """Seconds of `bucket[0].steps` steps' matmuls alone (the best of `repeats` timings of one step's, × steps)."""
+    dtype = {"float32": torch.float32, "float64": torch.float64}[bucket[0].dtype]
+    gen = torch.Generator(device="cpu").manual_seed(0)
+    draw = lambda shape: torch.randn(shape, generator=gen, dtype=dtype).to(device)  # noqa: E731
+    pairs = [(draw(a), draw(b)) for a, b in step_matmul_shapes(bucket)]
+    outs = [torch.empty(a.shape[0], a.shape[1], b.shape[2], dtype=dtype, device=device) for a, b in pairs]
+    best = float("inf")
+    for _ in range(repeats + 1):  # the first pass warms the BLAS up
+        synchronize(device)
+        start = time.perf_counter()
+        for (a, b), out in zip(pairs, outs):
+            torch.bmm(a, b, out=out)
+        synchronize(device)
+        best = min(best, time.perf_counter() - start)
+    return best * bucket[0].steps
