@@ -241,7 +241,13 @@ def test_tiled_update_and_frozen_run(rule, monkeypatch):
         assert torch.equal(frozen[0], whole[0]) and torch.equal(frozen[2], whole[2])
 
 
-def test_reused_hidden_grad_buffers_give_the_same_gradients():
+@pytest.mark.parametrize("split_into", [True, False])
+def test_reused_hidden_grad_buffers_give_the_same_gradients(split_into, monkeypatch):
+    """The packed hidden groups split by `models._SplitInto` (gradient written into the reused buffer) or, below
+    `SPLIT_INTO_MIN_BYTES`, by autograd's own split: the same gradients as without buffers, bit for bit."""
+    import synthetic.models as models
+
+    monkeypatch.setattr(models, "SPLIT_INTO_MIN_BYTES", 0 if split_into else 1 << 40)
     runs = [RunConfig(model=MODEL, optim=OptimConfig(name="adamw"), base=BaseHP(eta=0.01), steps=1, batch_size=5,
                       seed=s, dtype="float64") for s in range(2)]
     x, y = data_for(runs).train_batch(0)
@@ -250,13 +256,16 @@ def test_reused_hidden_grad_buffers_give_the_same_gradients():
 
     def grads():
         loss = per_run_loss("mse", model.forward(model.params, x)[0], y).sum()
-        return [g.clone() for g in torch.autograd.grad(loss, [model.params[n] for n in names])]
+        return torch.autograd.grad(loss, [model.params[n] for n in names])
 
-    plain = grads()
+    plain = [g.clone() for g in grads()]
     model.reuse_grad_buffers()
     for _ in range(2):
-        for a, b in zip(grads(), plain):
+        got = grads()
+        for n, a, b in zip(names, got, plain):
             assert torch.equal(a, b)
+            if n in model.grad_buffers:
+                assert (a.data_ptr() == model.grad_buffers[n].data_ptr()) == split_into, n
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
