@@ -11,8 +11,8 @@ Choices where the papers are silent (README "Decisions where the papers are sile
 (two-sided Shampoo of order 2, the form whose ε = 0, no-momentum step is U Vᵀ, App. C.9); ε added to the
 eigenvalues (ε I inside the root) with ε per run from the bridge's Shampoo ε row (it matches ‖G‖_2², Table 4);
 preconditioner refreshed every step (App. E: precondition frequency 1); momentum on the preconditioned direction; no
-grafting. Non-finite entries of L or R (a diverged run, frozen by the engine) are zeroed before `eigh`, so one run can
-never make the batched decomposition fail.
+grafting. Non-finite entries of L or R (a diverged run, frozen by the engine) are zeroed before `eigh`, and a matrix
+LAPACK cannot decompose is decomposed alone (`_eigh`), so one run can never make the batched decomposition fail.
 """
 
 from __future__ import annotations
@@ -30,9 +30,33 @@ def _finite(x: Tensor) -> Tensor:
     return torch.where(torch.isfinite(x), x, torch.zeros((), dtype=x.dtype, device=x.device))
 
 
+def _eigh(mat: Tensor) -> tuple[Tensor, Tensor]:
+    """`torch.linalg.eigh` of a batch, robust to an element LAPACK cannot decompose. A run diverging under SOAP left
+    a finite preconditioner (entries near 1e35, float32) on which `eigh` fails to converge, at any scale, and the
+    whole batch, so the whole bucket, failed with it. Then each element is decomposed alone (on a CPU the same call
+    per matrix as in the batch), a failing one again in float64, and, failing that too, replaced by the zero matrix
+    (eigenvalues 0, eigenvectors I). The batch that decomposes, every healthy run's case, takes the first line alone."""
+    try:
+        return torch.linalg.eigh(mat)
+    except torch.linalg.LinAlgError:
+        pass
+    lams, qs = [], []
+    for m in mat.reshape(-1, *mat.shape[-2:]):
+        try:
+            lam, q = torch.linalg.eigh(m)
+        except torch.linalg.LinAlgError:
+            try:
+                lam, q = (t.to(m.dtype) for t in torch.linalg.eigh(m.double()))
+            except torch.linalg.LinAlgError:
+                lam, q = m.new_zeros(m.shape[-1]), torch.eye(m.shape[-1], dtype=m.dtype, device=m.device)
+        lams.append(lam)
+        qs.append(q)
+    return torch.stack(lams).reshape(mat.shape[:-1]), torch.stack(qs).reshape(mat.shape)
+
+
 def eig_floor(mat: Tensor) -> tuple[Tensor, Tensor]:
     """Eigenvalues clamped at 0 and eigenvectors of a batch of symmetric matrices (non-finite entries zeroed)."""
-    lam, q = torch.linalg.eigh(_finite(mat))
+    lam, q = _eigh(_finite(mat))
     return lam.clamp_min(0), q
 
 
