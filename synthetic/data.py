@@ -179,6 +179,8 @@ class DataSource:
 
     # ----- assembling -----
     def _stack(self, parts):
+        if len(parts) == 1:  # one distinct seed: a view (the gather that follows copies)
+            return parts[0][0].unsqueeze(0), parts[0][1].unsqueeze(0)
         return torch.stack([p[0] for p in parts]), torch.stack([p[1] for p in parts])
 
     def _broadcast_distinct(self, x: np.ndarray, labels: np.ndarray):

@@ -226,9 +226,9 @@ def _train(runs: list[RunConfig], dev: torch.device, data_source) -> list[RunRes
                 meas.loss_step(t, s.rows(loss))
         if t == 0:
             limit = DIVERGENCE_FACTOR * (1.0 + torch.nan_to_num(loss, nan=0.0, posinf=0.0))
-        bad = ~(loss <= limit)
-        diverged = torch.where(bad & alive, torch.full_like(diverged, t), diverged)
-        alive = alive & ~bad
+        ok = loss <= limit  # False for NaN
+        diverged.masked_fill_(alive > ok, t)  # alive and not ok: diverges at this step
+        alive = alive & ok
         if first.pi:
             for s, meas in zip(slices, meters):
                 meas.pi_step(t, s.of(model.params))
