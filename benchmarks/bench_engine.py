@@ -65,7 +65,7 @@ class BucketTiming:
     plain_tflops: float = math.nan
     engine_peak_share: float | None = None
     gemm_s: float = math.nan
-    """The bucket's matmuls alone (benchmarks.gemm_floor): no engine can take less."""
+    """The bucket's matmuls alone (benchmarks.gemm_floor): an estimate of the least time any engine could take."""
     max_ratio: float = math.nan
     """plain_s / gemm_s: the largest ratio any engine could reach on this bucket."""
 
@@ -240,7 +240,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--steps", type=int, help="override the number of training steps")
     p.add_argument("--widths", type=int, nargs="+", help="override the widths")
     p.add_argument("--depths", type=int, nargs="+", help="override the depths")
-    p.add_argument("--compile", action="store_true", help="the engine with its fused update (OptimConfig.fused: one torch.compile kernel per group)")
+    p.add_argument("--compile", action="store_true", help="the engine with its fused update (OptimConfig.fused: one torch.compile kernel per rule)")
     p.add_argument("--tf32", action="store_true", help="allow TF32 matmuls (off by default)")
     p.add_argument("--peak-tflops", type=float, help="fp32 peak of this device in TFLOP/s (needed on CPU)")
     p.add_argument("--plain-subsample", type=int, metavar="N",

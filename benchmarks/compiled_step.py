@@ -100,7 +100,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--threads", type=int)
     args = p.parse_args(argv)
-    if min(args.width, *args.depth, args.runs, args.batch, args.steps, args.repeats) < 1 or (args.threads or 1) < 1:
+    if min(args.width, *args.depth, args.runs, args.batch, args.steps, args.repeats) < 1 or (
+            args.threads is not None and args.threads < 1):
         print("error: --width, --depth, --runs, --batch, --steps, --repeats and --threads must be >= 1",
               file=sys.stderr)
         return 2

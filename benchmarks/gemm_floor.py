@@ -40,15 +40,18 @@ def step_matmul_shapes(bucket: Sequence[RunConfig]) -> list[tuple[tuple[int, int
 def gemm_floor_s(bucket: Sequence[RunConfig], device: torch.device, repeats: int = 3) -> float:
     """Seconds of `bucket[0].steps` steps' matmuls alone (the best of `repeats` timings of one step's, × steps)."""
     dtype = {"float32": torch.float32, "float64": torch.float64}[bucket[0].dtype]
-    gen = torch.Generator(device="cpu").manual_seed(0)
-    draw = lambda shape: torch.randn(shape, generator=gen, dtype=dtype).to(device)  # noqa: E731
-    pairs = [(draw(a), draw(b)) for a, b in step_matmul_shapes(bucket)]
-    outs = [torch.empty(a.shape[0], a.shape[1], b.shape[2], dtype=dtype, device=device) for a, b in pairs]
+    shapes = step_matmul_shapes(bucket)
+    gen = torch.Generator(device=device).manual_seed(0)
+    draw = lambda shape: torch.randn(shape, generator=gen, dtype=dtype, device=device)  # noqa: E731
+    operands = {}  # one set per distinct shape pair: a deep ragged bucket repeats few shapes many times
+    for a, b in dict.fromkeys(shapes):
+        operands[a, b] = (draw(a), draw(b), torch.empty(a[0], a[1], b[2], dtype=dtype, device=device))
+    calls = [operands[a, b] for a, b in shapes]
     best = float("inf")
     for _ in range(repeats + 1):  # the first pass warms the BLAS up
         synchronize(device)
         start = time.perf_counter()
-        for (a, b), out in zip(pairs, outs):
+        for a, b, out in calls:
             torch.bmm(a, b, out=out)
         synchronize(device)
         best = min(best, time.perf_counter() - start)

@@ -199,11 +199,11 @@ class _SplitInto(torch.autograd.Function):
 
 
 SPLIT_INTO_MIN_BYTES = 1024 * 1024
-"""On a CPU, packed hidden groups smaller than this are split into blocks by autograd's own `split` (its backward
-allocates the gradient afresh) rather than by `_SplitInto`, whose Python forward and backward cost ~50 µs a step: 6%
-of a G2 quick bucket step. From 1 to 4 MiB the two measured the same (±3%, G1-like buckets at one thread); the buffer
-is kept above, where a fresh allocation per step costs page faults. On a GPU (a caching allocator) autograd's split
-always. Both give the same gradients bit for bit (tests/test_optim_reference.py)."""
+"""Packed hidden groups smaller than this are split into blocks by autograd's own `split` (its backward allocates the
+gradient afresh) rather than by `_SplitInto`, whose Python forward and backward cost ~50 µs a step: 6% of a G2 quick
+bucket step on a CPU. From 1 to 4 MiB the two measured the same (±3%, G1-like buckets at one thread); the buffer is
+kept above, where a fresh allocation per step costs page faults on a CPU. Both give the same gradients bit for bit
+(tests/test_optim_reference.py)."""
 
 DIRECT_MIN_ELEMENTS = 128 * 128
 """Hidden matrices smaller than this keep autograd's product and copy: there the copy is cheaper than the Python
@@ -263,9 +263,8 @@ class StackedResidualNet:
 
     def reuse_grad_buffers(self) -> None:
         """From now on the gradient of each stacked hidden group is written into one buffer reused by every backward
-        (by `_BlockLinear`, or `_SplitInto` on a CPU from `SPLIT_INTO_MIN_BYTES`; smaller groups get autograd's fresh
-        tensor), so a gradient is valid only until the next backward through this model: the engine consumes it at
-        once."""
+        (by `_BlockLinear`, or `_SplitInto` from `SPLIT_INTO_MIN_BYTES`; smaller groups get autograd's fresh tensor),
+        so a gradient is valid only until the next backward through this model: the engine consumes it at once."""
         self.grad_buffers = {g: torch.empty_like(p, memory_format=torch.contiguous_format)
                              for g, p in self.params.items() if Group.of(g).stacked_over_blocks}
         self._grad_rows = {g: [b.narrow(0, s, n) for s, n in zip(self.layout.start, self._active)]
@@ -350,7 +349,7 @@ class StackedResidualNet:
         w = params[group]
         buf = None if self.grad_buffers is None else self.grad_buffers.get(group)
         if (buf is not None and w.requires_grad and torch.is_grad_enabled() and buf.shape == w.shape
-                and w.device.type == "cpu" and w.numel() * w.element_size() >= SPLIT_INTO_MIN_BYTES):
+                and w.numel() * w.element_size() >= SPLIT_INTO_MIN_BYTES):
             return _SplitInto.apply(w, buf, self._active)
         return w.split(self._active)
 

@@ -64,9 +64,10 @@ every run in one kernel. Tiling never changes a number (tests/test_optim_referen
 
 FLAT_MAX_BYTES: int | None = 256 * 1024
 """On a CPU, small groups of an element-local rule are updated together (`_Flat`), up to this many bytes of weights
-per `_Flat` (0 or None: never). Measured per AdamW step at one thread (G2 quick buckets: 0.27 → 0.11 ms at width 16,
-0.36 → 0.28 ms at width 64); a 600 KiB `_Flat` (G1 quick, width 64) was slower than its four groups (0.99 against
-0.54 ms): its per-element factors, masks and copies outgrow the cache."""
+per `_Flat` (0 or None: never). `python -m benchmarks.optimizer_step --quick --threads 1 --flat-bytes 0 262144
+1048576`, ms per AdamW step: G2 quick width 16 0.280 → 0.113, width 64 0.368 → 0.284; a 600 KiB `_Flat` (G1 quick
+width 64, 1 MiB cap) was slower than its four groups (1.318 against 0.604): its per-element factors, masks and
+copies outgrow the cache."""
 
 
 def _tiles(M: int, R: int, tile: int | None) -> list[tuple[slice, slice]]:

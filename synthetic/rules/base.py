@@ -69,7 +69,8 @@ class Rule:
     element_local: bool = False
     """Every element's update depends only on that element and its row's factors (no norms, no matrix products,
     state initialised element by element), so small groups of the rule can be updated as one concatenated group
-    with one element per row (`StackedOptimizer`, on a CPU), with the same numbers."""
+    with one element per row (`StackedOptimizer`, on a CPU), with the same numbers. `step` then receives that joined
+    group's key (an `optim._Flat`) as `name`. Inherited: a subclass whose `step` couples elements must set it False."""
 
     @property
     def bridge_name(self) -> str:
