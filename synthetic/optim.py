@@ -301,18 +301,19 @@ class StackedOptimizer:
         args = (keep_runs, dead_runs, lr_scale, by_rows, fused)
         for name, p in self.params.items():
             if name not in self._flat_members:
-                self._update(name, p.detach(), grads[name].detach(), *args)
+                self._update(get_rule(self.rules[name]), name, p.detach(), grads[name].detach(), *args)
         for fl in self.flats:
             torch._foreach_copy_(fl.p_views, fl.params)
             torch._foreach_copy_(fl.g_views, [grads[n].detach() for n in fl.members])
-            self._update(fl, fl.p, fl.g, *args)
+            self._update(get_rule(fl.rule), fl, fl.p, fl.g, *args)
             torch._foreach_copy_(fl.params, fl.p_views)
         for kernel, arg_lists in fused.items():
             compiled_multi(kernel)(arg_lists)
 
-    def _update(self, name, p: Tensor, g: Tensor, keep_runs: Tensor | None, dead_runs: Tensor | None,
+    def _update(self, spec, name, p: Tensor, g: Tensor, keep_runs: Tensor | None, dead_runs: Tensor | None,
                 lr_scale: Tensor | None, by_rows: dict[int, tuple], fused: dict[object, list[tuple]]) -> None:
-        """One group's update (or its fused kernel's arguments, collected in `fused`)."""
+        """One group's update by its rule `spec` (or its fused kernel's arguments, collected in `fused`); `name` is a
+        parameter group's name or a `_Flat`."""
         rows = self.row_index.get(name)
         keep, dead = keep_runs, dead_runs
         if rows is not None and keep is not None:
@@ -326,7 +327,6 @@ class StackedOptimizer:
             decay = None if decay is None else 1 - _col(lr) * _col(self.wd[name])
         if decay is not None and keep is not None:
             decay = torch.where(keep, decay, self.scalar(1.0))
-        spec = get_rule(self.rules[name] if isinstance(name, str) else name.rule)
         if self.cfg.fused and spec.has_fused:
             fused.setdefault(spec.fused_kernel, []).append(spec.fused_args(self, name, p, g, decay, dead, lr))
         else:
