@@ -25,6 +25,7 @@ import torch
 
 from benchmarks.gemm_floor import gemm_floor_s
 from benchmarks.grids import GridSpec, select_spec
+from benchmarks.kernel_paths import describe
 from benchmarks.hardware import Peak, device_name, peak_for, set_precision, synchronize, timed
 from benchmarks.plain_loop import parameter_count, train_plain
 from synthetic.config import RunConfig
@@ -282,6 +283,7 @@ def run(args: argparse.Namespace, log=print) -> dict:
                                  "--tf32 says" if args.tf32 else None,
         "peak": asdict(peak), "quick": args.quick,
         "compile": "fused update (OptimConfig.fused, torch.compile)" if compile_step else "off",
+        "cpu": describe() if device.type == "cpu" else None,
         "load_avg_start": os.getloadavg() if hasattr(os, "getloadavg") else None,
         "engine_version": ENGINE_VERSION, "command": command_line(),
     }

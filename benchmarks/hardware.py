@@ -37,9 +37,9 @@ UNKNOWN = Peak("unknown", None, None)
 def device_name(device: torch.device) -> str:
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
-    import platform
+    from benchmarks.kernel_paths import describe_line
 
-    return f"CPU {platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads"
+    return describe_line()
 
 
 def peak_for(device: torch.device, override_tflops: float | None) -> Peak:

@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from synthetic.config import RunConfig
+from synthetic.cpu_cache import runs_per_chunk
 from synthetic.device import resolve_device
 from synthetic.errors import ConfigError
 from synthetic.measure import Measurer
@@ -128,12 +129,31 @@ def train_bucket(runs: Sequence[RunConfig], device: str | torch.device = "cpu", 
     order = sorted(range(len(runs)), key=lambda i: -runs[i].model.depth)  # deepest first (BlockLayout), stable
     if data_source is not None and order != list(range(len(runs))):
         raise ConfigError("a bucket given its own data source must list its runs deepest first")
+    ordered = [runs[i] for i in order]
     with full_precision(), torch.random.fork_rng(devices=[]):
-        results = _train([runs[i] for i in order], dev, data_source)
+        results = [res for chunk in (cpu_chunks(ordered, dev) if data_source is None else [ordered])
+                   for res in _train(chunk, dev, data_source)]
     out: list[RunResult] = [None] * len(runs)  # type: ignore[list-item]
     for i, res in zip(order, results):
         out[i] = res
     return out
+
+
+CPU_CHUNKS = True
+"""On a CPU, train a bucket in chunks of `synthetic.cpu_cache.runs_per_chunk` consecutive runs (the same numbers; False,
+and any GPU: the whole bucket at once)."""
+
+
+def cpu_chunks(runs: list[RunConfig], dev: torch.device) -> list[list[RunConfig]]:
+    """The consecutive chunks a bucket trains in on this device (one chunk off a CPU, or where the L2 size is
+    unknown): each chunk's [runs, batch, width] activations fit the core's L2 cache (synthetic.cpu_cache)."""
+    if dev.type != "cpu" or not CPU_CHUNKS:
+        return [runs]
+    m = runs[0].model
+    size = runs_per_chunk(runs[0].batch_size, max(m.width, m.hidden_width), DTYPES[runs[0].dtype].itemsize)
+    if size is None or size >= len(runs):
+        return [runs]
+    return [runs[i:i + size] for i in range(0, len(runs), size)]
 
 
 class _RunSlice:

@@ -215,6 +215,15 @@ build's BLAS rounds both products identically (tests/test_models.py checks it), 
 keeps autograd's product and the copy (a run's numbers do not depend on the path)."""
 
 
+CPU_DROP_FINISHED_RUNS = True
+"""On a CPU, a ragged bucket's forward splits the runs that have reached their depth off the residual stream and
+joins them again before the output map, so each block's norm, residual sum and their gradients touch only the runs
+still active (G2 at width 512, depths 2–16: 30 run-blocks instead of 64), and no block pads its branch with zeros.
+Every run sees the same operations on the same values as on the padded path a GPU takes, which keeps a step's
+operation count independent of the bucket's depths (tests/test_engine_ops.py); tests/test_bucket_independence.py
+checks that both paths give the same records bit for bit."""
+
+
 class _BlockLinear(torch.autograd.Function):
     """z = u W_lᵀ (+ b) for block l of a packed hidden group: rows [start, start + n) of the leaf `w_all`. The
     backward writes dL/dW_l = gzᵀ u into `grad_rows` (those rows of the group's gradient buffer) and returns no
@@ -373,12 +382,23 @@ class StackedResidualNet:
         bs = [self._layers(params, f"hidden_bias.{i}") for i in range(1, cfg.k + 1)] if cfg.bias else None
         starts = self.layout.start
         alphas = self._alpha_blocks
+        segments = self.device.type == "cpu" and CPU_DROP_FINISHED_RUNS
+        finished: list[Tensor] = []  # h of the runs whose last block is behind, latest first once reversed
         for l, n in enumerate(self._active):
-            # block l updates the prefix of n runs still active; the rest of h passes through unchanged (a zero pad
-            # rather than a branch on n, so a step's operations do not depend on which depths the bucket holds). The
-            # norm runs on all of h and is narrowed after: narrowing h first would change the order in which autograd
-            # sums h's three gradient contributions (residual, and two inside the norm), and with it the last bits
-            u = self.norm(h).narrow(0, 0, n)
+            if segments:
+                # the runs n … still in h finished before block l: their h is final; block l and later act on the
+                # prefix alone, which is then all of h (the same operations, on the same values, as below)
+                if n < h.shape[0]:
+                    h, done = h.split([n, h.shape[0] - n])
+                    finished.append(done)
+                u = self.norm(h)
+            else:
+                # block l updates the prefix of n runs still active; the rest of h passes through unchanged (a zero
+                # pad rather than a branch on n, so a step's operations do not depend on which depths the bucket
+                # holds). The norm runs on all of h and is narrowed after: narrowing h first would change the order
+                # in which autograd sums h's three gradient contributions (residual, and two inside the norm), and
+                # with it the last bits
+                u = self.norm(h).narrow(0, 0, n)
             for i in range(cfg.k):
                 b = bs[i][l] if bs is not None else None
                 if direct:
@@ -389,9 +409,16 @@ class StackedResidualNet:
                 if cap is not None:
                     cap.add(f"hidden.{i + 1}", u, z, o)
                 u = o
-            h = h + F.pad(alphas[l] * u, (0, 0, 0, 0, 0, self.M - n))
-            if cap is not None:
-                cap.features.append(h)
+            if segments:
+                h = h + alphas[l] * u
+                if cap is not None:
+                    cap.features.append(torch.cat([h] + finished[::-1]) if finished else h)
+            else:
+                h = h + F.pad(alphas[l] * u, (0, 0, 0, 0, 0, self.M - n))
+                if cap is not None:
+                    cap.features.append(h)
+        if finished:
+            h = torch.cat([h] + finished[::-1])
         u = self.final_norm(h)
         z = _linear(u, params["output"], None)
         out = self.alpha["output"] * z

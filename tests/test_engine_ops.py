@@ -1,7 +1,8 @@
 """The engine's step launches the same kernels whatever the bucket holds: the number of (non-view) aten operations per
 training step does not depend on how many runs a bucket has nor on how many different depths they have (ragged depth,
 synthetic.models.BlockLayout), only on the largest depth. Counted with a TorchDispatchMode on the code path a GPU
-takes (no CPU tiling of the element-wise update); no timing. Runs share one seed so the data source (one generator
+takes (`gpu_code_path`: no CPU tiling of the element-wise update, no CPU chunks, finished runs padded rather than
+split off); no timing. Runs share one seed so the data source (one generator
 per distinct seed) draws the same batches whatever the bucket size."""
 
 from __future__ import annotations
@@ -10,9 +11,12 @@ from collections import Counter
 from dataclasses import replace
 
 import pytest
+import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 from theory.bridge import BaseHP
 
+import synthetic.engine
+import synthetic.models
 import synthetic.optim
 from synthetic.config import ModelConfig, OptimConfig, RunConfig
 from synthetic.engine import train_bucket
@@ -29,6 +33,13 @@ class KernelCount(TorchDispatchMode):
         if not func.is_view:
             self.ops[str(func.overloadpacket)] += 1
         return func(*args, **(kwargs or {}))
+
+
+def gpu_code_path(monkeypatch) -> None:
+    """Turn off every CPU-only choice of the engine: what a GPU runs, on this CPU."""
+    monkeypatch.setattr(synthetic.optim, "CPU_TILE_BYTES", None)
+    monkeypatch.setattr(synthetic.engine, "CPU_CHUNKS", False)
+    monkeypatch.setattr(synthetic.models, "CPU_DROP_FINISHED_RUNS", False)
 
 
 def bucket(depths, steps: int, opt: str, width: int = 16) -> list[RunConfig]:
@@ -53,7 +64,7 @@ def ops_per_step(depths, opt: str, width: int = 16) -> Counter:
                                         ("lion", 16), ("adamw", 128)])
 def test_ops_per_step_do_not_depend_on_runs_or_depths(opt, width, monkeypatch):
     """Width 128 takes the direct hidden-weight gradient path (models.DIRECT_MIN_ELEMENTS), width 16 autograd's."""
-    monkeypatch.setattr(synthetic.optim, "CPU_TILE_BYTES", None)
+    gpu_code_path(monkeypatch)
     one = ops_per_step((4,), opt, width)
     assert sum(one.values()) > 50   # a real step was counted
     for depths in ((4, 4), (4,) * 8, (4, 2, 1), (4, 3, 2, 1, 1, 1)):
@@ -62,13 +73,18 @@ def test_ops_per_step_do_not_depend_on_runs_or_depths(opt, width, monkeypatch):
 
 
 @pytest.mark.parametrize("opt", ["adamw", "muon_kimi_adamw", "sophia"])
-def test_gpu_code_path_trains_like_the_cpu_tiling(opt, monkeypatch):
-    """The engine without CPU tiling (what a GPU runs) gives the tiled CPU engine's records bit for bit."""
-    runs = [replace(r, measurements=("loss", "w_rms", "dw_rms"), measure_at=(0, 5))
-            for r in bucket((4, 2, 1), 5, opt)]
+@pytest.mark.parametrize("norm, dtype", [("none", "float32"), ("rms", "float64")])
+def test_gpu_code_path_trains_like_the_cpu_choices(opt, norm, dtype, monkeypatch):
+    """The engine's CPU choices (tiled update, buckets in L2-sized chunks, finished runs split off the residual stream)
+    give the records of the code path a GPU takes bit for bit, features and updates included, on a ragged bucket."""
+    runs = [replace(r, model=replace(r.model, norm=norm), dtype=dtype, measure_at=(0, 5),
+                    measurements=("loss", "w_rms", "dw_rms", "h_rms", "dh_rms"))
+            for r in bucket((4, 2, 2, 1), 5, opt)]
     monkeypatch.setattr(synthetic.optim, "CPU_TILE_BYTES", 64)   # many tiles
-    tiled = train_bucket(runs)
-    monkeypatch.setattr(synthetic.optim, "CPU_TILE_BYTES", None)
+    monkeypatch.setattr(synthetic.engine, "runs_per_chunk", lambda *a, **k: 3)   # chunks of 3 and 1 runs
+    assert [len(c) for c in synthetic.engine.cpu_chunks(runs, torch.device("cpu"))] == [3, 1]
+    cpu = train_bucket(runs)
+    gpu_code_path(monkeypatch)
     whole = train_bucket(runs)
-    for a, b in zip(tiled, whole):
-        assert [r.value for r in a.records] == [r.value for r in b.records]
+    for a, b in zip(cpu, whole):
+        assert a.records and [r.value for r in a.records] == [r.value for r in b.records]

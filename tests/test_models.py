@@ -44,6 +44,7 @@ def test_packed_init_is_each_runs_own_draw():
                            alone.unpacked(alone.params, "hidden.1"))
 
 
+@pytest.mark.golden
 @pytest.mark.parametrize("dtype", DIRECT_WEIGHT_GRAD_DTYPES)
 @pytest.mark.parametrize("M, B, o, i", [(32, 128, 256, 256), (8, 32, 64, 64), (3, 16, 32, 16), (5, 128, 128, 32),
                                         (1, 128, 64, 64), (4, 17, 33, 65), (2, 128, 512, 512)])

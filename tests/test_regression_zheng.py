@@ -2,7 +2,8 @@
 
 All Zheng figures run once per test session (`figures.zheng_golden.smoke_run`, fresh temporary cache); each test
 asserts measured numbers against the paper's expectation (flat = fitted log-log slope near 0, levels near their
-closed form), and the golden file pins every exponent (regenerate: `python -m figures.zheng_golden --update`).
+closed form), and the golden file pins every exponent whose spread across CPU kernel paths allows it (regenerate:
+`python -m figures.golden --set zheng --update`). CI runs this file on every kernel path (.ci/run).
 """
 
 import math
@@ -11,9 +12,11 @@ import pytest
 
 from synthetic.version import ENGINE_VERSION
 
-from figures import zheng_golden
+from figures import golden, zheng_golden
 from figures.registry import COORD_IDS, ZHENG_IDS
 from figures.zheng_claims import e1_expected
+
+pytestmark = pytest.mark.golden
 
 FLAT_L = 0.05
 """|slope| of a Fig. 3/4 ratio vs depth L allowed at smoke scale (L ∈ {2..16}); the measured ones are ≤ 0.02."""
@@ -145,16 +148,9 @@ def test_fig1_mup_flat_in_width_sp_grows(smoke):
 
 
 def test_golden_exponents_unchanged(smoke):
-    current = zheng_golden.exponents(smoke)
-    problems = zheng_golden.compare(current, zheng_golden.load_golden())
+    current = zheng_golden.current_values(smoke)
+    problems = golden.compare(current, golden.load(zheng_golden.GOLDEN_PATH))
     assert not problems, "\n".join(problems)
-
-
-def test_golden_compare_names_the_moved_exponent():
-    golden = {"a.slope": {"value": 0.0, "tol": 0.02}, "b.slope": {"value": 0.5, "tol": 0.02}}
-    current = {"a.slope": {"value": 0.01, "tol": 0.02}, "b.slope": {"value": 0.9, "tol": 0.02}}
-    (msg,) = zheng_golden.compare(current, golden)
-    assert "b.slope" in msg and "+0.5000" in msg and "+0.9000" in msg
 
 
 def test_init_fit_intercept_is_the_input_feature_under_the_k2_rule(smoke):

@@ -1,0 +1,54 @@
+"""How many runs of a bucket train together on a CPU: as many as keep the activations of one op in the core's L2 cache.
+
+A stacked bucket processes every run breadth-first, one block at a time, so each activation tensor is [M, B, n]; a
+plain one-model loop goes depth-first through one run, whose [B, n] activations stay in cache from one op to the
+next. Once M·B·n outgrows the L2 cache, every op of the stacked step streams from L3 or memory and the engine falls
+behind the plain loop (G1 at width 512, 32 runs, AMD EPYC with 1 MiB L2, process CPU seconds for 5 steps: 17.4–20.5
+in one bucket, 11.8–13.4 in chunks of 4, 12.0–12.2 one run at a time; BENCHMARKS.md). So on a CPU
+`synthetic.engine.train_bucket` trains a bucket in chunks of `runs_per_chunk` consecutive runs. A run's numbers do not depend on its bucket companions
+(tests/test_bucket_independence.py), so chunking changes no number; the chunk size follows from the L2 size the
+machine reports, and a given machine always takes the same chunks.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from pathlib import Path
+
+_UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30}
+
+
+@lru_cache(maxsize=1)
+def cache_sizes() -> dict[str, int]:
+    """Per-core data cache sizes in bytes as Linux reports them for cpu0 ({"L1d": …, "L2": …, "L3": …}); {} where the
+    OS does not say."""
+    out: dict[str, int] = {}
+    root = Path("/sys/devices/system/cpu/cpu0/cache")
+    for index in sorted(root.glob("index*")) if root.exists() else []:
+        try:
+            level = (index / "level").read_text().strip()
+            kind = (index / "type").read_text().strip()
+            size = (index / "size").read_text().strip()
+        except OSError:
+            continue
+        m = re.fullmatch(r"(\d+)([KMG]?)", size)
+        if kind != "Instruction" and m:
+            out[f"L{level}" + ("d" if kind == "Data" else "")] = int(m[1]) * _UNITS[m[2]]
+    return out
+
+
+L2_SHARE = 4
+"""One activation tensor may take this fraction 1/L2_SHARE of the L2 cache: a matmul and its gradients touch about
+four activation-sized tensors at once (input, output and the gradient of each). On the AMD EPYC above, G1 at widths
+64–256 measured the same within noise (±10%) from chunks this size up to the whole bucket, and width 512 fastest at
+one run per chunk, which is what a quarter of 1 MiB gives."""
+
+
+def runs_per_chunk(batch: int, width: int, itemsize: int, l2_bytes: int | None = None) -> int | None:
+    """The most runs whose [runs, batch, width] activation fits 1/L2_SHARE of the L2 cache (at least 1); None when the
+    L2 size is unknown (then a bucket trains whole)."""
+    l2 = cache_sizes().get("L2") if l2_bytes is None else l2_bytes
+    if not l2:
+        return None
+    return max(1, l2 // (L2_SHARE * batch * width * itemsize))
