@@ -508,11 +508,11 @@ def rows(root: Path, rerun_root: Path | None = None) -> Iterator[tuple[str, ...]
     for fig_id, claims_of in CLAIMS.items():
         first_summary, rerun_summary = load(root, fig_id), load(rerun_root, fig_id)
         first, rerun = _claims(first_summary, fig_id), _claims(rerun_summary, fig_id)
-        if isinstance(rerun, list) and not comparable(first_summary, rerun_summary):
-            rerun = "rerun not comparable (other scale, or shared seeds)"
         if not isinstance(first, list):
             yield (f"{fig_id}", "", first or "not run", "", "", "", "")
             continue
+        if isinstance(rerun, list) and not comparable(first_summary, rerun_summary):
+            rerun = "rerun not comparable (other scale, or shared seeds)"
         scale = str(first_summary.get("scale", ""))
         stale = [v for v in {engine_of(first_summary), *([engine_of(rerun_summary)] if isinstance(rerun, list) else [])}
                  if v != ENGINE_VERSION]

@@ -254,3 +254,12 @@ def test_a_missing_base_shape_is_a_row_not_a_malformed_summary(tmp_path):
     _write(tmp_path, "depth-k", s)
     row = _line(markdown(tmp_path), "| depth-k")
     assert "k≥2 rule: base shape not run" in row and row.endswith("| undecided |")
+
+
+def test_a_rerun_of_a_figure_the_first_folder_lacks_is_a_not_run_row(tmp_path):
+    """The rerun folder may hold a figure the first folder does not (issue 23, item 8: an AttributeError before)."""
+    first, rerun = tmp_path / "first", tmp_path / "rerun"
+    _write(first, "3", _fig3())
+    _write(rerun, "e1", _e1(0.01))
+    table = markdown(first, rerun)
+    assert "| e1 |  | not run |" in table and _line(table, "| Fig. 3").endswith("| smoke | yes |")
