@@ -137,6 +137,8 @@ def failures(current: dict[str, dict], golden_doc: dict) -> dict[str, list[str]]
             problems.append(f"diverged at {c['diverged_at']}, golden {g['diverged_at']}")
         if set(c["values"]) != set(g["values"]):
             problems.append(f"other records than golden ({len(c['values'])} vs {len(g['values'])})")
+        elif list(c["values"]) != list(g["values"]):
+            problems.append("the same records in another order")
         else:
             scales = _scales(g["values"])
             for key, old in g["values"].items():

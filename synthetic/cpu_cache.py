@@ -1,10 +1,10 @@
-"""How many runs of a bucket train together on a CPU: as many as keep the activations of one op in the core's L2 cache.
+"""How many runs of a bucket train together on a CPU: as many as keep one activation tensor in the core's L2 cache.
 
 A stacked bucket processes every run breadth-first, one block at a time, so each activation tensor is [M, B, n]; a
 plain one-model loop goes depth-first through one run, whose [B, n] activations stay in cache from one op to the
 next. Once M·B·n outgrows the L2 cache, every op of the stacked step streams from L3 or memory and the engine falls
 behind the plain loop (G1 at width 512, 32 runs, AMD EPYC with 1 MiB L2, process CPU seconds for 5 steps: 17.4–20.5
-in one bucket, 11.8–13.4 in chunks of 4, 12.0–12.2 one run at a time; BENCHMARKS.md). So on a CPU
+in one bucket, 11.8–13.4 in chunks of 4, 12.0–12.2 one run at a time). So on a CPU
 `synthetic.engine.train_bucket` trains a bucket in chunks of `runs_per_chunk` consecutive runs. A run's numbers do not depend on its bucket companions
 (tests/test_bucket_independence.py), so chunking changes no number; the chunk size follows from the L2 size the
 machine reports, and a given machine always takes the same chunks.
@@ -38,11 +38,12 @@ def cache_sizes() -> dict[str, int]:
     return out
 
 
-L2_SHARE = 4
-"""One activation tensor may take this fraction 1/L2_SHARE of the L2 cache: a matmul and its gradients touch about
-four activation-sized tensors at once (input, output and the gradient of each). On the AMD EPYC above, G1 at widths
-64–256 measured the same within noise (±10%) from chunks this size up to the whole bucket, and width 512 fastest at
-one run per chunk, which is what a quarter of 1 MiB gives."""
+L2_SHARE = 1
+"""One activation tensor may take 1/L2_SHARE of the L2 cache. Measured on the AMD EPYC above (one thread, commands in
+BENCHMARKS.md): with a quarter of L2, G1 at width 512 ran fastest (one run per chunk, 12.0 s against 13.5 s in chunks
+of 4), but G2's ragged buckets of 4 runs, cut into single runs at width 512 and pairs at 256, fell to 0.99× and 0.97×
+of the plain loop, against 1.04× and 1.07× whole; G1 at widths 64–256 measured the same within noise (±10%) for any
+chunk from a quarter of L2 up to the whole bucket."""
 
 
 def runs_per_chunk(batch: int, width: int, itemsize: int, l2_bytes: int | None = None) -> int | None:

@@ -11,7 +11,7 @@ touches another run. `step()` does no host synchronisation.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Sequence
+from typing import Literal, Sequence
 
 import torch
 from torch import Tensor
@@ -53,13 +53,25 @@ def _per_run(values: Sequence[float], like: Tensor) -> Tensor:
     return t.view(-1, *([1] * (like.ndim - 1)))
 
 
-CPU_TILE_BYTES: int | None = 1024 * 1024
+CPU_TILE_BYTES: int | None | Literal["measured"] = "measured"
 """On a CPU the element-wise update runs tile by tile (this many bytes per tensor), so the ~10 passes of one update
-over p, g, state and scratch stay in cache and each tensor streams from memory once. 1 MiB: one AdamW step on
-[32, 8, 256, 256] took 44.6 ms with 256 KiB tiles, 36.6 ms with 1 MiB, 35.9 ms with 2 MiB, 56 ms with 16 MiB and 97 ms
-untiled on this 2-core EPYC (1 MiB L2 per core, 32 MiB L3); smaller tiles cost more Python per tile than they save.
-Elsewhere (and on a CPU when set to None: the GPU code path, tests/test_engine_ops.py) one tile is the whole group,
-every run in one kernel. Tiling never changes a number (tests/test_optim_reference.py)."""
+over p, g, state and scratch stay in cache and each tensor streams from memory once. "measured": the fastest of a few
+sizes on this CPU, measured once per process by `synthetic.cpu_tiles.tile_bytes` when a group is larger than the
+smallest of them (1 MiB on the AMD EPYC this was built on: one AdamW step on [32, 8, 256, 256] took 44.6 ms with
+256 KiB tiles, 36.6 ms with 1 MiB, 35.9 ms with 2 MiB, 56 ms with 16 MiB and 97 ms untiled). Elsewhere (and on a CPU
+when set to None: the GPU code path, tests/test_engine_ops.py) one tile is the whole group, every run in one kernel.
+Tiling never changes a number (tests/test_optim_reference.py)."""
+
+
+def cpu_tile_bytes(group_bytes: int) -> int | None:
+    """The tile size for a CPU group of `group_bytes` per tensor (None: untiled); measures only when it matters."""
+    if CPU_TILE_BYTES != "measured":
+        return CPU_TILE_BYTES
+    from synthetic import cpu_tiles
+
+    if group_bytes <= min(cpu_tiles.CANDIDATES):
+        return min(cpu_tiles.CANDIDATES)
+    return cpu_tiles.tile_bytes()
 
 
 FLAT_MAX_BYTES: int | None = 256 * 1024
@@ -176,8 +188,8 @@ class StackedOptimizer:
                     raise ConfigError(f"group {name!r} (rule {rule!r}) needs an epsilon from the bridge")
                 self.eps[name] = _per_run(eps, p)
             self.state[name] = spec.init_state(p.detach(), cfg)
-            tile = (CPU_TILE_BYTES // p.element_size()
-                    if p.device.type == "cpu" and CPU_TILE_BYTES is not None and not fused else None)
+            tile_bytes = cpu_tile_bytes(p.numel() * p.element_size()) if p.device.type == "cpu" and not fused else None
+            tile = None if tile_bytes is None else tile_bytes // p.element_size()
             elementwise = self.state[name] if spec.elementwise else {}
             self.groups[name] = _Group(p, elementwise, tile)
             grp = self.groups[name]
@@ -201,7 +213,7 @@ class StackedOptimizer:
         are exactly those of its own group). The members' state becomes views of the `_Flat`'s."""
         if CPU_TILE_BYTES is None or not FLAT_MAX_BYTES or self.cfg.fused:
             return []
-        limit = min(FLAT_MAX_BYTES, CPU_TILE_BYTES)
+        limit = FLAT_MAX_BYTES if CPU_TILE_BYTES == "measured" else min(FLAT_MAX_BYTES, CPU_TILE_BYTES)
         bins: dict[tuple[str, bool], list[list[str]]] = {}
         for name, p in self.params.items():  # first fit, in group order
             nbytes = p.numel() * p.element_size()

@@ -127,3 +127,24 @@ def test_plain_subsample_extrapolates_by_parameters():
     assert plain_scale(bucket, [0]) == sum(per_run) / per_run[0]
     assert plain_scale(bucket, [0, 2]) == sum(per_run) / (per_run[0] + per_run[2])
     assert plain_scale(bucket, [0, 1, 2]) == 1.0
+
+
+def test_report_names_the_cpu_and_its_kernel_path(quick_run):
+    proc, report = quick_run
+    assert report["cpu"]["kernel_path"] in ("native", "avx2", "default", "custom")
+    assert report["cpu"]["aten_isa"] and report["cpu"]["cpu"]
+    assert f"kernel path {report['cpu']['kernel_path']}: ATen {report['cpu']['aten_isa']}" in proc.stdout
+
+
+def test_chunk_sizes_runs_every_chunk_size_and_restores_nothing_it_should_not(monkeypatch, capsys):
+    import synthetic.engine as engine
+    from benchmarks import chunk_sizes
+
+    monkeypatch.setattr(engine, "CPU_CHUNKS", True)   # main turns the engine's own chunking off; undone after
+    assert chunk_sizes.main(["--grid", "G2", "--width", "16", "--steps", "2", "--chunks", "4", "1",
+                             "--repeats", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "G2 width 16: 4 runs" in out
+    for k in (4, 1):
+        (line,) = [s for s in out.splitlines() if s.startswith(f"chunks of {k:>3}")]
+        assert len(re.findall(r"\d+\.\d{3}", line)) == 3   # best, then each of the 2 repeats

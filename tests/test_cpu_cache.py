@@ -13,12 +13,12 @@ MIB = 2**20
 
 
 def test_runs_per_chunk_keeps_one_activation_within_its_share_of_l2():
-    assert L2_SHARE == 4
-    # 1 MiB L2, batch 128, float32: a run's activation is 128·n·4 bytes; a quarter of 1 MiB holds 512 / n runs of it
-    assert [runs_per_chunk(128, n, 4, l2_bytes=MIB) for n in (64, 128, 256, 512, 1024)] == [8, 4, 2, 1, 1]
-    assert runs_per_chunk(128, 256, 8, l2_bytes=MIB) == 1          # float64 halves it
-    assert runs_per_chunk(128, 256, 4, l2_bytes=2 * MIB) == 4      # a 2 MiB L2 doubles it
-    assert runs_per_chunk(8, 16, 4, l2_bytes=MIB) == 512
+    assert L2_SHARE == 1
+    # 1 MiB L2, batch 128, float32: a run's activation is 128·n·4 bytes; 1 MiB holds 2048 / n runs of it
+    assert [runs_per_chunk(128, n, 4, l2_bytes=MIB) for n in (64, 128, 256, 512, 1024, 4096)] == [32, 16, 8, 4, 2, 1]
+    assert runs_per_chunk(128, 256, 8, l2_bytes=MIB) == 4          # float64 halves it
+    assert runs_per_chunk(128, 256, 4, l2_bytes=2 * MIB) == 16     # a 2 MiB L2 doubles it
+    assert runs_per_chunk(8, 16, 4, l2_bytes=MIB) == 2048
     assert runs_per_chunk(128, 256, 4, l2_bytes=0) is None         # unknown L2: the bucket trains whole
 
 

@@ -111,6 +111,8 @@ def test_the_tolerance_scales_with_round_off_steps_and_the_quantity():
         assert key in msg
     (msg,) = engine_golden.failures({"r": {**run, "diverged_at": 3}}, doc)["r"]
     assert "diverged at 3" in msg
+    (msg,) = engine_golden.failures({"r": {**run, "values": dict(reversed(inside.items()))}}, doc)["r"]
+    assert "another order" in msg
 
 
 def test_the_run_key_depends_on_the_engine_version(monkeypatch):
