@@ -220,8 +220,8 @@ CPU_DROP_FINISHED_RUNS = True
 joins them again before the output map, so each block's norm, residual sum and their gradients touch only the runs
 still active (G2 at width 512, depths 2–16: 30 run-blocks instead of 64), and no block pads its branch with zeros.
 Every run sees the same operations on the same values as on the padded path a GPU takes, which keeps a step's
-operation count independent of the bucket's depths (tests/test_engine_ops.py); tests/test_bucket_independence.py
-checks that both paths give the same records bit for bit."""
+operation count independent of the bucket's depths; tests/test_engine_ops.py counts those operations and checks that
+both paths give the same records bit for bit."""
 
 
 class _BlockLinear(torch.autograd.Function):
