@@ -5,6 +5,7 @@
     python paper_repro.py --figure 3 [--scale smoke|default|paper] [--device auto|cpu|cuda] [--force]
     python paper_repro.py --figure all
     python paper_repro.py --figure 3 --seed-offset 1000   # the same figure on fresh seeds (new runs, new cache entries)
+    python paper_repro.py --figure 1 --until-decided      # more seeds while a claim is undecided (figures.claims.LOOKS)
     python paper_repro.py --readme [--render]            # regenerate everything the README shows (figures.regenerate)
 
 Bad input prints one line on stderr and exits with status 2.
@@ -33,6 +34,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="recompute runs even when cached")
     p.add_argument("--seed-offset", type=int, default=0, metavar="N",
                    help="shift every run's seed by N (a fresh-seed rerun); default 0")
+    p.add_argument("--until-decided", action="store_true",
+                   help="with --figure: rerun with twice the seeds while one of the figure's claims is undecided "
+                        "(the sequential schedule of figures.claims.LOOKS)")
     p.add_argument("--render", action="store_true",
                    help="with --readme: only render README.md from the committed summaries (no training)")
     p.add_argument("--data", default="standin", choices=["standin", "cifar10"],
@@ -73,7 +77,7 @@ def _tables(table: str, out: Path) -> int:
 
 
 def _figures(args: argparse.Namespace, out: Path) -> int:
-    from figures.registry import figure_ids, run_figure
+    from figures.registry import figure_ids, run_figure, run_until_decided
 
     known = figure_ids()
     ids = list(known) if args.figure == "all" else [args.figure]
@@ -91,10 +95,25 @@ def _figures(args: argparse.Namespace, out: Path) -> int:
 
     ray = ray_options(args)
     for fid in ids:
-        run_figure(fid, scale=args.scale, device=args.device, force=args.force, seed_offset=args.seed_offset,
-                   out_dir=out / "figures", data=args.data, data_dir=args.data_dir, executor=args.executor, ray=ray,
-                   max_bucket=args.max_bucket)
+        options = dict(scale=args.scale, device=args.device, force=args.force, seed_offset=args.seed_offset,
+                       out_dir=out / "figures", data=args.data, data_dir=args.data_dir, executor=args.executor, ray=ray,
+                       max_bucket=args.max_bucket)
+        if args.until_decided:
+            _, look = run_until_decided(fid, **options)
+            print(f"figure {fid}: decided at look {look}" if look == 1 or _decided(out, fid)
+                  else f"figure {fid}: claims still undecided at the last look ({look})")
+        else:
+            run_figure(fid, **options)
     return 0
+
+
+def _decided(out: Path, fid: str) -> bool:
+    import json
+
+    from figures.claims import claims_undecided
+
+    summary = json.loads((out / "figures" / fid / f"summary_{fid}.json").read_text())
+    return not claims_undecided(summary.get("claims", []))
 
 
 def check_writable_dir(path: Path) -> None:
@@ -112,7 +131,8 @@ def _readme(args: argparse.Namespace) -> int:
     ignored = [flag for flag, on in (("--scale", args.scale != "default"), ("--force", args.force),
                                      ("--seed-offset", args.seed_offset != 0), ("--executor", args.executor != "local"),
                                      ("--data", args.data != "standin"), ("--data-dir", args.data_dir is not None),
-                                     ("--max-bucket", args.max_bucket is not None))
+                                     ("--max-bucket", args.max_bucket is not None),
+                                     ("--until-decided", args.until_decided))
                if on]
     if ignored:
         raise UsageError(f"--readme regenerates the README's fixed setting; {', '.join(ignored)} cannot go with it")
@@ -132,6 +152,8 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
         if args.render and not args.readme:
             raise UsageError("--render goes with --readme")
+        if args.until_decided and args.figure is None:
+            raise UsageError("--until-decided goes with --figure")
         if args.readme:
             return _readme(args)
         out = Path(args.out if args.out is not None else "results")

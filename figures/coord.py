@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from figures.zheng_verdicts import coord_claims
 from figures.plotting import (PARAM_COLORS, PARAM_LABELS, line_with_band, log2_axis, new_figure, note, plain_log_y,
                               seq_colors, share_ylim)
 from figures.catalogue import COORD_OPTIMIZERS
@@ -183,6 +184,7 @@ def plot(ctx: FigureContext, results: list) -> FigureOutput:
 
 SPECS = {
     f"coord-{o}": FigureSpec(f"coord-{o}", f"coordinate check, {o}: ‖h_L‖_R and ‖Δh_L‖_R vs width and depth, "
-                                           f"SP vs μP k=1 vs μP k≥2", build, plot)
+                                           f"SP vs μP k=1 vs μP k≥2", build, plot,
+                             claims=coord_claims(o))
     for o in COORD_OPTIMIZERS
 }

@@ -37,12 +37,13 @@ def exponents(wd1: dict, wd2: dict, wd3: dict) -> dict[str, float]:
         for k, f in fits.items():
             if isinstance(f, wd.Fit) and not k.startswith("predicted"):
                 out[f"wd3.{rule}.{k}"] = f.slope
+        out[f"wd3.{rule}.error_joint"], out[f"wd3.{rule}.error_half"] = fits["error_joint"], fits["error_half"]
     out["wd3.p_family"] = wd3["p_family"]
     return out
 
 
 def analyses(cache: Path | None) -> tuple[dict, dict, dict]:
-    """wd1, wd2, wd3 analysed at smoke scale (wd3's runs from the law fitted on wd1 and wd2), trained at one thread."""
+    """wd1, wd2, wd3 analysed at smoke scale (wd3 against the law fitted on wd1 and wd2), trained at one thread."""
     saved = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
@@ -52,7 +53,7 @@ def analyses(cache: Path | None) -> tuple[dict, dict, dict]:
         wd1 = wd.analyze_wd1(train(wd.wd1_runs(SCALE)), SCALE)
         wd2 = wd.analyze_wd2(train(wd.wd2_runs(SCALE)))
         law = wd.fitted_law(wd1, wd2)
-        wd3 = wd.analyze_wd3(train(wd.wd3_runs(SCALE, law.alpha.slope, law)), law, SCALE)
+        wd3 = wd.analyze_wd3(train(wd.wd3_runs(SCALE)), law, SCALE)
     finally:
         torch.set_num_threads(saved)
     return wd1, wd2, wd3

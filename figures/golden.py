@@ -35,8 +35,6 @@ LEAVE_OUT_ABOVE = 0.25
 0.25 or more (a factor r^(1/4) per width doubling), so a tolerance wider than that would catch nothing."""
 REPORTED_ELSEWHERE: dict[str, tuple[float, str]] = {
     "coord-soap.sp.dh_rms.width": (3.295, "Intel Xeon (AVX512, MKL), native path: issue 22"),
-    "wd3.joint_invariant.sigma1_W_up": (-0.0250, "Intel Xeon, MKL_ENABLE_INSTRUCTIONS=AVX2 ATEN_CPU_CAPABILITY=avx2: "
-                                                 "issue 22"),
 }
 """Values measured by a teammate on another CPU at the golden's engine version, counted in the spread."""
 

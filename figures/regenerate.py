@@ -39,8 +39,13 @@ EXAMPLES = GALLERY / "examples"
 README = ROOT / "README.md"
 RERUN_SEED_OFFSET = 1000
 NO_RERUN = frozenset({"wd4"})
-"""Figures not rerun on fresh seeds: wd4 (its runs are the longest of the catalogue; its intervals are the seed
-bootstrap's)."""
+"""Figures not rerun on fresh seeds: wd4 (its runs are the longest of the catalogue)."""
+KERNEL_PATH = "avx2"
+KERNEL_CHECK = ("wd1", "wd2", "wd3")
+"""Figures rerun on their first seeds under a second CPU kernel path (benchmarks.kernel_paths: MKL's and ATen's AVX2
+code on this CPU), in a cache of their own: their steady states are chaotic, a last-bit change acts like a new seed,
+so a verdict that holds only on one CPU shows up as borderline. (The η-sweep figures are chaotic too; the 2-hour
+budget of a regeneration on a 2-core CPU leaves them to the fresh-seed rerun.)"""
 
 EXAMPLES_RUN = (
     ("grid", "python -m synthetic grid --widths 64 128 256 --depths 2 4 8 --lrs 1e-3 3e-3 1e-2 3e-2 --seeds 0 1 2 3 4 "
@@ -87,29 +92,58 @@ def machine() -> str:
     return f"{os.cpu_count()}-core {model}"
 
 
-def _figures(t: Target, out: Path, device: str, used: set[str]) -> dict[str, float]:
-    """Every figure (and its fresh-seed rerun); `used` collects the cache keys of the runs they read or trained."""
-    from figures.registry import run_figure
+def _figures(t: Target, out: Path, device: str, used: set[str]) -> tuple[dict[str, float], dict[str, int]]:
+    """Every figure (and its fresh-seed rerun), each on the sequential schedule of figures.claims.LOOKS (more seeds
+    while a claim is undecided); `used` collects the cache keys of the runs they read or trained. Returns the wall
+    time and the last look of each."""
+    from figures.registry import run_until_decided
 
     times: dict[str, float] = {}
+    looks: dict[str, int] = {}
     cache = out / "cache"
     for fid in t.ids():
         for offset, sub in ((0, "figures"), (RERUN_SEED_OFFSET, "rerun")):
             if offset and fid in NO_RERUN:
                 continue
             t0 = time.perf_counter()
-            cmd = f"python paper_repro.py --figure {fid}" + (f" --seed-offset {offset}" if offset else "")
-            run_figure(fid, scale=t.scale, device=device, out_dir=out / sub, cache_dir=cache, seed_offset=offset,
-                       command=cmd, used=used)
-            times[fid + (" (rerun)" if offset else "")] = round(time.perf_counter() - t0, 1)
-    return times
+            cmd = f"python paper_repro.py --figure {fid} --until-decided" + (f" --seed-offset {offset}" if offset else "")
+            _, look = run_until_decided(fid, scale=t.scale, device=device, out_dir=out / sub, cache_dir=cache,
+                                        seed_offset=offset, command=cmd, used=used)
+            label = fid + (" (rerun)" if offset else "")
+            times[label] = round(time.perf_counter() - t0, 1)
+            looks[label] = look
+    return times, looks
+
+
+def _kernel_check(t: Target, out: Path) -> tuple[dict[str, float], dict[str, int]]:
+    """KERNEL_CHECK's figures on the first seeds under KERNEL_PATH, each in a subprocess (the variables act at start
+    up) into `out/kernel/figures` with its own cache `out/kernel/cache`."""
+    from benchmarks.kernel_paths import path_env
+
+    times, looks = {}, {}
+    for fid in (i for i in t.ids() if i in KERNEL_CHECK):
+        t0 = time.perf_counter()
+        argv = [sys.executable, str(ROOT / "paper_repro.py"), "--figure", fid, "--until-decided", "--scale", t.scale,
+                "--out", str(out / "kernel")]
+        done = subprocess.run(argv, cwd=ROOT, env={**path_env(KERNEL_PATH), "PYTHONPATH": str(ROOT)},
+                              capture_output=True, text=True)
+        if done.returncode != 0:
+            raise RuntimeError(f"{fid} on kernel path {KERNEL_PATH} failed: "
+                               f"{' '.join(done.stderr.strip().splitlines()[-1:])}")
+        label = f"{fid} ({KERNEL_PATH} kernel path)"
+        times[label] = round(time.perf_counter() - t0, 1)
+        summary = json.loads((out / "kernel" / "figures" / fid / f"summary_{fid}.json").read_text())
+        looks[label] = int(summary.get("look", 1))
+    return times, looks
 
 
 def _collect(t: Target, out: Path) -> None:
     """Copy PNGs and summaries from `out` into the gallery (old summaries removed first)."""
     shutil.rmtree(t.summaries, ignore_errors=True)
     (t.summaries / "rerun").mkdir(parents=True)
-    for sub, dest in (("figures", t.summaries), ("rerun", t.summaries / "rerun")):
+    (t.summaries / "kernel").mkdir(parents=True)
+    for sub, dest in (("figures", t.summaries), ("rerun", t.summaries / "rerun"),
+                      ("kernel/figures", t.summaries / "kernel")):
         for summary in sorted((out / sub).glob("*/summary_*.json")):
             shutil.copyfile(summary, dest / summary.name)
     for png in sorted((out / "figures").glob("*/fig_*.png")):
@@ -142,7 +176,8 @@ def _cache_entries(out: Path) -> set[str]:
     return {p.stem for p in (out / "cache").rglob("*.json")}
 
 
-def _manifest(t: Target, times: dict[str, float], total: float, device: str, runs: dict[str, int]) -> None:
+def _manifest(t: Target, times: dict[str, float], total: float, device: str, runs: dict[str, int],
+              looks: dict[str, int]) -> None:
     import torch
 
     from synthetic.device import resolve_device
@@ -153,7 +188,8 @@ def _manifest(t: Target, times: dict[str, float], total: float, device: str, run
         "engine_version": ENGINE_VERSION, "date": datetime.date.today().isoformat(), "machine": machine(),
         "device": device_name(resolve_device(device)), "torch": torch.__version__, "scale": t.scale,
         "command": "python paper_repro.py --readme", "wall_seconds": times, "total_seconds": round(total, 1),
-        "rerun_seed_offset": RERUN_SEED_OFFSET, "examples": dict(t.examples), "runs": runs}, indent=1) + "\n")
+        "rerun_seed_offset": RERUN_SEED_OFFSET, "examples": dict(t.examples), "runs": runs, "looks": looks,
+        "threads": torch.get_num_threads()}, indent=1) + "\n")
 
 
 # ------------------------------------------------------------------------------------------------ rendering
@@ -169,8 +205,21 @@ def _as_of(t: Target, m: dict) -> str:
 
 
 def _wall_times(t: Target, m: dict) -> str:
-    parts = [f"{k}: {v:.0f} s" for k, v in m["wall_seconds"].items()]
+    looks = m.get("looks", {})
+    parts = [f"{k}: {v:.0f} s" + (f" (look {looks[k]})" if looks.get(k, 1) > 1 else "")
+             for k, v in m["wall_seconds"].items()]
     return "Wall time of each step of `" + m["command"] + "`: " + ", ".join(parts) + ".\n"
+
+
+def _protocol(t: Target, m: dict) -> str:
+    """The claims protocol's constants and every declared tolerance (figures.claims)."""
+    from figures.claims import ALPHA, LEVEL, LOOKS, tolerances_markdown
+    from figures.registry import all_specs
+
+    all_specs()
+    return (f"Intervals: t-intervals over seeds at level {100 * LEVEL:.1f}% (error rate {ALPHA:g} split over the "
+            f"{len(LOOKS)} looks of the seed schedule ×{', ×'.join(map(str, LOOKS))}). Tolerances:\n\n"
+            + tolerances_markdown())
 
 
 def _gallery(t: Target, m: dict) -> str:
@@ -186,7 +235,9 @@ def _gallery(t: Target, m: dict) -> str:
 
 
 def _table(t: Target, m: dict) -> str:
-    return results_table.markdown(t.summaries, t.summaries / "rerun")
+    kernel = t.summaries / "kernel"
+    return results_table.markdown(t.summaries, t.summaries / "rerun",
+                                  kernel_root=kernel if kernel.is_dir() else None)
 
 
 def _example(name: str) -> Callable[[Target, dict], str]:
@@ -200,7 +251,7 @@ def _example(name: str) -> Callable[[Target, dict], str]:
 
 
 BLOCKS: dict[str, Callable[[Target, dict], str]] = {
-    "as-of": _as_of, "results-table": _table, "gallery": _gallery, "wall-times": _wall_times,
+    "as-of": _as_of, "results-table": _table, "gallery": _gallery, "wall-times": _wall_times, "protocol": _protocol,
     "grid-example": _example("grid"), "fit-example": _example("fit"),
 }
 
@@ -242,10 +293,13 @@ def regenerate(out: str | Path = "results/readme", device: str = "auto", render_
         out = Path(out)
         t0 = time.perf_counter()
         before, used = _cache_entries(out), set()
-        times = _figures(target, out, device, used)
+        times, looks = _figures(target, out, device, used)
+        k_times, k_looks = _kernel_check(target, out)
+        times |= k_times
+        looks |= k_looks
         _collect(target, out)
         times |= _examples(target, out)
         runs = {"trained": len(used - before), "from_cache": len(used & before)}
-        _manifest(target, times, time.perf_counter() - t0, device, runs)
+        _manifest(target, times, time.perf_counter() - t0, device, runs, looks)
     render_readme(target)
     echo(f"{target.readme} rendered from {target.summaries} and {target.example_outputs}")

@@ -20,7 +20,7 @@ from figures.spec import (FigureContext, FigureError, FigureOutput, FigureSpec, 
                           default_cache_dir)
 
 __all__ = ["COORD_IDS", "COORD_OPTIMIZERS", "WD_IDS", "ZHENG_IDS", "FigureContext", "FigureError", "FigureOutput",
-           "FigureSpec", "UnknownFigureError", "all_specs", "figure_ids", "get_spec", "run_figure", "figure_runs",
+           "FigureSpec", "UnknownFigureError", "all_specs", "figure_ids", "get_spec", "run_figure", "run_until_decided", "claims_of", "figure_runs",
            "train", "default_cache_dir"]
 
 FIGURE_MODULES: tuple[str, ...] = ("figures.zheng_assumptions", "figures.zheng_transfer", "figures.zheng_depth_k",
@@ -74,13 +74,14 @@ def run_figure(fig_id: str, *, scale: str = "default", device: str = "auto", for
                out_dir: str | Path = "results/figures", data: str = "standin", data_dir: str | None = None,
                cache_dir: str | Path | None = None, progress: bool = True, seed_offset: int = 0,
                command: str | None = None, executor: str = "local", ray=None,
-               used: set[str] | None = None, max_bucket: int | None = None) -> list[Path]:
+               used: set[str] | None = None, max_bucket: int | None = None, look: int = 1) -> list[Path]:
     """Build, train (only what the cache lacks; everything if `force`), plot and write one figure; returns the paths
     written: PNG, PDF, CSV (tidy data) and the summary JSON (headline numbers and provenance).
 
     `seed_offset` shifts every run's seed by that amount (a fresh-seed rerun: new runs, new cache entries).
     `executor` / `ray` choose where the buckets train (synthetic.executors), `max_bucket` caps the runs per bucket. `used`, when given, collects the cache
-    keys of every run the figure read or trained (its extensions included)."""
+    keys of every run the figure read or trained (its extensions included). `look` multiplies the figure's seeds
+    (figures.claims.LOOKS; `figure_runs`); the summary records it with the claims (`spec.claims`)."""
     from synthetic.device import resolve_device
     from synthetic.provenance import provenance
 
@@ -94,7 +95,10 @@ def run_figure(fig_id: str, *, scale: str = "default", device: str = "auto", for
         raise FigureError(f"seed offset must be >= 0 (got {seed_offset})")
     out = Path(out_dir)
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir(out)
-    ctx = FigureContext(fig_id=fig_id, scale=scale, data=data, data_dir=data_dir, device=device, cache_dir=cache)
+    if look < 1:
+        raise FigureError(f"look must be >= 1 (got {look})")
+    ctx = FigureContext(fig_id=fig_id, scale=scale, data=data, data_dir=data_dir, device=device, cache_dir=cache,
+                        look=look)
     t0 = time.perf_counter()
     runs = figure_runs(spec, ctx, seed_offset)
     results = train(runs, cache_dir=cache, device=device, force=force, progress=progress, executor=executor, ray=ray,
@@ -124,17 +128,53 @@ def run_figure(fig_id: str, *, scale: str = "default", device: str = "auto", for
     from synthetic.executors import RayOptions
 
     on = ray_device_name(device, ray or RayOptions()) if executor == "ray" else resolve_device(device)
-    prov = provenance(runs, on, command)
-    summary.update(scale=scale, seed_offset=seed_offset, provenance=prov)
+    from synthetic.provenance import trained_on_set
+
+    prov = {**provenance(runs, on, command), "trained_on": trained_on_set(results)}
+    summary.update(scale=scale, seed_offset=seed_offset, provenance=prov, look=look)
+    if spec.claims is not None:
+        summary["claims"] = claims_of(spec, summary)
     paths = save_outputs(drawn.figure, out / fig_id, fig_id, drawn.rows, summary, provenance=prov)
     print(f"figure {fig_id} ({scale}, {len(runs)} runs, {time.perf_counter() - t0:.1f} s): wrote "
           + ", ".join(str(p) for p in paths))
     return paths
 
 
+LOOK_SEED_STRIDE = 100_000
+"""Seed shift of each further copy of a figure's runs at look > 1: far above any figure's seeds and the rerun's
+offset (figures.regenerate.RERUN_SEED_OFFSET), so no two looks or reruns share a seed."""
+
+
 def figure_runs(spec: FigureSpec, ctx: FigureContext, seed_offset: int = 0) -> list:
-    """The runs a figure trains, every seed shifted by `seed_offset`."""
-    return [replace(r, seed=r.seed + seed_offset) for r in spec.build(ctx)]
+    """The runs a figure trains, every seed shifted by `seed_offset`; at look k (FigureContext.look) k copies of
+    them, copy i with its seeds shifted by a further i·LOOK_SEED_STRIDE (copy 0: the declared seeds)."""
+    runs = spec.build(ctx)
+    return [replace(r, seed=r.seed + seed_offset + i * LOOK_SEED_STRIDE) for i in range(ctx.look) for r in runs]
+
+
+def claims_of(spec: FigureSpec, summary: dict) -> list[dict]:
+    """The figure's claims judged on its summary as it is written (JSON: non-finite numbers as null)."""
+    import json
+
+    from figures.plotting import _jsonable
+
+    written = json.loads(json.dumps(_jsonable(summary)))
+    return [c.as_dict() for c in spec.claims(written)]
+
+
+def run_until_decided(fig_id: str, **options) -> tuple[list[Path], int]:
+    """`run_figure` at each look of figures.claims.LOOKS until none of the figure's claims is undecided (or the
+    cap); returns the last look's paths and that look."""
+    import json
+
+    from figures.claims import LOOKS, claims_undecided
+
+    for look in LOOKS:
+        paths = run_figure(fig_id, look=look, **options)
+        summary = json.loads(next(p for p in paths if p.suffix == ".json").read_text())
+        if not claims_undecided(summary.get("claims", [])):
+            break
+    return paths, look
 
 
 def train(runs: list, *, cache_dir: Path, device: str = "auto", force: bool = False, progress: bool = True,

@@ -30,6 +30,9 @@ class FigureContext:
     data_dir: str | None = None
     device: str = "auto"
     cache_dir: Path | None = None
+    look: int = 1
+    """Seed multiplier of the sequential schedule (figures.claims.LOOKS): the figure's runs on its declared seeds
+    and on look − 1 more copies of them with new seeds (figures.registry.figure_runs)."""
 
 
 @dataclass
@@ -50,6 +53,9 @@ class FigureSpec:
     extend: Callable[[FigureContext, list], list] | None = None
     """Runs still missing once `build`'s runs are trained (e.g. an η sweep whose optimum sits on the grid's edge,
     figures.sweep_extension); asked again after each round, until it returns none or MAX_ROUNDS have run."""
+    claims: Callable[[Mapping[str, Any]], list] | None = None
+    """The figure's declared claims (figures.claims.Claim), read off its summary as written (JSON); the registry
+    stores them in the summary under "claims", and the results table renders only those."""
 
 
 def default_cache_dir(out_dir: Path) -> Path:

@@ -84,7 +84,7 @@ def draw_optima(ax, analyses: Mapping[str, Mapping], shapes: Sequence[int], *, a
     log2_axis(ax, "x")
     ax.set_xlabel("width n" if axis == "width" else "depth L (blocks)")
     ax.set_ylabel("optimal log₂ η_base (sub-grid)")
-    ax.set_title(f"optimum vs {axis} (95% bootstrap over seeds; hollow: not bracketed)", fontsize=8)
+    ax.set_title(f"optimum vs {axis} (bootstrap over seeds, descriptive; hollow: not bracketed)", fontsize=8)
     ax.legend(fontsize=6.5, loc="best")
 
 

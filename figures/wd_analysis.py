@@ -8,22 +8,29 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
+from scipy import stats
 
 from figures import wd_setup as ws
 from figures.sweep_extension import next_point, sweep_of
 from figures.sweep_panels import summarise
 from figures.transfer_metric import Sweep, transfer
-from figures.wd_runs import (FAN_SIX, FLAT_UNDER_JOINT, P_PAPER, PRIMARY, TYPES, _seedless, rule_e, wd1_point, wd1_runs,
-                             wd2_runs, wd3_plan, wd4_plan, wd4_rules)
+from figures.wd_runs import (FAN_SIX, P_PAPER, PRIMARY, TYPES, WD4_RULES, _seedless, rule_e, wd1_point, wd1_runs,
+                             wd2_runs, wd3_plan, wd4_plan)
 from synthetic.fit import FitError, MultiFit, loglog_fit, loglog_fit_multi, seed_t_interval
 
 
 @dataclass(frozen=True)
 class Fit:
+    """An estimate with its 95% t-interval, and the standard error and degrees of freedom behind it (so that
+    figures.claims can form the interval at its own level and difference two estimates)."""
+
     slope: float
     lo: float
     hi: float
     n: int
+    se: float = math.nan
+    df: float = math.nan
+    n_seeds: int = 0
 
     @staticmethod
     def of(x, y, groups=None) -> "Fit":
@@ -31,7 +38,9 @@ class Fit:
             f = loglog_fit(x, y, groups=groups)
         except FitError:
             return Fit(math.nan, math.nan, math.nan, 0)
-        return Fit(f.slope, f.ci_low, f.ci_high, f.n)
+        df = f.n_groups - 1 if f.method == "seed_t" else f.n - 2
+        return Fit(f.slope, f.ci_low, f.ci_high, f.n, (f.ci_high - f.ci_low) / 2 / float(stats.t.ppf(0.975, df)), df,
+                   f.n_groups if f.method == "seed_t" else 1)
 
     @staticmethod
     def of_seeds(values, n: int = 0) -> "Fit":
@@ -40,13 +49,15 @@ class Fit:
             m, lo, hi = seed_t_interval(values)
         except FitError:
             return Fit(math.nan, math.nan, math.nan, 0)
-        return Fit(m, lo, hi, n)
+        k = int(np.isfinite(np.asarray(values, dtype=float)).sum())
+        return Fit(m, lo, hi, n, (hi - lo) / 2 / float(stats.t.ppf(0.975, k - 1)), k - 1, k)
 
     def text(self, digits: int = 2) -> str:
         return f"{self.slope:.{digits}f} [{self.lo:.{digits}f}, {self.hi:.{digits}f}]"
 
     def as_dict(self) -> dict:
-        return {"value": self.slope, "ci_low": self.lo, "ci_high": self.hi, "n": self.n}
+        return {"value": self.slope, "ci_low": self.lo, "ci_high": self.hi, "n": self.n, "se": self.se,
+                "df": self.df, "n_seeds": self.n_seeds}
 
 
 @dataclass(frozen=True)
@@ -249,7 +260,7 @@ def analyze_wd3(results, law: Law, scale: str) -> dict:
     """Per rule (a run's rule read from its config: the rule whose planned config it equals, seed aside): σ1's width
     exponent with its per-seed interval, beside the ½-law's and the joint law's out-of-sample predictions."""
     alpha_hat = law.alpha.slope
-    plan = wd3_plan(scale, alpha_hat, law)
+    plan = wd3_plan(scale)
     rules = list(dict.fromkeys(r for r, _, _ in plan))
     es = {r: e for r, e, _ in plan}
     members: dict[str, set] = {}
@@ -262,8 +273,7 @@ def analyze_wd3(results, law: Law, scale: str) -> dict:
         unique.setdefault((_seedless(res.config), res.config.seed), (res, st))
     stray = [k for k in unique if not any(k[0] in m for m in members.values())]
     if stray:
-        raise ValueError(f"wd3: {len(stray)} run(s) match no rule of the plan (α̂ = {alpha_hat:.4f}); were they built "
-                         f"with another α̂ or law?")
+        raise ValueError(f"wd3: {len(stray)} run(s) match no rule of the plan")
     rows, fits = [], {}
     for rule in rules:
         e = es[rule]
@@ -285,26 +295,52 @@ def analyze_wd3(results, law: Law, scale: str) -> dict:
         m = fits[rule]["sigma1"].slope
         fits[rule]["error_half"] = m - fits[rule]["predicted_half"].slope
         fits[rule]["error_joint"] = m - fits[rule]["predicted_joint"].slope
-        fits[rule]["flat_under_joint"] = rule == FLAT_UNDER_JOINT
+        fits[rule]["per_seed"] = _per_seed_exponents(mine)
     # the law's own p in this family: exponent = α + p(a − e) ⇒ slope of exponent against e is −p
     e_arr = np.array([fits[r]["e"] for r in rules])
     ex = np.array([fits[r]["sigma1"].slope for r in rules])
     ok = np.isfinite(ex)
     p_fam = float(-np.polyfit(e_arr[ok], ex[ok], 1)[0]) if np.unique(e_arr[ok]).size >= 2 else math.nan
     return {"rows": rows, "fits": fits, "rules": rules, "law": law, "alpha_hat": alpha_hat, "alpha_fit": law.alpha,
-            "widths": s_ws, "p_family": p_fam, "steady": steady_sum}
+            "widths": s_ws, "p_family": p_fam, "p_family_per_seed": _p_family_per_seed(fits, rules),
+            "steady": steady_sum}
 
 
-def _wd4_anchors(scale: str, law: "Law") -> dict[tuple[str, int], object]:
+def _per_seed_exponents(rows: list[dict]) -> dict[int, float]:
+    """seed -> σ1's width exponent fitted on that seed's runs alone."""
+    out = {}
+    for seed in sorted({r["seed"] for r in rows}):
+        mine = [r for r in rows if r["seed"] == seed]
+        try:
+            out[seed] = loglog_fit([r["width"] for r in mine], [r[f"sigma1_{PRIMARY}"] for r in mine]).slope
+        except FitError:
+            pass
+    return out
+
+
+def _p_family_per_seed(fits: dict, rules: list[str]) -> dict[int, float]:
+    """seed -> −d(exponent)/de over the rules: the slope with which σ1's width exponent falls as λ2's exponent e
+    rises, per seed (a separable law σ1 ∝ η^a λ^−b d^α predicts b, whatever the width)."""
+    out = {}
+    seeds = set.intersection(*(set(fits[r]["per_seed"]) for r in rules)) if rules else set()
+    for seed in sorted(seeds):
+        e = np.array([fits[r]["e"] for r in rules])
+        ex = np.array([fits[r]["per_seed"][seed] for r in rules])
+        if np.isfinite(ex).all() and np.unique(e).size >= 2:
+            out[seed] = float(-np.polyfit(e, ex, 1)[0])
+    return out
+
+
+def _wd4_anchors(scale: str) -> dict[tuple[str, int], object]:
     """(rule, width) -> that rule's run at multipliers (1, 1) (first seed): the point both of its sweeps pass through."""
     out = {}
-    for labels, cfg in wd4_plan(scale, law):
+    for labels, cfg in wd4_plan(scale):
         if labels["eta_mult"] == 1.0 and labels["lam_mult"] == 1.0:
             out.setdefault((labels["rule"], labels["width"]), cfg)
     return out
 
 
-def wd4_sweeps(results, scale: str, law: "Law") -> dict[tuple[str, int, str], tuple[list, Sweep]]:
+def wd4_sweeps(results, scale: str) -> dict[tuple[str, int, str], tuple[list, Sweep]]:
     """(rule, width, knob) -> (member results, Sweep over log₂ of the multiplier). A sweep's members are the runs
     equal to the rule's (1, 1) run in everything but the swept base value and the seed (sweep_extension.curve_key)
     whose multiplier is a power of two: labels come from the configs, never from positions, and extended points join
@@ -319,7 +355,7 @@ def wd4_sweeps(results, scale: str, law: "Law") -> dict[tuple[str, int, str], tu
         for knob in ("eta", "lam"):
             by_key.setdefault((knob, curve_key(res.config, knob)), []).append(res)
     out = {}
-    for (rule, width), anchor in _wd4_anchors(scale, law).items():
+    for (rule, width), anchor in _wd4_anchors(scale).items():
         for knob in ("eta", "lam"):
             members = by_key.get((knob, curve_key(anchor, knob)), [])
             if not members:
@@ -331,14 +367,14 @@ def wd4_sweeps(results, scale: str, law: "Law") -> dict[tuple[str, int, str], tu
     return out
 
 
-def analyze_wd4(results, scale: str, law: "Law") -> dict:
+def analyze_wd4(results, scale: str) -> dict:
     """Per rule and swept knob (η or λ multiplier): the sub-grid optimum at every transfer width, its shift from the
     proxy width d0 and the regret of carrying the proxy's optimum, with seed-bootstrap intervals
     (figures.transfer_metric); rows per run and sweep (a run at d0 belongs to every rule's sweeps)."""
     s = ws.setting(scale)
     steady_rows, steady_sum = _steady_rows(results)
     steady = {id(r): st for r, st in zip(results, steady_rows)}
-    sweeps = wd4_sweeps(results, scale, law)
+    sweeps = wd4_sweeps(results, scale)
     rows = []
     for (rule, width, knob), (members, sweep) in sweeps.items():
         for res in members:
@@ -348,7 +384,7 @@ def analyze_wd4(results, scale: str, law: "Law") -> dict:
                          "sigma1": scalars(res)[f"sigma1_{PRIMARY}"],
                          **{f"steady_{k}": v for k, v in steady[id(res)].items()}})
     transfer_by = {}
-    for rule in wd4_rules(law):
+    for rule in WD4_RULES:
         for knob in ("eta", "lam"):
             curves = {w: sweeps[(rule, w, knob)][1] for w in s.transfer_widths if (rule, w, knob) in sweeps}
             base = s.transfer_widths[0]
@@ -356,20 +392,20 @@ def analyze_wd4(results, scale: str, law: "Law") -> dict:
                 an = transfer(curves[base], {str(w): c for w, c in curves.items()})
                 an["base"]["shape"] = str(base)
                 transfer_by[(rule, knob)] = {"analysis": an, "summary": summarise(an, base), "curves": curves}
-    return {"rows": rows, "transfer": transfer_by, "alpha_hat": law.alpha.slope, "steady": steady_sum,
-            "rules": wd4_rules(law), "e": {r: rule_e(r, law.alpha.slope, law) for r in wd4_rules(law)}}
+    return {"rows": rows, "transfer": transfer_by, "steady": steady_sum, "rules": WD4_RULES,
+            "e": {r: rule_e(r) for r in WD4_RULES}}
 
 
 def _wd4_loss(res) -> float:
     return ws.final_value(res.records, "test_loss", ("model",)) if res.diverged_at is None else math.nan
 
 
-def extend_wd4(results, scale: str, law: "Law") -> list:
+def extend_wd4(results, scale: str) -> list:
     """One more multiplier (×2 or ×½) beyond the edge of every rule's η or λ sweep whose optimum sits there
     (sweep_extension.next_point), for all the sweep's seeds, on the rule's own lattice of multipliers."""
-    anchors = _wd4_anchors(scale, law)
+    anchors = _wd4_anchors(scale)
     new: dict[str, object] = {}
-    for (rule, width, knob), (members, sweep) in wd4_sweeps(results, scale, law).items():
+    for (rule, width, knob), (members, sweep) in wd4_sweeps(results, scale).items():
         x_new = next_point(sweep, step=1.0, limits=(-12.0, 12.0))
         if x_new is None:
             continue

@@ -225,19 +225,22 @@ def plot_wd3(ctx: FigureContext, results, law: Law) -> FigureOutput:
         return {**f["sigma1"].as_dict(), "e": f["e"], "predicted": f["predicted"],
                 "predicted_half": f["predicted_half"].as_dict(), "predicted_joint": f["predicted_joint"].as_dict(),
                 "error_half": f["error_half"], "error_joint": f["error_joint"],
-                "flat_under_joint": f["flat_under_joint"]}
+                "per_seed": {str(k): v for k, v in f["per_seed"].items()}}
 
     summary = {"alpha_hat": alpha_fit.as_dict(), "p_family": a["p_family"], "steady": a["steady"],
+               "p_family_per_seed": {str(k): v for k, v in a["p_family_per_seed"].items()},
+               "b_per_seed": {str(s_): b for s_, _, _, b in law.per_seed if b is not None},
+               "rules": list(a["rules"]),
                "vector_like": ws.vector_like_note(), "law": law.as_dict(),
                **{f"sigma1_exponent_{r}": rule_summary(r) for r in a["rules"]}}
     return FigureOutput(fig, a["rows"], summary)
 
 
-def plot_wd4(ctx: FigureContext, results, law: "Law") -> FigureOutput:
+def plot_wd4(ctx: FigureContext, results) -> FigureOutput:
     from figures.plotting import new_figure
     from figures.sweep_panels import draw_sweep
 
-    a = analyze_wd4(results, ctx.scale, law)
+    a = analyze_wd4(results, ctx.scale)
     s = ws.setting(ctx.scale)
     rules = a["rules"]
     fig, axes = new_figure(len(rules), 2, panel_w=4.8, panel_h=3.1,
@@ -259,10 +262,10 @@ def plot_wd4(ctx: FigureContext, results, law: "Law") -> FigureOutput:
             ws_, wr = sm["worst_shift"], sm["worst_regret"]
             from figures.plotting import note
 
-            note(ax, f"shift {ws_['value']:+.2f} [{ws_['lo']:+.2f}, {ws_['hi']:+.2f}] oct at d={ws_['shape']}\n"
-                     f"regret {100 * wr['value']:.1f}% [{100 * wr['lo']:.1f}, {100 * wr['hi']:.1f}]", loc="upper left")
+            note(ax, f"worst shift {ws_['value']:+.2f} oct at d={ws_['shape']}\n"
+                     f"worst regret {100 * wr['value']:.1f}%", loc="upper left")
     _tidy(fig)
-    summary = {"alpha_hat": a["alpha_hat"], "steady": a["steady"], "rules": list(rules), "e": a["e"],
+    summary = {"steady": a["steady"], "rules": list(rules), "e": a["e"],
                "d0": s.d0, "transfer_widths": list(s.transfer_widths), "seeds": list(s.wd4_seeds),
                **{f"transfer.{r}.{k}": t["analysis"] for (r, k), t in a["transfer"].items()},
                **{f"transfer_summary.{r}.{k}": t["summary"] for (r, k), t in a["transfer"].items()}}

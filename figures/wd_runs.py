@@ -6,14 +6,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
-from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import Sequence
 
 from figures import wd_setup as ws
-
-if TYPE_CHECKING:
-    from figures.spec import FigureContext
-    from figures.wd_analysis import Law
 
 P_PAPER = 0.5
 ALPHA_PAPER = 0.75
@@ -38,29 +33,23 @@ the steps. Analysis reads a run's point from its config (`wd1_point`), never fro
 FAN_SIX = ("base", "η×4, λ×4", "η×2, λ×2", "η×0.5, λ×0.5", "λ×2", "λ×0.5")
 """Labels of Fan's Fig. 1 six runs (the curves panel (a)–(c) draw and the spectrum-shape spread uses)."""
 
-WD3_RULES: tuple[str, ...] = ("mup_fixed", "fan_paper", "constant_eta_lambda", "fan_measured", "joint_invariant")
-"""The last one needs the joint law (â, b̂ from wd1): `wd3_runs(scale, α̂)` without it builds the first four."""
-WD3_LABELS = {"mup_fixed": "λ₂ const (μP fixed λ)", "fan_paper": "λ₂ ∝ √d (Fan, α=0.75)",
-              "constant_eta_lambda": "λ₂ ∝ d (constant ηλ)", "fan_measured": "λ₂ ∝ d^(2α̂−1) (measured α̂)",
-              "joint_invariant": "λ₂ ∝ d^e* (joint law, e* = (â·a+α̂)/b̂)"}
-WD3_COLORS = {"mup_fixed": "#d62728", "fan_paper": "#2ca02c", "constant_eta_lambda": "#9467bd",
-              "fan_measured": "#1f77b4", "joint_invariant": "#ff7f0e"}
-FLAT_UNDER_JOINT = "joint_invariant"
-"""The rule the joint law predicts to keep σ1 flat (its e* solves â·a − b̂·e + α̂ = 0)."""
+WD3_RULES: tuple[str, ...] = ("mup_fixed", "e_quarter", "fan_paper", "e_three_quarters", "constant_eta_lambda")
+"""wd3's rules λ₂ ∝ d^e, fixed before any data: e = 0, ¼, ½, ¾, 1 (μP fixed λ, Fan's √d and constant ηλ from
+theory.wd_rules, and the two grid points between). No rule is built from an estimate (α̂, â, b̂), so every machine
+trains the same runs; the fitted laws' predictions for each rule, and the e they predict keeps σ₁ flat, are read off
+afterwards (figures.wd_verdicts)."""
+GRID_E = {"e_quarter": 0.25, "e_three_quarters": 0.75}
+"""The rules of WD3_RULES that theory does not name: their exponents."""
+WD3_LABELS = {"mup_fixed": "λ₂ const (μP fixed λ)", "e_quarter": "λ₂ ∝ d^¼", "fan_paper": "λ₂ ∝ √d (Fan, α=0.75)",
+              "e_three_quarters": "λ₂ ∝ d^¾", "constant_eta_lambda": "λ₂ ∝ d (constant ηλ)"}
+WD3_COLORS = {"mup_fixed": "#d62728", "e_quarter": "#8c564b", "fan_paper": "#2ca02c", "e_three_quarters": "#1f77b4",
+              "constant_eta_lambda": "#9467bd"}
 FLAT_TOL = 0.1
-WD4_RULES: tuple[str, ...] = ("joint_invariant", "fan_paper", "mup_fixed")
-"""wd4's rules: the one the joint law predicts flat, Fan's λ ∝ √d (with μP's η ∝ 1/d: λ₂ ∝ d^0.5), and fixed λ."""
+WD4_RULES: tuple[str, ...] = ("fan_paper", "mup_fixed")
+"""wd4's rules, fixed before any data: Fan's λ ∝ √d (with μP's η ∝ 1/d: λ₂ ∝ d^0.5) and fixed λ."""
 
 
 # ---------------------------------------------------------------- runs
-
-
-def _ctx_cache(ctx: "FigureContext | None") -> Path | None:
-    """Where wd3/wd4 find wd2's runs for α̂: the context's cache dir if it has one, else the registry's default."""
-    from figures.spec import default_cache_dir
-
-    cache = getattr(ctx, "cache_dir", None) if ctx is not None else None
-    return Path(cache) if cache else default_cache_dir(Path("results/figures"))
 
 
 def wd1_runs(scale: str) -> list:
@@ -96,17 +85,13 @@ def wd2_runs(scale: str) -> list:
             for w in s.widths for seed in s.seeds]
 
 
-def rule_e(rule: str, alpha_hat: float | None, law: "Law | None" = None) -> float:
-    """λ2's width exponent e for a wd3/wd4 rule, from theory.wd_rules (Fan's rule: e = a + α/p with p = 1/2; the joint
-    law's invariant rule: e* = (â·a + α̂)/b̂ with `law`'s fitted â, b̂, α̂)."""
-    if rule == "joint_invariant":
-        if law is None or not law.joint:
-            raise ValueError("the joint_invariant rule needs the joint law fitted on wd1 (law.a, law.b)")
-        return law.e_star
+def rule_e(rule: str) -> float:
+    """λ2's width exponent e for a wd3/wd4 rule: theory.wd_rules' (Fan's rule: e = a + α/p with the paper's α = 0.75,
+    p = 1/2), or the grid point of GRID_E."""
+    if rule in GRID_E:
+        return GRID_E[rule]
     if rule == "fan_paper":
         return ws.rule_exponent("fan", alpha=ALPHA_PAPER, p=P_PAPER)
-    if rule == "fan_measured":
-        return ws.rule_exponent("fan", alpha=alpha_hat, p=P_PAPER)
     return ws.rule_exponent(rule)
 
 
@@ -117,23 +102,18 @@ def _mup_steps(s: ws.FanSetting, es: Sequence[float], widths: Sequence[int], mul
     return ws.steps_for(s, kappa)
 
 
-def wd3_rules(law: "Law | None") -> tuple[str, ...]:
-    """WD3_RULES, less the joint law's invariant rule when no joint law was fitted."""
-    return tuple(r for r in WD3_RULES if r != "joint_invariant" or (law is not None and law.joint))
-
-
-def wd3_plan(scale: str, alpha_hat: float, law: "Law | None" = None) -> list[tuple[str, float, object]]:
+def wd3_plan(scale: str) -> list[tuple[str, float, object]]:
     """(rule, e, config) of every wd3 run: each rule's λ2 ∝ d^e at every width and seed (at d0 the rules share one
     config). Steps give the slowest run of the whole grid `steps_per_tau` timescales."""
     s = ws.setting(scale)
-    es = {r: rule_e(r, alpha_hat, law) for r in wd3_rules(law)}
+    es = {r: rule_e(r) for r in WD3_RULES}
     steps = _mup_steps(s, list(es.values()), s.widths)
     return [(r, es[r], ws.run_config(s, width=w, seed=seed, steps=steps, base=ws.base_hp(s, width=w, e=es[r])))
             for r in es for w in s.widths for seed in s.seeds]
 
 
-def wd3_runs(scale: str, alpha_hat: float, law: "Law | None" = None) -> list:
-    return [c for _, _, c in wd3_plan(scale, alpha_hat, law)]
+def wd3_runs(scale: str) -> list:
+    return [c for _, _, c in wd3_plan(scale)]
 
 
 def _seedless(config) -> str:
@@ -141,17 +121,12 @@ def _seedless(config) -> str:
     return replace(config, seed=0).canonical_json()
 
 
-def wd4_rules(law: "Law | None") -> tuple[str, ...]:
-    """WD4_RULES, less the joint law's invariant rule when no joint law was fitted."""
-    return tuple(r for r in WD4_RULES if r != "joint_invariant" or (law is not None and law.joint))
-
-
-def wd4_plan(scale: str, law: "Law") -> list[tuple[dict, object]]:
+def wd4_plan(scale: str) -> list[tuple[dict, object]]:
     """(labels, config) of every planned wd4 run: per rule and transfer width, an η_base sweep at λ multiplier 1 and
     a λ_base sweep at η multiplier 1 (labels: rule, width, sweep, eta_mult, lam_mult). A sweep whose optimum sits on
     its grid's edge is extended beyond the plan (`extend_wd4`); its runs keep the plan's steps."""
     s = ws.setting(scale)
-    es = {r: rule_e(r, law.alpha.slope, law) for r in wd4_rules(law)}
+    es = {r: rule_e(r) for r in WD4_RULES}
     per_tau = replace(s, steps_per_tau=s.transfer_steps_per_tau or s.steps_per_tau)
     steps = _mup_steps(per_tau, list(es.values()), s.transfer_widths, mults=min(min(s.eta_grid), min(s.lam_grid)))
     plan = []
@@ -166,6 +141,6 @@ def wd4_plan(scale: str, law: "Law") -> list[tuple[dict, object]]:
     return plan
 
 
-def wd4_runs(scale: str, law: "Law") -> list:
+def wd4_runs(scale: str) -> list:
     """Per transfer width and rule: an η_base sweep at λ multiplier 1 and a λ_base sweep at η multiplier 1."""
-    return [c for _, c in wd4_plan(scale, law)]
+    return [c for _, c in wd4_plan(scale)]

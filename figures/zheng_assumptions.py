@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from figures.zheng_verdicts import assumption_claims
 from figures.plotting import line_with_band, log2_axis, new_figure, note, plt, reference_line, seq_colors
 from figures.spec import FigureContext, FigureOutput, FigureSpec
 from figures.scales import dtype_for, pick
@@ -292,6 +293,6 @@ def extra_rows_of(rows: list[dict], quantity: str) -> list[dict]:
 
 SPECS = {
     fid: FigureSpec(fid, f"{FIGS[fid]['title']}: ratio vs depth L (Eq. 28 ReLU MLP, SGD μP k≥2, full-batch GD)",
-                    build, _plot(fid))
+                    build, _plot(fid), claims=assumption_claims(fid))
     for fid in ("3", "4", "5", "6")
 }

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from figures.zheng_verdicts import e1_claims, e2_claims
 from figures.plotting import line_with_band, log2_axis, new_figure, note, reference_line
 from figures.spec import FigureContext, FigureOutput, FigureSpec
 from figures.scales import dtype_for, pick
@@ -188,7 +189,7 @@ def plot_e2(ctx: FigureContext, results: list) -> FigureOutput:
 
 SPECS = {
     "e1": FigureSpec("e1", "Claim E.1: ‖W₂W₁h‖_R/(‖W₂‖_R‖W₁‖_R‖h‖_R) at init vs width, n_l/n ∈ {1, 4}: flat (Θ(1))",
-                     build_e1, plot_e1),
+                     build_e1, plot_e1, claims=e1_claims),
     "e2": FigureSpec("e2", "Claim E.2: ‖ΔW₂W₁h‖_R/(‖ΔW₂‖_R‖W₁h‖_R) = 1 for batch-1 GD; batch B, AdamW, several steps",
-                     build_e2, plot_e2),
+                     build_e2, plot_e2, claims=e2_claims),
 }

@@ -9,6 +9,7 @@ from collections.abc import Callable, Hashable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
+from scipy import stats
 
 from synthetic.fit import FitError, loglog_fit, seed_t_interval
 
@@ -46,13 +47,17 @@ def final_loss(result, quantity: str = "test_loss") -> float:
 
 
 def slope(xs: Sequence[float], ys: Sequence[float], seeds: Sequence[Any] | None = None) -> dict[str, float]:
-    """Log-log slope with a 95% CI (the per-seed t-interval when there are several seeds, else the OLS t-interval);
-    NaNs when the fit is impossible (e.g. every point diverged)."""
+    """Log-log slope with a 95% CI (the per-seed t-interval when there are several seeds, else the OLS t-interval),
+    its standard error and degrees of freedom (so figures.claims can form the interval at its own level); NaNs when
+    the fit is impossible (e.g. every point diverged)."""
     try:
         f = loglog_fit(xs, ys, groups=seeds)
     except FitError:
-        return {"slope": math.nan, "ci_low": math.nan, "ci_high": math.nan, "n": 0}
-    return {"slope": f.slope, "ci_low": f.ci_low, "ci_high": f.ci_high, "n": f.n}
+        return {"slope": math.nan, "ci_low": math.nan, "ci_high": math.nan, "n": 0, "se": math.nan, "df": math.nan}
+    df = f.n_groups - 1 if f.method == "seed_t" else f.n - 2
+    se = (f.ci_high - f.ci_low) / 2 / float(stats.t.ppf(0.975, df))
+    return {"slope": f.slope, "ci_low": f.ci_low, "ci_high": f.ci_high, "n": f.n, "se": se, "df": df,
+            "n_seeds": f.n_groups, "method": f.method}
 
 
 def fmt_slope(s: dict[str, float]) -> str:

@@ -14,6 +14,7 @@ import math
 from dataclasses import replace
 
 from figures.plotting import new_figure
+from figures.zheng_verdicts import depth_k_claims
 from figures.spec import FigureContext, FigureOutput, FigureSpec
 from figures.scales import pick
 from figures.sweep_panels import analyse, draw_optima, draw_regret, draw_sweep, summarise, sweeps
@@ -88,5 +89,5 @@ def plot(ctx: FigureContext, results: list) -> FigureOutput:
 SPECS = {
     "depth-k": FigureSpec("depth-k", "η_base transfer over depth, μP k=1 rule (Depth-μP-style) vs k≥2 rule "
                                      "(CompleteP-style), AdamW and Muon-Kimi-AdamW, with optima and regret",
-                          build, plot, extend),
+                          build, plot, extend, depth_k_claims),
 }

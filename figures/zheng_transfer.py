@@ -31,6 +31,7 @@ from figures.spec import FigureContext, FigureOutput, FigureSpec
 from figures.scales import dtype_for, pick
 from figures.sweep_extension import edge_extensions
 from figures.sweep_panels import analyse, draw_optima, draw_regret, draw_sweep, summarise, sweeps
+from figures.zheng_verdicts import fig1_claims, fig2_claims
 from figures.zheng_common import final_loss, fmt_slope, group, inverse_depth_fit, slope, value
 from synthetic.config import DataConfig, ModelConfig, OptimConfig, RunConfig
 from synthetic.schedule import ScheduleConfig
@@ -272,7 +273,7 @@ def plot(ctx: FigureContext, results: list) -> FigureOutput:
 
 SPECS = {
     "1": FigureSpec("1", "coord check (‖h_L‖_R vs width, depth) + η_base transfer with sub-grid optima and regret, "
-                         "SP vs μP k≥2, Muon-Kimi-AdamW, pre-norm", build, plot, extend),
+                         "SP vs μP k≥2, Muon-Kimi-AdamW, pre-norm", build, plot, extend, fig1_claims),
     "2": FigureSpec("2", "no normalisation, depth sweep: ‖h_L‖_R and the η_base optimum and regret vs depth, SP vs μP "
-                         "k≥2 (Muon-Kimi-AdamW)", build, plot, extend),
+                         "k≥2 (Muon-Kimi-AdamW)", build, plot, extend, fig2_claims),
 }

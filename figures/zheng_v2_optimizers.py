@@ -33,6 +33,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
+from figures.zheng_verdicts import v2_claims
 from figures.plotting import PARAM_LABELS, new_figure, note
 from figures.scales import pick
 from figures.spec import FigureContext, FigureOutput, FigureSpec
@@ -163,6 +164,7 @@ def plot(ctx: FigureContext, results: list) -> FigureOutput:
 
 SPECS = {
     fid: FigureSpec(fid, f"η_base transfer over width and depth with sub-grid optima and regret, SP vs μP k≥2, "
-                         f"{s.label} (v2 Fig. {s.paper_fig} analogue), pre-norm", build, plot, extend)
+                         f"{s.label} (v2 Fig. {s.paper_fig} analogue), pre-norm", build, plot, extend,
+                    v2_claims(fid, s.label))
     for fid, s in SETUPS.items()
 }

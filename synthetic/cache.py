@@ -56,6 +56,7 @@ class CachedRun:
     config: dict[str, Any]
     records: list[Record]
     diverged_at: int | None
+    trained_on: dict[str, Any] | None = None
 
 
 class RunCache:
@@ -89,10 +90,11 @@ class RunCache:
         return os.path.join(self.root, f"{key}.json")
 
     def store(self, key: str, run_id: str, config: dict[str, Any], records: Sequence[Record],
-              diverged_at: int | None) -> str:
-        """Write one run atomically; returns the file path."""
+              diverged_at: int | None, trained_on: dict[str, Any] | None = None) -> str:
+        """Write one run atomically (with where it was trained, when given); returns the file path."""
         payload = json.dumps({
             "schema": SCHEMA_VERSION,
+            **({"trained_on": trained_on} if trained_on is not None else {}),
             "key": key,
             "config": config,
             "diverged_at": diverged_at,
@@ -146,7 +148,8 @@ class RunCache:
                 problem = f"unreadable payload ({type(exc).__name__})"
         if problem is not None:
             return _discard(path, problem)
-        return CachedRun(payload["run_id"], payload["config"], records, payload["diverged_at"])
+        return CachedRun(payload["run_id"], payload["config"], records, payload["diverged_at"],
+                         payload.get("trained_on"))
 
 
 def _discard(path: str, problem: str) -> None:

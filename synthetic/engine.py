@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Iterator, Sequence
 
 import torch
@@ -47,6 +47,9 @@ class RunResult:
     run_id: str
     records: list[Record]
     diverged_at: int | None
+    trained_on: dict | None = field(default=None, compare=False)
+    """Where the run was trained (device, torch threads, CPU model: synthetic.provenance.trained_on), as its cache
+    entry records it; None for an entry written before it was recorded. Not part of the result's identity."""
 
 
 def run_id(config: RunConfig) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import math
 import os
+from dataclasses import replace
 from typing import Any, Iterable, Sequence
 
 import numpy as np
@@ -21,6 +22,7 @@ from synthetic.engine import RunResult
 from synthetic.errors import ConfigError, DataError, RunsFailedError
 from synthetic.executors import EXECUTORS, RayOptions, in_process, on_ray, ray_bucket_size, worker_device
 from synthetic.progress import Progress
+from synthetic.provenance import trained_on
 
 DEFAULT_CACHE_DIR = os.path.join(".cache", "runs")
 TABLE_COLUMNS = ("run_id", "width", "depth", "lr", "wd", "seed", "parameterization", "optimizer", "diverged_at",
@@ -75,14 +77,16 @@ def run_grid(runs: Sequence[RunConfig], cache_dir: str | os.PathLike | None = DE
         for key, run in unique.items():
             hit = cache.load(key, run.to_dict())
             if hit is not None:
-                done[key] = RunResult(run, hit.run_id, hit.records, hit.diverged_at)
+                done[key] = RunResult(run, hit.run_id, hit.records, hit.diverged_at, hit.trained_on)
     missing = [run for key, run in unique.items() if key not in done]
     if executor == "ray":
         options = (ray or RayOptions()).validate()
         worker_device(device, options)
         outcomes = on_ray(bucketize(missing, max_bucket or ray_bucket_size(len(missing), options)), device, options)
+        where = trained_on(f"ray ({device} workers)", options.cpus_per_bucket, cpu="a Ray worker's")
     else:
         outcomes = in_process(bucketize(missing, max_bucket or 256), dev)
+        where = trained_on(dev)
     failed: list[tuple[RunConfig, str]] = []
     with Progress(len(unique), enabled=bool(progress), force=progress == "force") as bar:
         bar.advance(len(done))
@@ -92,8 +96,9 @@ def run_grid(runs: Sequence[RunConfig], cache_dir: str | os.PathLike | None = DE
             else:
                 for run, result in zip(outcome.runs, outcome.results, strict=True):
                     key = cache_key(run)
+                    result = replace(result, trained_on=where)
                     if cache is not None:
-                        cache.store(key, result.run_id, run.to_dict(), result.records, result.diverged_at)
+                        cache.store(key, result.run_id, run.to_dict(), result.records, result.diverged_at, where)
                     done[key] = result
             bar.advance(len(outcome.runs))
     if failed:

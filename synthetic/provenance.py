@@ -36,6 +36,36 @@ def device_name(device: torch.device | str) -> str:
     return f"cpu ({platform.machine()}, {torch.get_num_threads()} threads)"
 
 
+def cpu_model() -> str:
+    """The CPU's model name (/proc/cpuinfo), else what platform reports."""
+    try:
+        for line in open("/proc/cpuinfo", encoding="utf-8", errors="replace"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def trained_on(device: torch.device | str, threads: int | None = None, cpu: str | None = None) -> dict[str, Any]:
+    """Where runs are trained: device, torch threads and CPU model (recorded in every cache entry)."""
+    name = device if isinstance(device, str) else ("cpu" if device.type == "cpu" else device_name(device))
+    return {"device": name,
+            "threads": int(threads if threads is not None else torch.get_num_threads()),
+            "cpu": cpu if cpu is not None else cpu_model()}
+
+
+def trained_on_set(results: Iterable[Any]) -> list[str]:
+    """The distinct places a set of results was trained on, one line each ("unrecorded" for cache entries written
+    before it was recorded), with their run counts: what a summary reports."""
+    counts: dict[str, int] = {}
+    for r in results:
+        t = getattr(r, "trained_on", None)
+        label = "unrecorded" if not t else f"{t.get('device')}, {t.get('threads')} threads, {t.get('cpu')}"
+        counts[label] = counts.get(label, 0) + 1
+    return [f"{label}: {n} runs" for label, n in sorted(counts.items())]
+
+
 def provenance(runs: Iterable[Any], device: torch.device | str, command: str | None = None) -> dict[str, Any]:
     """Provenance of results trained from `runs` (RunConfigs) on `device`."""
     runs = list(runs)

@@ -63,7 +63,7 @@ def test_rules_match_the_papers_table():
 
 
 def test_steps_cover_five_timescales_of_the_slowest_run():
-    for runs in (wd.wd1_runs(SCALE), wd.wd3_runs(SCALE, 0.75)):
+    for runs in (wd.wd1_runs(SCALE), wd.wd3_runs(SCALE)):
         slowest = min(math.prod(ws.hidden_eta_lam(r)) for r in runs)
         assert runs[0].steps * slowest >= 5.0 - 1e-9
 
@@ -94,32 +94,37 @@ def test_every_figure_writes_png_pdf_csv(fan_cache, tmp_path):
     alpha_hat, alpha_info = wd.measured_alpha(SCALE, results=results["wd2"])
     law = wd.measured_law(SCALE, wd1_results=results["wd1"], wd2_results=results["wd2"])[0]
     assert law.joint and law.alpha.slope == alpha_hat
-    results["wd3"] = _train(wd.wd3_runs(SCALE, alpha_hat, law), fan_cache)
-    results["wd4"] = _train(wd.wd4_runs(SCALE, law), fan_cache)
+    results["wd3"] = _train(wd.wd3_runs(SCALE), fan_cache)
+    results["wd4"] = _train(wd.wd4_runs(SCALE), fan_cache)
     drawn = {
         "wd1": wd.plot_wd1(FigureContext("wd1", SCALE), results["wd1"]),
         "wd2": wd.plot_wd2(FigureContext("wd2", SCALE), results["wd2"]),
         "wd3": wd.plot_wd3(FigureContext("wd3", SCALE), results["wd3"], law),
-        "wd4": wd.plot_wd4(FigureContext("wd4", SCALE), results["wd4"], law),
+        "wd4": wd.plot_wd4(FigureContext("wd4", SCALE), results["wd4"]),
     }
+    # wd3's build carries the wd1 and wd2 runs its law is fitted on, and its plot splits them back by config
+    both = wd.SPECS["wd3"].build(FigureContext("wd3", SCALE))
+    assert len(both) == len(wd.wd3_runs(SCALE)) + len(wd.wd1_runs(SCALE)) + len(wd.wd2_runs(SCALE))
+    own, r1, r2 = wd.split_wd3(results["wd3"] + results["wd1"] + results["wd2"], SCALE)
+    assert (own, r1, r2) == (results["wd3"], results["wd1"], results["wd2"])
     for fig_id, out in drawn.items():
         _check_outputs(save_outputs(out.figure, tmp_path / fig_id, fig_id, out.rows, out.summary), fig_id)
     # the headline numbers are the analysis' numbers, finite, with the steady-state check reported
     assert math.isfinite(drawn["wd2"].summary["alpha"]["value"])
-    assert drawn["wd3"].summary["sigma1_exponent_fan_measured"]["e"] == pytest.approx(2 * alpha_hat - 1)
+    assert [drawn["wd3"].summary[f"sigma1_exponent_{r}"]["e"] for r in wd.WD3_RULES] == [0.0, 0.25, 0.5, 0.75, 1.0]
     for out in drawn.values():
         assert out.summary["steady"]["timescales_min"] >= 5.0 - 1e-9
     shifts = [v["worst_shift"]["value"] for k, v in drawn["wd4"].summary.items() if k.startswith("transfer_summary.")]
     assert len(shifts) == 2 * len(wd.WD4_RULES) and all(math.isfinite(x) for x in shifts)
     # labels are read from the configs: the analysis does not depend on the order of the results
-    forward, backward = (wd.analyze_wd4(r, SCALE, law) for r in (results["wd4"], results["wd4"][::-1]))
+    forward, backward = (wd.analyze_wd4(r, SCALE) for r in (results["wd4"], results["wd4"][::-1]))
     assert all(repr(forward["transfer"][k]["analysis"]) == repr(backward["transfer"][k]["analysis"])
                for k in forward["transfer"])
     # every run sits in the sweeps it belongs to: its rule's η sweep and/or λ sweep (d0 runs in every rule's)
-    assert {id(r) for r in results["wd4"]} == {id(m) for members, _ in wd.wd4_sweeps(results["wd4"], SCALE, law).values()
+    assert {id(r) for r in results["wd4"]} == {id(m) for members, _ in wd.wd4_sweeps(results["wd4"], SCALE).values()
                                                for m in members}
     a3 = wd.analyze_wd3(results["wd3"][::-1], law, SCALE)
-    assert a3["fits"]["fan_measured"]["sigma1"] == wd.analyze_wd3(results["wd3"], law, SCALE)["fits"]["fan_measured"]["sigma1"]
+    assert a3["fits"]["fan_paper"]["sigma1"] == wd.analyze_wd3(results["wd3"], law, SCALE)["fits"]["fan_paper"]["sigma1"]
 
 
 # ---------------------------------------------------------------- the analysis against a closed form
@@ -153,6 +158,7 @@ def test_analysis_recovers_a_known_law_exactly(tmp_path):
     a·a_η − b·e + α (a_η = −1, μP) for every rule, the ½-law misses by (a − ½)·a_η − (b − ½)·e, the joint law's e*
     rule comes out flat; and the results table reads those numbers back from the summaries."""
     from figures.plotting import save_outputs
+    from figures.registry import claims_of
     from figures.results_table import markdown
     from synthetic.version import ENGINE_VERSION
 
@@ -173,7 +179,7 @@ def test_analysis_recovers_a_known_law_exactly(tmp_path):
         (r["label"], r["seed"]) for r in a1["runs"])
     assert a1_shuffled["joint"][f"sigma1_{wd.PRIMARY}"].a.slope == pytest.approx(A_TRUE, abs=1e-9)
 
-    plan = wd.wd3_plan(SCALE, law.alpha.slope, law)
+    plan = wd.wd3_plan(SCALE)
     r3 = [_law_result(c) for _, _, c in plan]
     a3 = wd.analyze_wd3(r3[::-1], law, SCALE)          # reversed: rules are read from the configs
     assert a3["rules"] == list(wd.WD3_RULES)
@@ -185,26 +191,26 @@ def test_analysis_recovers_a_known_law_exactly(tmp_path):
         assert f["predicted_joint"].slope == pytest.approx(joint, abs=1e-9)
         assert f["error_joint"] == pytest.approx(0.0, abs=1e-9)
         assert f["error_half"] == pytest.approx((A_TRUE - 0.5) * a_eta - (B_TRUE - 0.5) * e, abs=1e-9)
-    assert a3["fits"]["joint_invariant"]["sigma1"].slope == pytest.approx(0.0, abs=1e-9)
-    assert a3["fits"]["joint_invariant"]["flat_under_joint"]
     assert a3["p_family"] == pytest.approx(B_TRUE, abs=1e-9)     # −d(exponent)/de over the rules is b
+    assert list(a3["p_family_per_seed"].values()) == pytest.approx([B_TRUE] * len(ws.setting(SCALE).seeds), abs=1e-9)
 
     # the figures' summaries and the results table carry the same numbers
     root = tmp_path / "summaries"
     for fig_id, out in (("wd1", wd.plot_wd1(FigureContext("wd1", SCALE), r1)),
                         ("wd3", wd.plot_wd3(FigureContext("wd3", SCALE), r3, law))):
+        summary = {**out.summary, "scale": SCALE, "provenance": {"engine_version": ENGINE_VERSION}}
         save_outputs(out.figure, root / fig_id, fig_id, out.rows,
-                     {**out.summary, "scale": SCALE, "provenance": {"engine_version": ENGINE_VERSION}})
-    table = markdown(root)
+                     {**summary, "claims": claims_of(wd.SPECS[fig_id], summary)})
+    table = markdown(root, fig_ids=("wd1", "wd3"))
     (joint_row,) = [line for line in table.splitlines() if line.startswith("| wd1: joint fit")]
-    assert "a = +0.400 [+0.400, +0.400], b = +0.600 [+0.600, +0.600]" in joint_row
-    assert "**rejected**" in joint_row and joint_row.endswith("| **no** |")
+    assert "-0.200; a = +0.400, b = +0.600" in joint_row          # zero-width intervals: shown as points
+    assert joint_row.endswith("| **fails** |")                    # a − b = −0.2, outside 0 ± 0.1
     oos = [line for line in table.splitlines() if line.startswith("| wd3 out of sample")]
     assert len(oos) == len(wd.WD3_RULES)
-    assert all("error joint +0.000" in line or "error joint -0.000" in line for line in oos)
-    assert all(line.endswith("| yes |") for line in oos)
-    (flat,) = [line for line in oos if "joint law predicts flat (e*)" in line]
-    assert "(joint_invariant)" in flat
+    assert all(line.endswith("| holds |") for line in oos)
+    assert all("| +0.000" in line or "| -0.000" in line for line in oos), oos
+    (sep,) = [line for line in table.splitlines() if line.startswith("| wd3: separability")]
+    assert sep.endswith("| holds |") and "−d exponent/de = +0.600; b̂ = +0.600" in sep
 
 
 def test_wd1_point_is_read_from_the_config():

@@ -29,14 +29,17 @@ def test_the_pipeline_writes_gallery_summaries_examples_and_renders_every_block(
     assert first["seed_offset"] == 0 and rerun["seed_offset"] == regenerate.RERUN_SEED_OFFSET
     assert min(rerun["provenance"]["seeds"]) == regenerate.RERUN_SEED_OFFSET + min(first["provenance"]["seeds"])
     manifest = json.loads((t.summaries / "manifest.json").read_text())
-    assert manifest["runs"] == {"trained": 2 * first["provenance"]["n_runs"], "from_cache": 0}
+    n_runs = first["provenance"]["n_runs"] + rerun["provenance"]["n_runs"]
+    assert manifest["runs"] == {"trained": n_runs, "from_cache": 0}
+    assert manifest["looks"] == {"e1": first["look"], "e1 (rerun)": rerun["look"]}
     text = t.readme.read_text()
     blocks = readme_blocks(text)
     assert set(blocks) == set(BLOCKS) and "PLACEHOLDER" not in text
     assert "from an empty cache" in blocks["as-of"]
     assert "4 runs (0 diverged)" in blocks["grid-example"] and "exponent of loss vs width" in blocks["fit-example"]
     rows = [r for r in blocks["results-table"].splitlines() if r.startswith("| Claim E.1")]
-    assert len(rows) == 2 and all(r.count("at the widest") == 2 for r in rows)   # first run and rerun side by side
+    assert len(rows) == 2 and all(r.count("at the widest") == 1 for r in rows)
+    assert all(r.split("|")[5].strip() not in ("", "not rerun") for r in rows)     # the rerun beside the first run
     assert "![e1](gallery/e1.png)" in blocks["gallery"]
 
     stale = next((tmp_path / "out" / "cache").iterdir()) / ("0" * 64 + ".json")
@@ -44,4 +47,4 @@ def test_the_pipeline_writes_gallery_summaries_examples_and_renders_every_block(
     regenerate.regenerate(tmp_path / "out", device="cpu", target=t, echo=lambda s: None)
     assert "reading" in readme_blocks(t.readme.read_text())["as-of"]   # a warm cache is said, not hidden
     again = json.loads((t.summaries / "manifest.json").read_text())["runs"]
-    assert again == {"trained": 0, "from_cache": 2 * first["provenance"]["n_runs"]}
+    assert again == {"trained": 0, "from_cache": n_runs}

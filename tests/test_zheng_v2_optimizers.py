@@ -18,11 +18,10 @@ IDS = ("v2-shampoo", "v2-sophia")
 
 
 def test_catalogued_and_registered():
-    from figures.results_table import CLAIMS, V2_OPTIMIZERS
+    from figures.registry import all_specs
 
     assert set(IDS) <= set(ZHENG_IDS) and tuple(SETUPS) == IDS
-    assert "figures.zheng_v2_optimizers" in FIGURE_MODULES and set(IDS) <= set(CLAIMS)
-    assert V2_OPTIMIZERS == {fid: (s.label, s.paper_fig) for fid, s in SETUPS.items()}
+    assert "figures.zheng_v2_optimizers" in FIGURE_MODULES and all(all_specs()[i].claims for i in IDS)
 
 
 def test_optimizer_constants_are_app_e():
@@ -106,47 +105,17 @@ def test_shampoo_sweeps_read_their_own_eps(smoke):
     assert eps == {("sweep-width", 1e-8), ("sweep-depth", 1e-5)}
 
 
-def test_results_table_has_a_width_and_a_depth_row_per_figure(smoke):
+def test_results_table_has_the_drift_claims_over_width_and_depth(smoke):
+    """Per figure and axis: μP's drift, SP's drift and the paired contrast, each with a verdict."""
     from figures.results_table import markdown
 
     out, _ = smoke
-    table = markdown(out / "figures")
+    table = markdown(out / "figures", fig_ids=IDS)
     for fid, label in (("v2-shampoo", "Shampoo-AdamW"), ("v2-sophia", "Sophia")):
-        rows = [ln for ln in table.splitlines() if ln.startswith(f"| {fid}: ")]
-        assert len(rows) == 2 and "widths" in rows[0] and "depths" in rows[1] and label in rows[0]
+        rows = [ln for ln in table.splitlines() if ln.startswith(f"| {fid} ({label}): ")]
+        assert len(rows) == 6, rows
+        assert ["width" in r for r in rows] == [True] * 3 + [False] * 3
+        assert "μP k≥2 rule's η* drift over width" in rows[0] and "SP's η* drifts over width" in rows[1]
+        assert "drifts less than SP" in rows[2]
         for row in rows:
-            assert "k≥2 rule: shift" in row and "SP: shift" in row and "| smoke |" in row
-            assert row.rsplit("|", 2)[1].strip() in ("yes", "**no**", "undecided")
-
-
-def _sweep(shifts: dict[str, tuple[float, float, float]], base: str) -> tuple[dict, dict]:
-    """A transfer analysis with the given shift intervals (octaves) and its summarise digest."""
-    from figures.sweep_panels import summarise
-
-    inside = {"value": -5.0, "lo": -5.2, "hi": -4.8, "where": "inside"}
-    an = {"base": {"optimum": inside, "shape": base},
-          base: {"optimum": inside, "shift": {"value": 0.0, "lo": 0.0, "hi": 0.0},
-                 "regret": {"value": 0.0, "lo": 0.0, "hi": 0.0}}}
-    for shape, (v, lo, hi) in shifts.items():
-        an[shape] = {"optimum": {"value": -5.0 + v, "lo": -5.0 + lo, "hi": -5.0 + hi, "where": "inside"},
-                     "shift": {"value": v, "lo": lo, "hi": hi},
-                     "regret": {"value": 0.01 * abs(v), "lo": 0.0, "hi": 0.02 * abs(v), "clamped": False}}
-    return an, summarise(an, int(base))
-
-
-def test_transfer_rows_judge_mup_by_the_one_octave_criterion(tmp_path):
-    """μP's width shifts all within ±1 octave → yes; a depth shift wholly beyond → no; SP's drift shown, not judged."""
-    from figures.results_table import markdown
-    from synthetic.version import ENGINE_VERSION
-
-    s = {"scale": "default", "provenance": {"engine_version": ENGINE_VERSION}}
-    for param, axis, base, shifts in (("mup_k2", "width", "64", {"128": (0.3, -0.2, 0.8)}),
-                                      ("sp", "width", "64", {"128": (-3.0, -3.4, -2.5)}),
-                                      ("mup_k2", "depth", "4", {"32": (1.5, 1.2, 1.9)}),
-                                      ("sp", "depth", "4", {"32": (0.1, -0.3, 0.4)})):
-        s[f"transfer.{param}.{axis}"], s[f"transfer_summary.{param}.{axis}"] = _sweep(shifts, base)
-    (tmp_path / "v2-sophia").mkdir()
-    (tmp_path / "v2-sophia" / "summary_v2-sophia.json").write_text(json.dumps(s))
-    rows = [ln for ln in markdown(tmp_path).splitlines() if ln.startswith("| v2-sophia: ")]
-    assert "SP: shift -3.00 [-3.40, -2.50] oct at n=128" in rows[0] and rows[0].endswith("| default | yes |")
-    assert "k≥2 rule: shift +1.50 [+1.20, +1.90] oct at L=32" in rows[1] and rows[1].endswith("| default | **no** |")
+            assert row.rsplit("|", 2)[1].strip() in ("holds", "**fails**", "undecided")
