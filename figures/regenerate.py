@@ -37,6 +37,7 @@ GALLERY = ROOT / "figures" / "gallery"
 SUMMARIES = GALLERY / "summaries"
 EXAMPLES = GALLERY / "examples"
 README = ROOT / "README.md"
+RESULTS_DOC = ROOT / "docs" / "results.md"
 RERUN_SEED_OFFSET = 1000
 NO_RERUN = frozenset({"wd4"})
 """Figures not rerun on fresh seeds: wd4 (its runs are the longest of the catalogue)."""
@@ -61,6 +62,7 @@ class Target:
 
     gallery: Path = GALLERY
     readme: Path = README
+    results_doc: Path = RESULTS_DOC
     scale: str = "default"
     fig_ids: tuple[str, ...] | None = None
     examples: tuple[tuple[str, str], ...] = EXAMPLES_RUN
@@ -234,10 +236,12 @@ def _gallery(t: Target, m: dict) -> str:
     return "\n".join(lines)
 
 
-def _table(t: Target, m: dict) -> str:
-    kernel = t.summaries / "kernel"
-    return results_table.markdown(t.summaries, t.summaries / "rerun",
-                                  kernel_root=kernel if kernel.is_dir() else None)
+def _table(compact: bool) -> Callable[[Target, dict], str]:
+    def render(t: Target, m: dict) -> str:
+        kernel = t.summaries / "kernel"
+        return results_table.markdown(t.summaries, t.summaries / "rerun",
+                                      kernel_root=kernel if kernel.is_dir() else None, compact=compact)
+    return render
 
 
 def _example(name: str) -> Callable[[Target, dict], str]:
@@ -251,9 +255,18 @@ def _example(name: str) -> Callable[[Target, dict], str]:
 
 
 BLOCKS: dict[str, Callable[[Target, dict], str]] = {
-    "as-of": _as_of, "results-table": _table, "gallery": _gallery, "wall-times": _wall_times, "protocol": _protocol,
+    "as-of": _as_of, "results-table": _table(compact=True), "results-detail": _table(compact=False),
+    "gallery": _gallery, "wall-times": _wall_times, "protocol": _protocol,
     "grid-example": _example("grid"), "fit-example": _example("fit"),
 }
+DOCUMENT_BLOCKS = {"readme": ("as-of", "results-table", "protocol", "gallery", "wall-times", "grid-example",
+                              "fit-example"),
+                   "results_doc": ("as-of", "results-detail", "protocol", "wall-times")}
+"""Which blocks each generated document holds: the README the short verdict table, docs/results.md every number."""
+
+
+def documents(t: Target) -> dict[Path, tuple[str, ...]]:
+    return {getattr(t, attr): names for attr, names in DOCUMENT_BLOCKS.items()}
 
 
 def block_pattern(name: str) -> re.Pattern[str]:
@@ -266,10 +279,10 @@ def rendered_blocks(t: Target = Target()) -> dict[str, str]:
     return {name: render(t, manifest) for name, render in BLOCKS.items()}
 
 
-def readme_blocks(text: str) -> dict[str, str]:
-    """The generated blocks as they stand in a README text."""
+def readme_blocks(text: str, names: tuple[str, ...] | None = None) -> dict[str, str]:
+    """The generated blocks (`names`, default all) as they stand in a document's text."""
     found = {}
-    for name in BLOCKS:
+    for name in names if names is not None else BLOCKS:
         m = block_pattern(name).search(text)
         if m:
             found[name] = m.group(2)
@@ -277,13 +290,16 @@ def readme_blocks(text: str) -> dict[str, str]:
 
 
 def render_readme(t: Target = Target()) -> None:
-    text = t.readme.read_text()
-    for name, body in rendered_blocks(t).items():
-        pattern = block_pattern(name)
-        if not pattern.search(text):
-            raise RuntimeError(f"{t.readme.name} has no block <!-- generated:{name} -->")
-        text = pattern.sub(lambda m, body=body: m.group(1) + body + m.group(3), text)
-    t.readme.write_text(text)
+    """Every generated document's blocks (DOCUMENT_BLOCKS), rendered from the gallery's files."""
+    rendered = rendered_blocks(t)
+    for path, names in documents(t).items():
+        text = path.read_text()
+        for name in names:
+            pattern = block_pattern(name)
+            if not pattern.search(text):
+                raise RuntimeError(f"{path.name} has no block <!-- generated:{name} -->")
+            text = pattern.sub(lambda m, body=rendered[name]: m.group(1) + body + m.group(3), text)
+        path.write_text(text)
 
 
 def regenerate(out: str | Path = "results/readme", device: str = "auto", render_only: bool = False,

@@ -110,13 +110,19 @@ def _difference(first: Mapping[str, Any], rerun: Mapping[str, Any]) -> str:
     return f"{fmt(d)}: " + ("agree" if agree else "**differ**")
 
 
-def header(kernel: bool) -> str:
-    cols = COLUMNS + ((KERNEL_COLUMN,) if kernel else ()) + ("verdict",)
+COMPACT = (0, 1, 2, 3, 4)
+"""The columns of the compact table (the README's): claim, expected, estimate, seeds, rerun (then the kernel path
+and the verdict); the full table adds the rows' other numbers and the rerun's difference interval."""
+
+
+def header(kernel: bool, compact: bool = False) -> str:
+    cols = tuple(COLUMNS[i] for i in (COMPACT if compact else range(len(COLUMNS))))
+    cols += ((KERNEL_COLUMN,) if kernel else ()) + ("verdict",)
     return "| " + " | ".join(cols) + " |\n" + "|---" * len(cols) + "|\n"
 
 
 def rows(root: Path, rerun_root: Path | None = None, fig_ids: Sequence[str] | None = None,
-         kernel_root: Path | None = None) -> Iterator[tuple[str, ...]]:
+         kernel_root: Path | None = None, compact: bool = False) -> Iterator[tuple[str, ...]]:
     """Every row of the table: (claim, expected, measured, seeds, rerun, rerun − first[, kernel path], verdict), for
     `fig_ids` (default: the catalogue, figures.registry.figure_ids). With `kernel_root` (the same figures on the same
     seeds under another CPU kernel path), that run's estimate and verdict sit in their own column and count in the
@@ -131,7 +137,7 @@ def rows(root: Path, rerun_root: Path | None = None, fig_ids: Sequence[str] | No
         kernel_summary = load(kernel_root, fig_id)
         kernel = _claims(kernel_summary, fig_id)
         kernel_by_key = {c["key"]: c for c in kernel} if isinstance(kernel, list) else {}
-        blank = ("",) * (len(COLUMNS) - 3 + (kernel_root is not None))
+        blank = ("",) * ((len(COMPACT) if compact else len(COLUMNS)) - 3 + (kernel_root is not None) + 1)
         if not isinstance(first, list):
             yield (fig_id, "", first or "not run", *blank)
             continue
@@ -157,17 +163,23 @@ def rows(root: Path, rerun_root: Path | None = None, fig_ids: Sequence[str] | No
                 text += f" ({c['verdict']}, " + ", ".join(f"{name} {v.value}" for name, v in others) + ")"
             if stale:
                 text += f" (**stale**: {', '.join(stale)})"
-            cells = [c["claim"], c["expected"], _measured(c), _n(c, first_summary), rerun_text,
-                     _difference(c, r) if r else "—"]
+            measured = fmt(Estimate.from_dict(c["estimate"])) if compact else _measured(c)
+            cells = [c["claim"], c["expected"], measured, _n(c, first_summary), rerun_text]
+            if not compact:
+                cells.append(_difference(c, r) if r else "—")
             if kernel_root is not None:
                 cells.append(f"{fmt(Estimate.from_dict(k['estimate']))}: {k['verdict']}" if k else "not run")
             yield (*cells, text)
 
 
 def markdown(root: Path, rerun_root: Path | None = None, fig_ids: Sequence[str] | None = None,
-             kernel_root: Path | None = None) -> str:
-    return header(kernel_root is not None) + "".join("| " + " | ".join(_cell(x) for x in row) + " |\n"
-                                                     for row in rows(root, rerun_root, fig_ids, kernel_root))
+             kernel_root: Path | None = None, compact: bool = False) -> str:
+    """The table; `compact`: one short line per claim (the estimate without the row's other numbers, no difference
+    column)."""
+    out = header(kernel_root is not None, compact)
+    for row in rows(root, rerun_root, fig_ids, kernel_root, compact):
+        out += "| " + " | ".join(_cell(x) for x in row) + " |\n"
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -73,8 +73,8 @@ FIGS = {
     "6": dict(quantity="g3_alignment", ylabel="mean_i ‖ΔW⁽ⁱ⁾h_i/B‖_R / ‖ΔW h_i‖_R",
               title="Assumption G.3 (per-sample update alignment)", ref=None, ylim=None),
 }
-"""`level` (Figs 3, 4) is the results table's lower level for the ratio (figures.results_table.ASSUMPTIONS); the size
-panels mark `informative_above(level)`, the update size below which the triangle inequality alone keeps it above."""
+"""`level` (Figs 3, 4, written to the summary) is the ratio level below which the update is informative: the size
+panels, and the claims' detail (figures.zheng_verdicts), mark `informative_above(level)`, the update size below which the triangle inequality alone keeps it above."""
 QUANTITIES = ("g1_weight", "g1_feature", "g2_activation", "g3_alignment", "h_rms", "dh_rms",
               "dw_rel", "dh_rel", "g1_weight_cum", "dw_cum_rel", "g1_feature_cum", "dh_cum_rel")
 

@@ -64,19 +64,19 @@ def _informative(sizes: Mapping[str, Any], level: float) -> str:
 
 
 ASSUMPTIONS = {
-    "3": ("‖W+ΔW‖_R/(‖W‖_R+‖ΔW‖_R) flat in L (Assumption G.1)", "paper: Θ(1), ≈ 1", 0.9),
-    "4": ("‖h+Δh‖_R/(‖h‖_R+‖Δh‖_R) flat in L (Assumption G.1)", "paper: Θ(1), ≈ 1", 0.85),
-    "5": ("‖φ(Wh)‖_R/‖Wh‖_R flat in L (Assumption G.2)", "paper: Θ(1) (≈ 1/√2 for ReLU, not from the paper)", None),
-    "6": ("per-sample vs batch update alignment flat in L (Assumption G.3)", "paper: Θ(1)", None),
+    "3": ("‖W+ΔW‖_R/(‖W‖_R+‖ΔW‖_R) flat in L (Assumption G.1)", "paper: Θ(1), ≈ 1"),
+    "4": ("‖h+Δh‖_R/(‖h‖_R+‖Δh‖_R) flat in L (Assumption G.1)", "paper: Θ(1), ≈ 1"),
+    "5": ("‖φ(Wh)‖_R/‖Wh‖_R flat in L (Assumption G.2)", "paper: Θ(1) (≈ 1/√2 for ReLU, not from the paper)"),
+    "6": ("per-sample vs batch update alignment flat in L (Assumption G.3)", "paper: Θ(1)"),
 }
 UPDATES = {"3": ("‖ΔW‖_R/‖W‖_R", "ΔW = W_t − W_0"), "4": ("‖Δh‖_R/‖h‖_R", "Δh = h(x; W_t) − h(x; W_0)")}
 
 
 def assumption_claims(fig_id: str) -> Callable[[Summary], list[Claim]]:
-    text, note, level = ASSUMPTIONS[fig_id]
+    text, note = ASSUMPTIONS[fig_id]
 
     def claims(s: Summary) -> list[Claim]:
-        fits = s["fits"]
+        fits, level = s["fits"], s.get("level")
         T = _at_T(fits)
         detail = f"slopes at t = T: {_slopes(fits, T)}; ratio at t = T: {_levels(fits, T)}"
         if fig_id in UPDATES and "size_fits" in s and level is not None:

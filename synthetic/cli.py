@@ -24,7 +24,7 @@ from synthetic.errors import RunsFailedError, SyntheticError
 from synthetic.executors import add_executor_options, ray_device_name, ray_options
 from synthetic.provenance import provenance
 from synthetic.schedule import ScheduleConfig
-from synthetic.fit import FitError, fit_table, format_fits
+from synthetic.fit import FitError, diverged_runs, fit_table, format_fits
 from synthetic.grid import DEFAULT_CACHE_DIR, read_csv, results_table, run_grid, write_csv
 
 EXIT_BAD_INPUT = 2
@@ -212,6 +212,9 @@ def cmd_fit(a: argparse.Namespace) -> int:
     if not any(gf.ok for gf in fits):
         raise FitError("no group could be fitted: " + "; ".join(f"{gf.label}: {gf.reason}" for gf in fits))
     print(format_fits(fits, quantity=a.quantity, over=a.over, ci=a.ci))
+    n_div = len(diverged_runs(table))
+    if n_div:
+        print(f"left out {n_div} diverged run(s): their last recorded values are not results")
     return 0
 
 

@@ -154,6 +154,7 @@ def fit_table(table: Mapping[str, np.ndarray], *, quantity: str, over: str, at_s
     A separate fit is made for every combination of the config columns that vary other than `over` and `cluster`;
     `groupby` names the columns to list first. `cluster` (the seed) defines the bootstrap clusters. A group whose fit
     fails is returned with `fit` None and the reason; errors that concern the whole table still raise FitError.
+    Runs that diverged (`diverged_at` ≥ 0; `diverged_runs`) are left out: their last recorded values are not results.
     """
     for col in (over, cluster, "run_id", "step", "layer", "quantity", "index", "value", *groupby):
         if col not in table:
@@ -164,6 +165,10 @@ def fit_table(table: Mapping[str, np.ndarray], *, quantity: str, over: str, at_s
         have = sorted({f"{q}@{l}" for q, l in zip(table["quantity"], table["layer"])})
         raise FitError(f"no records for quantity {quantity!r} at layer {layer!r}; available: {', '.join(have[:12])}")
     idx = np.flatnonzero(rows)
+    diverged = diverged_runs(table)
+    idx = idx[~np.isin(np.asarray(table["run_id"])[idx], list(diverged))] if diverged else idx
+    if idx.size == 0:
+        raise FitError(f"every run with {quantity!r} recorded diverged ({len(diverged)} runs); nothing to fit")
     run_ids = np.asarray(table["run_id"])[idx]
     steps = np.asarray(table["step"]).astype(int)[idx]
     chosen = []
@@ -195,6 +200,19 @@ def fit_table(table: Mapping[str, np.ndarray], *, quantity: str, over: str, at_s
         except FitError as exc:
             out.append(GroupFit(group, None, str(exc)))
     return out
+
+
+def diverged_runs(table: Mapping[str, np.ndarray]) -> set:
+    """Run ids whose `diverged_at` column is ≥ 0 (the tidy table's mark of a diverged run; -1: it did not)."""
+    if "diverged_at" not in table:
+        return set()
+    def step(v: Any) -> float:
+        try:
+            return float(v)
+        except (TypeError, ValueError):
+            return -1.0
+    d = np.array([step(v) for v in table["diverged_at"]])
+    return set(np.asarray(table["run_id"])[d >= 0].tolist())
 
 
 def _sort_key(v: Any) -> tuple:

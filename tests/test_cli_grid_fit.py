@@ -211,6 +211,25 @@ def test_fit_with_no_fittable_group_is_one_line_exit_2(tmp_path, capsys):
     assert out == "" and err.count("\n") == 1 and "no group could be fitted" in err and "lr=30.0" in err
 
 
+def test_fit_leaves_diverged_runs_out_and_says_how_many(tmp_path, capsys):
+    """Issue 21: a diverged run's last recorded loss (finite, huge) is not a result; without the `diverged_at`
+    column the fit over lr reads 1e14-scale losses as data."""
+    path = tmp_path / "r.csv"
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["run_id", "width", "depth", "lr", "wd", "seed", "parameterization", "optimizer", "diverged_at",
+                    "step", "layer", "quantity", "index", "value"])
+        for lr, diverged in ((0.01, -1), (0.1, -1), (1.0, -1), (10.0, 3), (100.0, 2)):
+            for seed in (0, 1):
+                loss = 1e14 * lr if diverged >= 0 else (0.5 + 0.01 * seed) * lr ** -0.25
+                w.writerow([f"{lr}-{seed}", 8, 1, lr, 0.0, seed, "sgd", "sgd", diverged, 3, "model", "loss", 0,
+                            repr(loss)])
+    assert main(["fit", "--records", str(path), "--over", "lr", "--n-boot", "50"]) == 0
+    out = capsys.readouterr().out
+    assert "slope -0.2500" in out and out.strip().endswith("left out 4 diverged run(s): their last recorded values "
+                                                          "are not results")
+
+
 def help_entries(text):
     """The help text of each option, one string per option (wrapped lines joined)."""
     return [" ".join(e.split()) for e in re.split(r"\n(?=  -)", text.split("options:", 1)[1])]

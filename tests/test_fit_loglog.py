@@ -134,13 +134,14 @@ def test_an_unfittable_group_does_not_stop_the_others():
     assert lines[2:] == ["not fitted (1):", f"lr=0.01: {fits[1].reason}"]
 
 
-def test_diverged_at_is_not_a_grouping_column():
-    """`diverged_at` (an outcome, written by grid.py) varies between runs of one config; it must not split fits."""
+def test_diverged_at_is_not_a_grouping_column_and_diverged_runs_are_left_out():
+    """`diverged_at` (an outcome, written by grid.py) varies between runs of one config; it must not split fits, and
+    a diverged run (diverged_at ≥ 0) is not a result: its points leave the fit."""
     table = _table()
     run = table["run_id"].astype(str)
     table["diverged_at"] = np.asarray([7 if r.endswith("-512") else "" for r in run], dtype=object)
     fits = fit_table(table, quantity="loss", over="width", n_boot=200)
-    assert [f.group for f in fits] == [{"lr": 1e-3}, {"lr": 1e-2}] and fits[0].fit.n == 12
+    assert [f.group for f in fits] == [{"lr": 1e-3}, {"lr": 1e-2}] and fits[0].fit.n == 9
 
 
 def test_per_seed_interval_refuses_rather_than_pooling_correlated_points():

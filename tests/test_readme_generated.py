@@ -1,4 +1,4 @@
-"""README.md's generated blocks equal what `python paper_repro.py --readme --render` renders from the committed
+"""README.md's and docs/results.md's generated blocks equal what `python paper_repro.py --readme --render` renders from the committed
 summaries, example outputs and manifest (figures/gallery/), and no row of its results table is stale."""
 
 from __future__ import annotations
@@ -7,16 +7,17 @@ from figures import regenerate
 
 
 def test_every_generated_block_is_present_and_current():
-    text = regenerate.README.read_text()
-    found = regenerate.readme_blocks(text)
-    assert set(found) == set(regenerate.BLOCKS), f"README lacks blocks {set(regenerate.BLOCKS) - set(found)}"
     rendered = regenerate.rendered_blocks()
-    stale = [name for name in regenerate.BLOCKS if found[name] != rendered[name]]
-    assert not stale, f"README blocks {stale} differ from their sources: run `python paper_repro.py --readme --render`"
+    for path, names in regenerate.documents(regenerate.Target()).items():
+        found = regenerate.readme_blocks(path.read_text(), names)
+        assert set(found) == set(names), f"{path.name} lacks blocks {set(names) - set(found)}"
+        stale = [name for name in names if found[name] != rendered[name]]
+        assert not stale, (f"{path.name} blocks {stale} differ from their sources: run "
+                           f"`python paper_repro.py --readme --render`")
 
 
 def test_no_row_of_the_committed_results_table_is_stale():
-    table = regenerate.rendered_blocks()["results-table"]
+    table = regenerate.rendered_blocks()["results-detail"]
     assert "**stale**" not in table and "| not run |" not in table
 
 

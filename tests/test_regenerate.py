@@ -13,10 +13,12 @@ TINY_FIT = "python -m synthetic fit --records records.csv --quantity loss --over
 
 
 def _target(tmp_path) -> Target:
-    readme = tmp_path / "README.md"
-    readme.write_text("# t\n" + "".join(f"<!-- generated:{b} -->\nPLACEHOLDER\n<!-- /generated:{b} -->\n" for b in BLOCKS))
-    return Target(gallery=tmp_path / "gallery", readme=readme, scale="smoke", fig_ids=("e1",),
-                  examples=(("grid", TINY_GRID), ("fit", TINY_FIT)))
+    t = Target(gallery=tmp_path / "gallery", readme=tmp_path / "README.md", results_doc=tmp_path / "results.md",
+               scale="smoke", fig_ids=("e1",), examples=(("grid", TINY_GRID), ("fit", TINY_FIT)))
+    for path, names in regenerate.documents(t).items():
+        path.write_text("# t\n" + "".join(f"<!-- generated:{b} -->\nPLACEHOLDER\n<!-- /generated:{b} -->\n"
+                                          for b in names))
+    return t
 
 
 def test_the_pipeline_writes_gallery_summaries_examples_and_renders_every_block(tmp_path):
@@ -33,11 +35,11 @@ def test_the_pipeline_writes_gallery_summaries_examples_and_renders_every_block(
     assert manifest["runs"] == {"trained": n_runs, "from_cache": 0}
     assert manifest["looks"] == {"e1": first["look"], "e1 (rerun)": rerun["look"]}
     text = t.readme.read_text()
-    blocks = readme_blocks(text)
-    assert set(blocks) == set(BLOCKS) and "PLACEHOLDER" not in text
+    blocks = readme_blocks(text) | readme_blocks(t.results_doc.read_text())
+    assert set(blocks) == set(BLOCKS) and "PLACEHOLDER" not in text + t.results_doc.read_text()
     assert "from an empty cache" in blocks["as-of"]
     assert "4 runs (0 diverged)" in blocks["grid-example"] and "exponent of loss vs width" in blocks["fit-example"]
-    rows = [r for r in blocks["results-table"].splitlines() if r.startswith("| Claim E.1")]
+    rows = [r for r in blocks["results-detail"].splitlines() if r.startswith("| Claim E.1")]
     assert len(rows) == 2 and all(r.count("at the widest") == 1 for r in rows)
     assert all(r.split("|")[5].strip() not in ("", "not rerun") for r in rows)     # the rerun beside the first run
     assert "![e1](gallery/e1.png)" in blocks["gallery"]
