@@ -90,7 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--over", default="width", choices=["width", "depth", "lr", "wd"],
                    help="config column on the x axis")
     f.add_argument("--at-step", type=int, default=-1, help="step to fit at; -1 = each run's last recorded step")
-    f.add_argument("--layer", default="model", help="layer of the quantity (model: the whole network)")
+    f.add_argument("--layer", default="model",
+                   help="layer of the quantity (model: the whole network; last: each run's last block output h_L, "
+                        "the one to fit against depth; hN: block N's output in every run)")
     f.add_argument("--index", type=int, default=0, help="singular-value index for spectra")
     f.add_argument("--groupby", nargs="*", default=[], help="config columns listed first (every varying config "
                                                             "column other than --over and seed splits the fits)")

@@ -159,8 +159,17 @@ def fit_table(table: Mapping[str, np.ndarray], *, quantity: str, over: str, at_s
     for col in (over, cluster, "run_id", "step", "layer", "quantity", "index", "value", *groupby):
         if col not in table:
             raise FitError(f"records have no column {col!r}; columns are {', '.join(table)}")
-    rows = (np.asarray(table["quantity"]) == quantity) & (np.asarray(table["layer"]) == layer) \
-        & (np.asarray(table["index"]).astype(int) == index)
+    layers = np.asarray(table["layer"]).astype(str)
+    if layer == LAST_BLOCK:
+        if "depth" not in table:
+            raise FitError("--layer last needs the depth column")
+        at_layer = layers == np.char.add("h", np.asarray(table["depth"]).astype(int).astype(str))
+    else:
+        if over == "depth" and _is_block_output(layer) and np.unique(np.asarray(table["depth"]).astype(int)).size > 1:
+            raise FitError(f"layer {layer!r} is a different block at each depth (and absent from shallower nets); "
+                           f"fit the last block's output with --layer {LAST_BLOCK}")
+        at_layer = layers == layer
+    rows = (np.asarray(table["quantity"]) == quantity) & at_layer & (np.asarray(table["index"]).astype(int) == index)
     if not rows.any():
         have = sorted({f"{q}@{l}" for q, l in zip(table["quantity"], table["layer"])})
         raise FitError(f"no records for quantity {quantity!r} at layer {layer!r}; available: {', '.join(have[:12])}")
@@ -200,6 +209,15 @@ def fit_table(table: Mapping[str, np.ndarray], *, quantity: str, over: str, at_s
         except FitError as exc:
             out.append(GroupFit(group, None, str(exc)))
     return out
+
+
+LAST_BLOCK = "last"
+"""The `layer` that names each run's last block output h_L (h{depth}), whatever its depth."""
+
+
+def _is_block_output(layer: str) -> bool:
+    """True for a block output's record name hN (h0 the input map's output, h1… the blocks')."""
+    return layer.startswith("h") and layer[1:].isdigit()
 
 
 def diverged_runs(table: Mapping[str, np.ndarray]) -> set:

@@ -170,3 +170,25 @@ def test_multi_fit_recovers_an_exact_law_and_its_contrast():
     assert (f2.coef["eta"], *f2.ci["eta"]) == pytest.approx(seed_t_interval(slopes))
     with pytest.raises(FitError):
         loglog_fit_multi({"eta": eta[:9], "lam": lam[:9]}, y[:9], seed[:9])
+
+
+def _depth_table():
+    """h_rms at every block of nets of depth 2, 4, 8: the last block's output h_L grows as L^0.5, block 2's does not."""
+    rows = []
+    for seed in range(3):
+        for depth in (2, 4, 8):
+            for block in range(depth + 1):
+                v = (1.0 + 0.05 * seed) * (depth ** 0.5 if block == depth else 1.0)
+                rows.append(dict(run_id=f"r{seed}-{depth}", width=16, depth=depth, lr=1e-2, wd=0.0, seed=seed,
+                                 parameterization="mup_k2", optimizer="adamw", step=5, layer=f"h{block}",
+                                 quantity="h_rms", index=0, value=v))
+    return {k: np.asarray([r[k] for r in rows], dtype=object if isinstance(rows[0][k], str) else None)
+            for k in rows[0]}
+
+
+def test_layer_last_fits_each_runs_last_block_and_a_fixed_block_over_depth_is_refused():
+    """Issue 21: `--layer h4 --over depth` fitted block 4 inside the deeper nets and dropped depth 2 silently."""
+    (f,) = fit_table(_depth_table(), quantity="h_rms", over="depth", layer="last")
+    assert f.fit.slope == pytest.approx(0.5) and f.fit.n == 9
+    with pytest.raises(FitError, match="different block at each depth"):
+        fit_table(_depth_table(), quantity="h_rms", over="depth", layer="h2")
