@@ -133,6 +133,19 @@ def check_grid_options(a: argparse.Namespace) -> None:
     infinite lr diverges every run) and options that contradict each other, before any run is built."""
     if a.max_bucket is not None and a.max_bucket < 1:
         raise UsageError(f"--max-bucket must be >= 1 (got {a.max_bucket})")
+    if a.steps < 0:
+        raise UsageError(f"--steps must be >= 0 (got {a.steps})")
+    bad_seed = next((s for s in a.seeds if not 0 <= s < MAX_SEED), None)
+    if bad_seed is not None:
+        raise UsageError(f"--seeds must be integers in 0..2^62 − 1 (got {bad_seed})")
+    for name, values in (("--widths", a.widths), ("--depths", a.depths), ("--lrs", a.lrs), ("--wds", a.wds),
+                         ("--seeds", a.seeds), ("--parameterization", a.parameterization)):
+        dupes = sorted({v for v in values if values.count(v) > 1}, key=str)
+        if dupes:
+            raise UsageError(f"{name} repeats {' '.join(map(str, dupes))}: each run would be trained and written "
+                             f"twice; give each value once")
+    if a.decay == "constant" and a.lr_floor != 0.0:
+        raise UsageError("--lr-floor sets the end of a cosine decay; with --decay constant it would be ignored")
     for name, values in (("--lrs", a.lrs), ("--wds", a.wds)):
         if any(not (math.isfinite(v) and v >= 0) for v in values):
             raise UsageError(f"{name} must be finite non-negative numbers (got {' '.join(map(str, values))})")
@@ -147,6 +160,10 @@ def check_grid_options(a: argparse.Namespace) -> None:
                          f"(got {' '.join(map(str, a.measure_at))})")
     if a.no_cache and a.cache is not None:
         raise UsageError("--no-cache and --cache contradict each other; give one")
+
+
+MAX_SEED = 2 ** 62
+"""Seeds stay below this: the engine derives further seeds from a run's seed, and torch's generators take 64 bits."""
 
 
 def check_noise(data: str, noise: float) -> None:

@@ -168,9 +168,17 @@ def ray_device_name(device: str, options: RayOptions) -> str:
     return f"ray ({worker_device(device, options)} workers, {options.cpus_per_bucket:g} CPU per bucket)"
 
 
+RAY_ONLY = (("--address", "address", None), ("--gpus-per-bucket", "gpus_per_bucket", 0.0),
+            ("--cpus-per-bucket", "cpus_per_bucket", 1.0), ("--retries", "retries", 2))
+"""The options (flag, attribute, default) that only the Ray executor reads: refused with the local one."""
+
+
 def ray_options(args) -> RayOptions | None:
     """RayOptions from parsed executor options (None for the local executor)."""
     if args.executor != "ray":
+        given = [flag for flag, attr, default in RAY_ONLY if getattr(args, attr, default) != default]
+        if given:
+            raise ConfigError(f"{', '.join(given)} only apply to --executor ray")
         return None
     import_ray()
     return RayOptions(address=args.address, gpus_per_bucket=args.gpus_per_bucket,

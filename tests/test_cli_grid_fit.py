@@ -122,6 +122,15 @@ SMALL = ["grid", "--widths", "8", "--depths", "1", "--lrs", "1e-3", "--seeds", "
     (["--decay", "cosine", "--lr-floor", "2"], "floor must be in [0, 1]"),
     (["--warmup-steps", "5"], "warmup_steps (5) exceeds the run's steps (2)"),
     (["--warmup-start", "nan", "--warmup-steps", "1"], "warmup_start must be in [0, 1]"),
+    (["--steps", "-1"], "--steps must be >= 0"),
+    (["--seeds", "100000000000000000000000000"], "--seeds must be integers in 0..2^62 − 1"),
+    (["--seeds", "9223372036854775808"], "--seeds must be integers in 0..2^62 − 1"),
+    (["--seeds", "-1"], "--seeds must be integers in 0..2^62 − 1"),
+    (["--seeds", "0", "0", "1"], "--seeds repeats 0"),
+    (["--widths", "8", "8"], "--widths repeats 8"),
+    (["--lr-floor", "0.1"], "with --decay constant it would be ignored"),
+    (["--retries", "-1"], "--retries only apply to --executor ray"),
+    (["--cpus-per-bucket", "0", "--address", "x:1"], "--address, --cpus-per-bucket only apply to --executor ray"),
 ])
 def test_nonsense_grid_input_is_refused_before_training(monkeypatch, capsys, args, message):
     monkeypatch.setattr(cli, "run_grid", _no_training)
