@@ -161,3 +161,15 @@ def test_hparams_bad_input_one_line_exit_2(args: tuple[str, ...]) -> None:
     assert proc.returncode == 2, (args, proc.stdout, proc.stderr)
     assert "Traceback" not in proc.stderr and proc.stdout == ""
     assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+
+
+def test_an_unwritable_out_is_refused_before_the_table_is_printed(tmp_path: Path, capsys) -> None:
+    """Issue 21: the whole table was printed, then the error; a file given as --out said "File exists"."""
+    from theory.cli import main
+
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    for out, message in (("/proc/x", "cannot write /proc/x"), (str(afile), "it is a file, not a folder")):
+        assert main(["--table", "6", "--out", out]) == 2
+        captured = capsys.readouterr()
+        assert captured.out == "" and captured.err.count("\n") == 1 and message in captured.err

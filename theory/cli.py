@@ -78,6 +78,15 @@ def output_file_problem(path: str) -> str | None:
     return None
 
 
+def output_dir_problem(folder: str | Path) -> str | None:
+    """Why files could not be written into `folder`, or None (a file in its place, or no write access)."""
+    folder = str(folder)
+    if os.path.exists(folder) and not os.path.isdir(folder):
+        return f"cannot write to {folder}: it is a file, not a folder"
+    problem = output_file_problem(os.path.join(folder, ".probe"))
+    return problem.replace(os.path.join(folder, ".probe"), folder) if problem else None
+
+
 class UsageError(TheoryError):
     """A command-line mistake: reported as one line, exit status 2."""
 
@@ -136,7 +145,12 @@ def write_table(t: RenderedTable, out_dir: Path) -> list[Path]:
 
 
 def run_table(name: str, out_dir: str | Path = DEFAULT_OUT) -> int:
-    """Derive table `name`, print Markdown, write the files; 0 on success, 2 on bad input."""
+    """Derive table `name`, print Markdown, write the files; 0 on success, 2 on bad input (an output folder that
+    cannot be written is refused before anything is printed)."""
+    problem = output_dir_problem(out_dir)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     try:
         t = build_table(str(name))
         print(markdown(t))
