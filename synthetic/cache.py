@@ -124,6 +124,8 @@ class RunCache:
         """The cached run, or None if absent; a damaged or mismatching file is reported, deleted, and None returned."""
         path = self.path(key)
         try:
+            if not stat.S_ISREG(os.lstat(path).st_mode):
+                return _discard(path, "not a regular file")
             with open(path, "rb") as f:
                 raw = f.read()
         except FileNotFoundError:

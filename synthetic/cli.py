@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import math
+import os
 import sys
 import time
 from typing import Sequence
@@ -160,6 +161,8 @@ def check_grid_options(a: argparse.Namespace) -> None:
                          f"(got {' '.join(map(str, a.measure_at))})")
     if a.no_cache and a.cache is not None:
         raise UsageError("--no-cache and --cache contradict each other; give one")
+    if a.cache is not None and os.path.exists(a.cache) and not os.path.isdir(a.cache):
+        raise UsageError(f"--cache {a.cache} is a file, not a folder")
 
 
 MAX_SEED = 2 ** 62

@@ -154,10 +154,14 @@ def read_csv(path: str | os.PathLike) -> dict[str, np.ndarray]:
             rows = list(reader)
     except FileNotFoundError:
         raise DataError(f"records file not found: {path}") from None
-    except (OSError, StopIteration, csv.Error, UnicodeDecodeError) as exc:
+    except StopIteration:
+        raise DataError(f"records file {path} is empty (no header)") from None
+    except (OSError, csv.Error, UnicodeDecodeError) as exc:
         raise DataError(f"cannot read records file {path}: {type(exc).__name__}") from None
     if any(len(r) != len(header) for r in rows):
         raise DataError(f"records file {path} has rows whose length differs from its header")
+    if not rows:
+        raise DataError(f"records file {path} has a header and no records")
     cols = {name: [r[i] for r in rows] for i, name in enumerate(header)}
     for name in ("width", "depth", "seed", "step", "index", "diverged_at"):
         if name in cols:

@@ -82,10 +82,24 @@ def test_directory_at_entry_path_is_reported_removed_and_a_miss(tmp_path, capsys
     assert cache.load(key, cfg.to_dict()) is None
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("warning: corrupted cache file") and path in err
-    assert "IsADirectoryError" in err and "deleted" in err
+    assert "not a regular file" in err and "deleted" in err
     assert not os.path.exists(path)
     cache.store(key, "rid", cfg.to_dict(), records("rid"), None)  # the recomputed run can be stored again
     assert cache.load(key, cfg.to_dict()).run_id == "rid"
+
+
+@pytest.mark.parametrize("kind", ["fifo", "symlink to /dev/zero"])
+def test_a_fifo_or_a_device_link_at_an_entry_path_is_a_miss_not_a_hang(tmp_path, capsys, kind):
+    """Issue 21: a FIFO hung the load, a symlink to /dev/zero ended in MemoryError."""
+    cfg = config()
+    key = cache_key(cfg)
+    cache = RunCache(tmp_path)
+    path = cache.path(key)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    os.mkfifo(path) if kind == "fifo" else os.symlink("/dev/zero", path)
+    assert cache.load(key, cfg.to_dict()) is None
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "not a regular file" in err and not os.path.lexists(path)
 
 
 def test_unreadable_entry_is_reported_removed_and_a_miss(tmp_path, capsys, monkeypatch):

@@ -213,6 +213,25 @@ def test_fit_reports_unfittable_groups_after_the_fitted_ones(tmp_path, capsys):
     assert lines[2] == "not fitted (1):" and lines[3].startswith("lr=10.0: a log-log fit needs at least 3")
 
 
+@pytest.mark.parametrize("text, message", [("", "is empty (no header)"),
+                                           ("run_id,width,seed,step,layer,quantity,index,value\n",
+                                            "has a header and no records")])
+def test_fit_on_an_empty_records_file_is_one_line_exit_2(tmp_path, capsys, text, message):
+    path = tmp_path / "r.csv"
+    path.write_text(text)
+    assert main(["fit", "--records", str(path)]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1 and message in err
+
+
+def test_a_file_as_cache_is_refused_before_training(monkeypatch, capsys, tmp_path):
+    monkeypatch.setattr(cli, "run_grid", _no_training)
+    (tmp_path / "afile").write_text("")
+    assert main([*SMALL, "--cache", str(tmp_path / "afile")]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1 and "is a file, not a folder" in err
+
+
 def test_fit_with_no_fittable_group_is_one_line_exit_2(tmp_path, capsys):
     path = _records_csv(tmp_path / "r.csv", {10.0: lambda w: float("nan"), 30.0: lambda w: float("inf")})
     assert main(["fit", "--records", path, "--n-boot", "50"]) == 2
