@@ -180,7 +180,7 @@ def save_outputs(fig: Figure, out_dir: Path, fig_id: str, rows: Sequence[Mapping
     png, pdf = out_dir / f"fig_{fig_id}.png", out_dir / f"fig_{fig_id}.pdf"
     csv_path, js = out_dir / f"fig_{fig_id}.csv", out_dir / f"summary_{fig_id}.json"
     fig.savefig(png, dpi=dpi, bbox_inches="tight")
-    fig.savefig(pdf, bbox_inches="tight")
+    fig.savefig(pdf, bbox_inches="tight", metadata={"CreationDate": None})   # byte-reproducible: no timestamp
     plt.close(fig)
     write_csv(csv_path, rows, provenance)
     js.write_text(json.dumps(_jsonable(dict(summary)), indent=1, sort_keys=True) + "\n")

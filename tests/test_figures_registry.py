@@ -135,3 +135,18 @@ def test_the_extension_loop_stops_after_max_rounds(tmp_path, monkeypatch):
     monkeypatch.setattr(registry, "get_spec", lambda fig_id: spec)
     run_figure("t", scale="smoke", out_dir=tmp_path / "figs", progress=False)
     assert seen["n"] == 1 + MAX_ROUNDS
+
+
+def test_saved_figures_are_byte_reproducible(tmp_path):
+    """Issue 21: the PDF carried its /CreationDate, so identical runs wrote different files."""
+    import matplotlib.pyplot as plt
+
+    from figures.plotting import save_outputs
+
+    written = []
+    for sub in ("a", "b"):
+        fig, ax = plt.subplots()
+        ax.plot([0, 1], [1, 0])
+        written.append(save_outputs(fig, tmp_path / sub, "t", [{"x": 1}], {"v": 1.0}))
+    for p, q in zip(*written):
+        assert p.read_bytes() == q.read_bytes(), p.name
