@@ -302,9 +302,29 @@ def render_readme(t: Target = Target()) -> None:
         path.write_text(text)
 
 
+def rejudge(t: Target = Target()) -> int:
+    """Judge every committed summary's claims again from its numbers (`FigureSpec.claims` is a function of the
+    summary alone), so a change of a criterion or a claim's text needs no retraining; returns the summaries
+    rewritten."""
+    from figures.registry import all_specs, claims_of
+
+    specs, n = all_specs(), 0
+    for path in sorted(t.summaries.rglob("summary_*.json")):
+        fid = path.stem.removeprefix("summary_")
+        if fid not in specs or specs[fid].claims is None:
+            continue
+        summary = json.loads(path.read_text())
+        claims = claims_of(specs[fid], summary)
+        if summary.get("claims") != claims:
+            summary["claims"] = claims
+            path.write_text(json.dumps(summary, indent=1, sort_keys=True) + "\n")
+            n += 1
+    return n
+
+
 def regenerate(out: str | Path = "results/readme", device: str = "auto", render_only: bool = False,
                target: Target = Target(), echo: Callable[[str], None] = print) -> None:
-    """The whole pipeline (or only the rendering)."""
+    """The whole pipeline (or only the rendering, after judging the committed summaries' claims again)."""
     if not render_only:
         out = Path(out)
         t0 = time.perf_counter()
@@ -317,5 +337,9 @@ def regenerate(out: str | Path = "results/readme", device: str = "auto", render_
         times |= _examples(target, out)
         runs = {"trained": len(used - before), "from_cache": len(used & before)}
         _manifest(target, times, time.perf_counter() - t0, device, runs, looks)
+    else:
+        n = rejudge(target)
+        if n:
+            echo(f"{n} summaries' claims judged again from their numbers")
     render_readme(target)
     echo(f"{target.readme} rendered from {target.summaries} and {target.example_outputs}")

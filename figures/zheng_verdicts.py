@@ -160,7 +160,8 @@ def fig1_claims(s: Summary) -> list[Claim]:
             _grows("1.coord_sp", "Fig. 1 (a,b): SP ‖h_L‖_R grows with width and depth at step 10", sp,
                    f"SP width {fmt(Estimate.of_fit(sp[0]))}, depth {fmt(Estimate.of_fit(sp[1]))}", "paper: SP grows"),
             *drift_claims(s, key="1.width", label="Fig. 1 (c)", rule="mup_k2", other="sp", axis="width"),
-            *drift_claims(s, key="1.depth", label="Fig. 1 (d)", rule="mup_k2", other="sp", axis="depth")]
+            *drift_claims(s, key="1.depth", label="Fig. 1 (d)", rule="mup_k2", other="sp", axis="depth",
+                          other_expected="paper: SP with a pre-norm may transfer in depth too (Takeaway 3)")]
 
 
 def fig2_claims(s: Summary) -> list[Claim]:

@@ -50,3 +50,15 @@ def test_the_pipeline_writes_gallery_summaries_examples_and_renders_every_block(
     assert "reading" in readme_blocks(t.readme.read_text())["as-of"]   # a warm cache is said, not hidden
     again = json.loads((t.summaries / "manifest.json").read_text())["runs"]
     assert again == {"trained": 0, "from_cache": n_runs}
+
+
+def test_render_judges_the_committed_claims_again(tmp_path):
+    """`--readme --render` re-judges each summary's claims from its numbers: a claim edited by hand is restored."""
+    t = _target(tmp_path)
+    t.gallery.mkdir()
+    regenerate.regenerate(tmp_path / "out", device="cpu", target=t, echo=lambda s: None)
+    path = t.summaries / "summary_e1.json"
+    good = json.loads(path.read_text())
+    path.write_text(json.dumps({**good, "claims": [{**c, "verdict": "fails"} for c in good["claims"]]}))
+    regenerate.regenerate(tmp_path / "out", device="cpu", render_only=True, target=t, echo=lambda s: None)
+    assert json.loads(path.read_text())["claims"] == good["claims"]
