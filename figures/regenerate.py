@@ -259,7 +259,7 @@ BLOCKS: dict[str, Callable[[Target, dict], str]] = {
     "gallery": _gallery, "wall-times": _wall_times, "protocol": _protocol,
     "grid-example": _example("grid"), "fit-example": _example("fit"),
 }
-DOCUMENT_BLOCKS = {"readme": ("as-of", "results-table", "protocol", "gallery", "wall-times", "grid-example",
+DOCUMENT_BLOCKS = {"readme": ("as-of", "results-table", "protocol", "gallery", "grid-example",
                               "fit-example"),
                    "results_doc": ("as-of", "results-detail", "protocol", "wall-times")}
 """Which blocks each generated document holds: the README the short verdict table, docs/results.md every number."""

@@ -168,7 +168,7 @@ def rows(root: Path, rerun_root: Path | None = None, fig_ids: Sequence[str] | No
             if not compact:
                 cells.append(_difference(c, r) if r else "—")
             if kernel_root is not None:
-                cells.append(f"{fmt(Estimate.from_dict(k['estimate']))}: {k['verdict']}" if k else "not run")
+                cells.append(f"{fmt(Estimate.from_dict(k['estimate']))}: {k['verdict']}" if k else "—")
             yield (*cells, text)
 
 

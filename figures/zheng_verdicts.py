@@ -121,9 +121,15 @@ def e2_claims(s: Summary) -> list[Claim]:
     return out
 
 
+def _seeded(fits: Mapping[str, Any], n_seeds: int) -> dict[str, Any]:
+    """Fits with their seed count: a summary written before the fits carried `n_seeds` states it once, as its seed
+    list (every fit of a coordinate check is a per-seed t-interval over those seeds)."""
+    return {k: ({"n_seeds": n_seeds, **v} if isinstance(v, dict) else v) for k, v in fits.items()}
+
+
 def coord_claims(opt: str) -> Callable[[Summary], list[Claim]]:
     def claims(s: Summary) -> list[Claim]:
-        f = s["fits"]
+        f = _seeded(s["fits"], len(s.get("seeds") or ()))
         mup = {(p, ax): f[f"{p}.h_rms.{ax}.gmean"] for p in ("mup_k1", "mup_k2") for ax in ("width", "depth")}
         sp = {ax: f[f"sp.h_rms.{ax}.gmean"] for ax in ("width", "depth")}
         detail = "; ".join(f"{p[4:]} {ax} {fmt(Estimate.of_fit(v))}" for (p, ax), v in mup.items())

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import json
 
-from figures.claims import Above, Claim, Estimate, Within, tolerance
+from figures.claims import Above, Claim, Estimate, Tolerance, Within
 from figures.registry import claims_of
 from figures.results_table import main, markdown
 from figures.spec import FigureSpec
 from synthetic.version import ENGINE_VERSION
 
-TOY_TOL = tolerance("TOY", 0.1, "a toy tolerance for the renderer's tests")
+TOY_TOL = Tolerance("TOY", 0.1, "a toy tolerance for the renderer's tests (not registered: the README lists the real ones)")
 
 
 def _toy_claims(s):
