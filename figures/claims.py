@@ -299,9 +299,11 @@ def tolerance(name: str, value: float, why: str) -> Tolerance:
 
 
 def tolerances_markdown(tolerances: Sequence[Tolerance] | None = None) -> str:
-    """One bullet per tolerance (default: every declared one): name, value, why."""
+    """One bullet per tolerance (default: every declared one, by name, whatever the order modules were imported in):
+    name, value, why."""
     return "".join(f"- **{t.name}** = {t.value:g}: {t.why}.\n"
-                   for t in (tolerances if tolerances is not None else TOLERANCES.values()))
+                   for t in (tolerances if tolerances is not None else sorted(TOLERANCES.values(),
+                                                                                     key=lambda t: t.name)))
 
 
 def claims_undecided(claims: Sequence[Mapping[str, Any]]) -> list[str]:
