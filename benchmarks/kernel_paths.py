@@ -13,13 +13,13 @@ land.
 from __future__ import annotations
 
 import os
-import platform
 import subprocess
 import sys
 from pathlib import Path
 from typing import Sequence
 
 from synthetic.cpu_cache import cache_sizes
+from synthetic.provenance import cpu_model
 
 KERNEL_PATHS: dict[str, dict[str, str]] = {
     "native": {},
@@ -45,17 +45,6 @@ def run_under(name: str, argv: Sequence[str], **kwargs) -> subprocess.CompletedP
     root = Path(__file__).resolve().parent.parent
     return subprocess.run([sys.executable, *argv], env=path_env(name), cwd=root, capture_output=True, text=True,
                           **kwargs)
-
-
-def cpu_model() -> str:
-    """The CPU's model name as the OS reports it (Linux: /proc/cpuinfo), else `platform.processor()`."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def current_path() -> str:

@@ -153,6 +153,10 @@ def _json(x: float) -> float | None:
     return float(x) if math.isfinite(x) else None
 
 
+def _band(center: float, tol: Tolerance) -> str:
+    return f"{'0' if center == 0 else f'{center:g}'} ± {tol.value:g}"
+
+
 @dataclass(frozen=True)
 class Within:
     """Equivalence: holds when the whole interval lies in center ± tol, fails when it lies wholly outside."""
@@ -172,8 +176,7 @@ class Within:
         return Verdict.UNDECIDED
 
     def expected(self) -> str:
-        c = "0" if self.center == 0 else f"{self.center:g}"
-        return f"within {c} ± {self.tol.value:g}"
+        return f"within {_band(self.center, self.tol)}"
 
 
 @dataclass(frozen=True)
@@ -188,8 +191,7 @@ class Outside:
         return {Verdict.HOLDS: Verdict.FAILS, Verdict.FAILS: Verdict.HOLDS}.get(inverse, Verdict.UNDECIDED)
 
     def expected(self) -> str:
-        c = "0" if self.center == 0 else f"{self.center:g}"
-        return f"outside {c} ± {self.tol.value:g}"
+        return f"outside {_band(self.center, self.tol)}"
 
 
 @dataclass(frozen=True)

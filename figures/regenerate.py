@@ -19,7 +19,6 @@ from __future__ import annotations
 import datetime
 import json
 import os
-import platform
 import re
 import shlex
 import shutil
@@ -83,15 +82,9 @@ class Target:
 
 def machine() -> str:
     """CPU model and core count (or the GPU), as the README's "as of" line names it."""
-    model = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{os.cpu_count()}-core {model}"
+    from synthetic.provenance import cpu_model
+
+    return f"{os.cpu_count()}-core {cpu_model()}"
 
 
 def _figures(t: Target, out: Path, device: str, used: set[str]) -> tuple[dict[str, float], dict[str, int]]:
