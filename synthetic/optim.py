@@ -63,6 +63,13 @@ when set to None: the GPU code path, tests/test_engine_ops.py) one tile is the w
 Tiling never changes a number (tests/test_optim_reference.py)."""
 
 
+CPU_SKIP_MASKS = True
+"""On a CPU, a step where every run is alive updates without the frozen-run masks (reading the alive flags of a CPU
+tensor is no device sync; a GPU keeps the masks so that its step never waits for the host). Masking nothing is the
+identity, so no number changes; it saves a pass over every weight (issue 22: 2.39 s → 2.11 s of AdamW updates for
+20 steps of G1 at width 256 on an Intel Xeon, together with AdamW's `addcdiv_`)."""
+
+
 def cpu_tile_bytes(group_bytes: int) -> int | None:
     """The tile size for a CPU group of `group_bytes` per tensor (None: untiled); measures only when it matters."""
     if CPU_TILE_BYTES != "measured":
@@ -307,6 +314,8 @@ class StackedOptimizer:
         self.t += 1
         self._t_tensor.add_(1)
         fused: dict[object, list[tuple]] = {}  # fused kernel -> the argument tuples of its groups
+        if CPU_SKIP_MASKS and alive is not None and alive.device.type == "cpu" and bool(alive.all()):
+            alive = None
         keep_runs = None if alive is None else alive.reshape(-1, 1)
         dead_runs = None if keep_runs is None else ~keep_runs
         by_rows: dict[int, tuple] = {}  # groups sharing a row layout (the hidden maps) gather the masks once

@@ -40,6 +40,7 @@ def gpu_code_path(monkeypatch) -> None:
     monkeypatch.setattr(synthetic.optim, "CPU_TILE_BYTES", None)
     monkeypatch.setattr(synthetic.engine, "CPU_CHUNKS", False)
     monkeypatch.setattr(synthetic.models, "CPU_DROP_FINISHED_RUNS", False)
+    monkeypatch.setattr(synthetic.optim, "CPU_SKIP_MASKS", False)
 
 
 def bucket(depths, steps: int, opt: str, width: int = 16) -> list[RunConfig]:
@@ -49,7 +50,9 @@ def bucket(depths, steps: int, opt: str, width: int = 16) -> list[RunConfig]:
 
 
 def ops_per_step(depths, opt: str, width: int = 16) -> Counter:
-    """Operations of 5 steps minus those of 3 steps (set-up and the final host copy cancel), halved."""
+    """Operations of 5 steps minus those of 3 steps (set-up and the final host copy cancel), halved. The once-per-process
+    probe of the direct-gradient path runs first, outside the count."""
+    synthetic.models.direct_weight_grad_ok(torch.float32, "cpu")
     counts = []
     for steps in (3, 5):
         with KernelCount() as c:

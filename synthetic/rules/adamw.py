@@ -57,9 +57,12 @@ class AdamW(Rule):
             m.lerp_(gt, 1 - b1)
             v.mul_(b2).addcmul_(gt, gt, value=1 - b2)
             torch.sqrt(v, out=denom).div_(bc2_sqrt).add_(eps[rs])
-            torch.mul(m, step[rs], out=u).div_(denom)
-            zero_dead_(u, None if dead is None else dead[rs])
-            pt.sub_(u)
+            torch.mul(m, step[rs], out=u)
+            if dead is None:
+                pt.addcdiv_(u, denom, value=-1)  # p + (−u)/denom: the same bits as p − u/denom, one pass less
+            else:
+                zero_dead_(u.div_(denom), dead[rs])
+                pt.sub_(u)
 
     fused_kernel = staticmethod(_adamw_kernel)
 
