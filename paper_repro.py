@@ -37,6 +37,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--until-decided", action="store_true",
                    help="with --figure: rerun with twice the seeds while one of the figure's claims is undecided "
                         "(the sequential schedule of figures.claims.LOOKS)")
+    p.add_argument("--only", nargs="+", default=None, metavar="SEL",
+                   help="with --readme: regenerate only these steps and merge them into the gallery; SEL is a figure "
+                        "id or glob (coord-*), optionally :figures, :rerun or :kernel, or the word examples")
     p.add_argument("--render", action="store_true",
                    help="with --readme: only render README.md from the committed summaries (no training)")
     p.add_argument("--data", default="standin", choices=["standin", "cifar10"],
@@ -137,10 +140,22 @@ def _readme(args: argparse.Namespace) -> int:
     if ignored:
         raise UsageError(f"--readme regenerates the README's fixed setting; {', '.join(ignored)} cannot go with it")
 
+    only = None
+    if args.only is not None:
+        if args.render:
+            raise UsageError("--only selects what to train; --render trains nothing")
+        from figures.regenerate import parse_only
+
+        try:
+            only = parse_only(args.only)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
     out = Path(args.out) if args.out is not None else Path("results/readme")
     if not args.render:
         check_writable_dir(out)
-    regenerate(out, device=args.device, render_only=args.render)
+    from figures.regenerate import Target
+
+    regenerate(out, device=args.device, render_only=args.render, target=Target(only=only))
     return 0
 
 

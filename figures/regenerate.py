@@ -65,6 +65,23 @@ class Target:
     scale: str = "default"
     fig_ids: tuple[str, ...] | None = None
     examples: tuple[tuple[str, str], ...] = EXAMPLES_RUN
+    only: tuple[str, ...] | None = None
+    """`--only` selectors (`parse_only`): regenerate these steps alone and merge them into the gallery; None: all."""
+
+    def wants(self, fid: str, step: str) -> bool:
+        """Whether this regeneration runs `step` ("figures", "rerun", "kernel" or "examples") of figure `fid`."""
+        if self.only is None:
+            return True
+        from fnmatch import fnmatchcase
+
+        for sel in self.only:
+            pattern, _, which = sel.partition(":")
+            if step == "examples":
+                if pattern == "examples":
+                    return True
+            elif pattern != "examples" and fnmatchcase(fid, pattern) and which in ("", step):
+                return True
+        return False
 
     @property
     def summaries(self) -> Path:
@@ -98,7 +115,7 @@ def _figures(t: Target, out: Path, device: str, used: set[str]) -> tuple[dict[st
     cache = out / "cache"
     for fid in t.ids():
         for offset, sub in ((0, "figures"), (RERUN_SEED_OFFSET, "rerun")):
-            if offset and fid in NO_RERUN:
+            if (offset and fid in NO_RERUN) or not t.wants(fid, sub):
                 continue
             t0 = time.perf_counter()
             cmd = f"python paper_repro.py --figure {fid} --until-decided" + (f" --seed-offset {offset}" if offset else "")
@@ -116,7 +133,7 @@ def _kernel_check(t: Target, out: Path) -> tuple[dict[str, float], dict[str, int
     from benchmarks.kernel_paths import path_env
 
     times, looks = {}, {}
-    for fid in (i for i in t.ids() if i in KERNEL_CHECK):
+    for fid in (i for i in t.ids() if i in KERNEL_CHECK and t.wants(i, "kernel")):
         t0 = time.perf_counter()
         argv = [sys.executable, str(ROOT / "paper_repro.py"), "--figure", fid, "--until-decided", "--scale", t.scale,
                 "--out", str(out / "kernel")]
@@ -133,16 +150,20 @@ def _kernel_check(t: Target, out: Path) -> tuple[dict[str, float], dict[str, int
 
 
 def _collect(t: Target, out: Path) -> None:
-    """Copy PNGs and summaries from `out` into the gallery (old summaries removed first)."""
-    shutil.rmtree(t.summaries, ignore_errors=True)
-    (t.summaries / "rerun").mkdir(parents=True)
-    (t.summaries / "kernel").mkdir(parents=True)
-    for sub, dest in (("figures", t.summaries), ("rerun", t.summaries / "rerun"),
-                      ("kernel/figures", t.summaries / "kernel")):
+    """Copy PNGs and summaries from `out` into the gallery: all of them, the old summaries removed first; with
+    `t.only`, those of the selected steps, over the gallery's own."""
+    if t.only is None:
+        shutil.rmtree(t.summaries, ignore_errors=True)
+    (t.summaries / "rerun").mkdir(parents=True, exist_ok=True)
+    (t.summaries / "kernel").mkdir(parents=True, exist_ok=True)
+    for sub, step, dest in (("figures", "figures", t.summaries), ("rerun", "rerun", t.summaries / "rerun"),
+                            ("kernel/figures", "kernel", t.summaries / "kernel")):
         for summary in sorted((out / sub).glob("*/summary_*.json")):
-            shutil.copyfile(summary, dest / summary.name)
+            if t.wants(summary.parent.name, step):
+                shutil.copyfile(summary, dest / summary.name)
     for png in sorted((out / "figures").glob("*/fig_*.png")):
-        shutil.copyfile(png, t.gallery / f"{png.stem.removeprefix('fig_')}.png")
+        if t.wants(png.parent.name, "figures"):
+            shutil.copyfile(png, t.gallery / f"{png.stem.removeprefix('fig_')}.png")
 
 
 def _examples(t: Target, out: Path) -> dict[str, float]:
@@ -171,20 +192,63 @@ def _cache_entries(out: Path) -> set[str]:
     return {p.stem for p in (out / "cache").rglob("*.json")}
 
 
+STEPS = ("figures", "rerun", "kernel")
+
+
+def parse_only(selectors: list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    """`--only` selectors checked: each `ID[:STEP]` (ID a figure id or a glob of them, STEP one of STEPS, a figure
+    with that step) or `examples`; ValueError naming the first that selects nothing."""
+    from fnmatch import fnmatchcase
+
+    from figures.registry import figure_ids
+
+    ids = figure_ids()
+    for sel in selectors:
+        if sel == "examples":
+            continue
+        pattern, colon, step = sel.partition(":")
+        if colon and step not in STEPS:
+            raise ValueError(f"--only {sel}: the step after ':' is one of {', '.join(STEPS)}")
+        matched = [i for i in ids if fnmatchcase(i, pattern)]
+        if not matched:
+            raise ValueError(f"--only {sel}: no figure id matches {pattern!r} (python paper_repro.py --list)")
+        if step == "kernel" and not set(matched) & set(KERNEL_CHECK):
+            raise ValueError(f"--only {sel}: only {', '.join(KERNEL_CHECK)} run on a second kernel path")
+        if step == "rerun" and set(matched) <= NO_RERUN:
+            raise ValueError(f"--only {sel}: {', '.join(sorted(NO_RERUN))} has no fresh-seed rerun")
+    return tuple(dict.fromkeys(selectors))
+
+
+def only_command(only: tuple[str, ...]) -> str:
+    return "python paper_repro.py --readme --only " + " ".join(shlex.quote(s) for s in only)
+
+
 def _manifest(t: Target, times: dict[str, float], total: float, device: str, runs: dict[str, int],
               looks: dict[str, int]) -> None:
+    """The manifest of a whole regeneration; with `t.only`, the existing one with this part's wall times and looks
+    merged in and the part listed under "parts" (its command, date, machine, steps, runs and time)."""
     import torch
 
     from synthetic.device import resolve_device
     from synthetic.provenance import device_name
     from synthetic.version import ENGINE_VERSION
 
-    (t.summaries / "manifest.json").write_text(json.dumps({
-        "engine_version": ENGINE_VERSION, "date": datetime.date.today().isoformat(), "machine": machine(),
-        "device": device_name(resolve_device(device)), "torch": torch.__version__, "scale": t.scale,
-        "command": "python paper_repro.py --readme", "wall_seconds": times, "total_seconds": round(total, 1),
-        "rerun_seed_offset": RERUN_SEED_OFFSET, "examples": dict(t.examples), "runs": runs, "looks": looks,
-        "threads": torch.get_num_threads()}, indent=1) + "\n")
+    path = t.summaries / "manifest.json"
+    here = {"engine_version": ENGINE_VERSION, "date": datetime.date.today().isoformat(), "machine": machine(),
+            "device": device_name(resolve_device(device)), "torch": torch.__version__, "scale": t.scale,
+            "threads": torch.get_num_threads(), "runs": runs, "total_seconds": round(total, 1)}
+    if t.only is None:
+        m = {**here, "command": "python paper_repro.py --readme", "wall_seconds": times,
+             "rerun_seed_offset": RERUN_SEED_OFFSET, "examples": dict(t.examples), "looks": looks}
+    else:
+        m = json.loads(path.read_text())
+        if m["engine_version"] != ENGINE_VERSION:
+            raise RuntimeError(f"the gallery was made by {m['engine_version']}, this engine is {ENGINE_VERSION}: "
+                               "regenerate everything (python paper_repro.py --readme)")
+        m["wall_seconds"] = {**m["wall_seconds"], **times}
+        m["looks"] = {**m.get("looks", {}), **looks}
+        m["parts"] = [*m.get("parts", []), {**here, "command": only_command(t.only), "steps": sorted(times)}]
+    path.write_text(json.dumps(m, indent=1) + "\n")
 
 
 # ------------------------------------------------------------------------------------------------ rendering
@@ -196,7 +260,16 @@ def _as_of(t: Target, m: dict) -> str:
     return (f"As of engine version `{m['engine_version']}`, {m['date']}, on a {m['machine']} ({m['device']}, torch "
             f"{m['torch']}): `{m['command']}` regenerated every number, figure and example output below "
             f"({runs['trained'] + runs['from_cache']} figure runs) {cache} in {m['total_seconds'] / 60:.0f} min "
-            f"({m['total_seconds']:.0f} s).\n")
+            f"({m['total_seconds']:.0f} s).\n" + "".join(_part_line(p) for p in m.get("parts", [])))
+
+
+def _part_line(p: dict) -> str:
+    runs = p["runs"]
+    cache = ("from an empty cache" if runs["from_cache"] == 0 else
+             f"training {runs['trained']} runs and reading {runs['from_cache']} from an earlier cache")
+    return (f"Then, {p['date']}, on a {p['machine']} ({p['device']}, torch {p['torch']}): `{p['command']}` "
+            f"regenerated {', '.join(p['steps'])} {cache} in {p['total_seconds'] / 60:.0f} min and replaced "
+            f"them above.\n")
 
 
 def _wall_times(t: Target, m: dict) -> str:
@@ -327,7 +400,8 @@ def regenerate(out: str | Path = "results/readme", device: str = "auto", render_
         times |= k_times
         looks |= k_looks
         _collect(target, out)
-        times |= _examples(target, out)
+        if target.wants("", "examples"):
+            times |= _examples(target, out)
         runs = {"trained": len(used - before), "from_cache": len(used & before)}
         _manifest(target, times, time.perf_counter() - t0, device, runs, looks)
     else:

@@ -1,4 +1,5 @@
-"""How many runs of a bucket train together on a CPU: as many as keep one activation tensor in the core's L2 cache.
+"""How many runs of a bucket train together on a CPU: as many as keep one block's activations and weights in the core's
+L2 cache.
 
 A stacked bucket processes every run breadth-first, one block at a time, so each activation tensor is [M, B, n]; a
 plain one-model loop goes depth-first through one run, whose [B, n] activations stay in cache from one op to the
@@ -39,17 +40,21 @@ def cache_sizes() -> dict[str, int]:
 
 
 L2_SHARE = 1
-"""One activation tensor may take 1/L2_SHARE of the L2 cache. Measured on the AMD EPYC above (one thread, commands in
-BENCHMARKS.md): with a quarter of L2, G1 at width 512 ran fastest (one run per chunk, 12.0 s against 13.5 s in chunks
-of 4), but G2's ragged buckets of 4 runs, cut into single runs at width 512 and pairs at 256, fell to 0.99× and 0.97×
-of the plain loop, against 1.04× and 1.07× whole; G1 at widths 64–256 measured the same within noise (±10%) for any
-chunk from a quarter of L2 up to the whole bucket."""
+"""A chunk's per-block working set may take 1/L2_SHARE of the L2 cache. On the AMD EPYC above, with a quarter of L2
+G2's ragged buckets of 4 runs, cut into single runs at width 512 and pairs at 256, fell to 0.99× and 0.97× of the
+plain loop against 1.04× and 1.07× whole (one invocation each, within that VM's ±5%)."""
 
 
 def runs_per_chunk(batch: int, width: int, itemsize: int, l2_bytes: int | None = None) -> int | None:
-    """The most runs whose [runs, batch, width] activation fits 1/L2_SHARE of the L2 cache (at least 1); None when the
-    L2 size is unknown (then a bucket trains whole)."""
+    """The most runs whose per-block working set, one [batch, width] activation and one [width, width] weight each,
+    fits 1/L2_SHARE of the L2 cache (at least 1); None when the L2 size is unknown (then a bucket trains whole).
+
+    The weight counts because a block's forward and backward read it next to the activation: a plain loop keeps both
+    of its one run in L2. Counting the activation alone (the rule before) kept 16 runs together at width 256 on an
+    Intel Xeon with 2 MiB of L2, whose G1 bucket then trained 11% slower than one run at a time (3.84 s against
+    3.42 s for 10 steps, `python -m benchmarks.chunk_sizes --grid G1 --width 256 --steps 10 --chunks 32 16 8 4 1`);
+    G2 at width 512 7% slower in one bucket than in single runs."""
     l2 = cache_sizes().get("L2") if l2_bytes is None else l2_bytes
     if not l2:
         return None
-    return max(1, l2 // (L2_SHARE * batch * width * itemsize))
+    return max(1, l2 // (L2_SHARE * (batch * width + width * width) * itemsize))

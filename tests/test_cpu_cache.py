@@ -12,13 +12,15 @@ from synthetic.engine import cpu_chunks
 MIB = 2**20
 
 
-def test_runs_per_chunk_keeps_one_activation_within_its_share_of_l2():
+def test_runs_per_chunk_keeps_one_blocks_working_set_within_its_share_of_l2():
     assert L2_SHARE == 1
-    # 1 MiB L2, batch 128, float32: a run's activation is 128·n·4 bytes; 1 MiB holds 2048 / n runs of it
-    assert [runs_per_chunk(128, n, 4, l2_bytes=MIB) for n in (64, 128, 256, 512, 1024, 4096)] == [32, 16, 8, 4, 2, 1]
-    assert runs_per_chunk(128, 256, 8, l2_bytes=MIB) == 4          # float64 halves it
-    assert runs_per_chunk(128, 256, 4, l2_bytes=2 * MIB) == 16     # a 2 MiB L2 doubles it
-    assert runs_per_chunk(8, 16, 4, l2_bytes=MIB) == 2048
+    # 1 MiB L2, batch 128, float32: a run's block needs (128·n + n²)·4 bytes (activation and weight)
+    per_run = {n: (128 * n + n * n) * 4 for n in (64, 128, 256, 512, 1024, 4096)}
+    assert per_run[64] == 49152 and per_run[256] == 393216
+    assert [runs_per_chunk(128, n, 4, l2_bytes=MIB) for n in per_run] == [21, 8, 2, 1, 1, 1]
+    assert runs_per_chunk(128, 128, 8, l2_bytes=MIB) == 4          # float64 halves it
+    assert runs_per_chunk(128, 256, 4, l2_bytes=2 * MIB) == 5      # a 2 MiB L2: 2097152 // 393216
+    assert runs_per_chunk(8, 16, 4, l2_bytes=MIB) == 682           # 1048576 // 1536
     assert runs_per_chunk(128, 256, 4, l2_bytes=0) is None         # unknown L2: the bucket trains whole
 
 

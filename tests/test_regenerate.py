@@ -62,3 +62,40 @@ def test_render_judges_the_committed_claims_again(tmp_path):
     path.write_text(json.dumps({**good, "claims": [{**c, "verdict": "fails"} for c in good["claims"]]}))
     regenerate.regenerate(tmp_path / "out", device="cpu", render_only=True, target=t, echo=lambda s: None)
     assert json.loads(path.read_text())["claims"] == good["claims"]
+
+
+def test_only_regenerates_the_selected_steps_and_merges_them_into_the_manifest(tmp_path):
+    """`--only e1:rerun` on top of a whole regeneration: the rerun summary is replaced (fresh cache, so every run is
+    retrained), the first summary and the examples stay, and the manifest lists the part and merges its wall time."""
+    t = _target(tmp_path)
+    t.gallery.mkdir()
+    regenerate.regenerate(tmp_path / "out", device="cpu", target=t, echo=lambda s: None)
+    first = (t.summaries / "summary_e1.json").read_text()
+    grid_example = (t.example_outputs / "grid.txt").read_text()
+    (t.summaries / "rerun" / "summary_e1.json").write_text("{}")
+    part = Target(**{**t.__dict__, "only": regenerate.parse_only(["e1:rerun"])})
+    regenerate.regenerate(tmp_path / "out2", device="cpu", target=part, echo=lambda s: None)
+    rerun = json.loads((t.summaries / "rerun" / "summary_e1.json").read_text())
+    assert rerun["seed_offset"] == regenerate.RERUN_SEED_OFFSET
+    assert (t.summaries / "summary_e1.json").read_text() == first
+    assert (t.example_outputs / "grid.txt").read_text() == grid_example
+    manifest = json.loads((t.summaries / "manifest.json").read_text())
+    (p,) = manifest["parts"]
+    assert p["steps"] == ["e1 (rerun)"] and p["runs"] == {"trained": rerun["provenance"]["n_runs"], "from_cache": 0}
+    assert p["command"] == "python paper_repro.py --readme --only e1:rerun"
+    assert set(manifest["wall_seconds"]) >= {"e1", "e1 (rerun)", "grid example"}
+    as_of = readme_blocks(t.readme.read_text())["as-of"]
+    assert as_of.count("from an empty cache") == 2 and "`python paper_repro.py --readme --only e1:rerun`" in as_of
+
+
+def test_only_refuses_selectors_that_select_nothing():
+    import pytest
+
+    assert regenerate.parse_only(["coord-*", "wd3:kernel", "examples", "coord-*"]) == ("coord-*", "wd3:kernel",
+                                                                                       "examples")
+    for bad in ("nope", "wd1:foo", "3:kernel", "wd4:rerun"):
+        with pytest.raises(ValueError, match="--only"):
+            regenerate.parse_only([bad])
+    t = Target(only=("coord-*", "wd3:kernel"))
+    assert t.wants("coord-sgd", "rerun") and t.wants("wd3", "kernel") and not t.wants("wd3", "figures")
+    assert not t.wants("", "examples") and Target().wants("", "examples")
