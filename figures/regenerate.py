@@ -37,6 +37,8 @@ SUMMARIES = GALLERY / "summaries"
 EXAMPLES = GALLERY / "examples"
 README = ROOT / "README.md"
 RESULTS_DOC = ROOT / "docs" / "results.md"
+FIGURES_DOC = ROOT / "docs" / "figures.md"
+USAGE_DOC = ROOT / "docs" / "usage.md"
 RERUN_SEED_OFFSET = 1000
 NO_RERUN = frozenset({"wd4"})
 """Figures not rerun on fresh seeds: wd4 (its runs are the longest of the catalogue)."""
@@ -62,6 +64,8 @@ class Target:
     gallery: Path = GALLERY
     readme: Path = README
     results_doc: Path = RESULTS_DOC
+    figures_doc: Path = FIGURES_DOC
+    usage_doc: Path = USAGE_DOC
     scale: str = "default"
     fig_ids: tuple[str, ...] | None = None
     examples: tuple[tuple[str, str], ...] = EXAMPLES_RUN
@@ -276,7 +280,8 @@ def _wall_times(t: Target, m: dict) -> str:
     looks = m.get("looks", {})
     parts = [f"{k}: {v:.0f} s" + (f" (look {looks[k]})" if looks.get(k, 1) > 1 else "")
              for k, v in m["wall_seconds"].items()]
-    return "Wall time of each step of `" + m["command"] + "`: " + ", ".join(parts) + ".\n"
+    by = f"`{m['command']}`" + (" and the parts the \"as of\" line lists" if m.get("parts") else "")
+    return f"Wall time of each step of {by}: " + ", ".join(parts) + ".\n"
 
 
 def _protocol(t: Target, m: dict) -> str:
@@ -297,7 +302,7 @@ def _gallery(t: Target, m: dict) -> str:
     for fid, spec in all_specs().items():
         png = t.gallery / f"{fid}.png"
         if png.exists():
-            rel = os.path.relpath(png, t.readme.parent)
+            rel = os.path.relpath(png, t.figures_doc.parent)
             lines.append(f"**{fid}.** {spec.description}\n\n![{fid}]({rel})\n")
     return "\n".join(lines)
 
@@ -325,10 +330,12 @@ BLOCKS: dict[str, Callable[[Target, dict], str]] = {
     "gallery": _gallery, "wall-times": _wall_times, "protocol": _protocol,
     "grid-example": _example("grid"), "fit-example": _example("fit"),
 }
-DOCUMENT_BLOCKS = {"readme": ("as-of", "results-table", "protocol", "gallery", "grid-example",
-                              "fit-example"),
-                   "results_doc": ("as-of", "results-detail", "protocol", "wall-times")}
-"""Which blocks each generated document holds: the README the short verdict table, docs/results.md every number."""
+DOCUMENT_BLOCKS = {"readme": ("as-of", "results-table"),
+                   "results_doc": ("as-of", "results-detail", "protocol", "wall-times"),
+                   "figures_doc": ("gallery",),
+                   "usage_doc": ("grid-example", "fit-example")}
+"""Which blocks each generated document holds: the README the front page's verdict table, docs/results.md every
+number, docs/figures.md the gallery, docs/usage.md the example commands' outputs."""
 
 
 def documents(t: Target) -> dict[Path, tuple[str, ...]]:

@@ -110,14 +110,8 @@ def _difference(first: Mapping[str, Any], rerun: Mapping[str, Any]) -> str:
     return f"{fmt(d)}: " + ("agree" if agree else "**differ**")
 
 
-COMPACT = (0, 1, 2, 3, 4)
-"""The columns of the compact table (the README's): claim, expected, estimate, seeds, rerun (then the kernel path
-and the verdict); the full table adds the rows' other numbers and the rerun's difference interval."""
-
-
-def header(kernel: bool, compact: bool = False) -> str:
-    cols = tuple(COLUMNS[i] for i in (COMPACT if compact else range(len(COLUMNS))))
-    cols += ((KERNEL_COLUMN,) if kernel else ()) + ("verdict",)
+def header(kernel: bool) -> str:
+    cols = COLUMNS + ((KERNEL_COLUMN,) if kernel else ()) + ("verdict",)
     return "| " + " | ".join(cols) + " |\n" + "|---" * len(cols) + "|\n"
 
 
@@ -137,7 +131,7 @@ def rows(root: Path, rerun_root: Path | None = None, fig_ids: Sequence[str] | No
         kernel_summary = load(kernel_root, fig_id)
         kernel = _claims(kernel_summary, fig_id)
         kernel_by_key = {c["key"]: c for c in kernel} if isinstance(kernel, list) else {}
-        blank = ("",) * ((len(COMPACT) if compact else len(COLUMNS)) - 3 + (kernel_root is not None) + 1)
+        blank = ("",) * ((5 if compact else len(COLUMNS)) - 3 + (kernel_root is not None) + 1)
         if not isinstance(first, list):
             yield (fig_id, "", first or "not run", *blank)
             continue
@@ -172,12 +166,23 @@ def rows(root: Path, rerun_root: Path | None = None, fig_ids: Sequence[str] | No
             yield (*cells, text)
 
 
+FRONT_COLUMNS = ("claim", "verdict", f"estimate ({100 * LEVEL:.1f}% interval)", "seeds")
+"""The front page's table (README): one short line per judged claim; the rerun and kernel path count in the verdict
+(borderline), their numbers are in the full table."""
+
+
 def markdown(root: Path, rerun_root: Path | None = None, fig_ids: Sequence[str] | None = None,
              kernel_root: Path | None = None, compact: bool = False) -> str:
-    """The table; `compact`: one short line per claim (the estimate without the row's other numbers, no difference
-    column)."""
-    out = header(kernel_root is not None, compact)
-    for row in rows(root, rerun_root, fig_ids, kernel_root, compact):
+    """The full table, or with `compact` the front page's: FRONT_COLUMNS, claims without a verdict ("shown") left
+    out."""
+    if compact:
+        out = "| " + " | ".join(FRONT_COLUMNS) + " |\n" + "|---" * len(FRONT_COLUMNS) + "|\n"
+        for row in rows(root, rerun_root, fig_ids, kernel_root, compact=True):
+            if row[-1] != VERDICT_TEXT["shown"]:
+                out += "| " + " | ".join(_cell(x) for x in (row[0], row[-1], row[2], row[3])) + " |\n"
+        return out
+    out = header(kernel_root is not None)
+    for row in rows(root, rerun_root, fig_ids, kernel_root):
         out += "| " + " | ".join(_cell(x) for x in row) + " |\n"
     return out
 

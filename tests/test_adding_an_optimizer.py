@@ -1,4 +1,4 @@
-"""README "Adding an optimizer", end to end: Signum (sign of momentum, Bernstein et al. 2018), which the paper does
+"""docs/theory.md "Adding an optimizer", end to end: Signum (sign of momentum, Bernstein et al. 2018), which the paper does
 not treat, is registered in theory (its update norm), its table derived, an engine rule registered, trained in a
 bucket and coordinate-checked in width — all inside this test, with both registrations undone afterwards."""
 

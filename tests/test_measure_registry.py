@@ -1,4 +1,4 @@
-"""synthetic.quantities: a measurement is one registration. README "Adding a measurement" end to end: the stable rank
+"""synthetic.quantities: a measurement is one registration. docs/engine.md "Adding a measurement" end to end: the stable rank
 ‖W‖_F²/σ_max² of every weight matrix and the Frobenius norm of the single-step update ΔW (neither is in the project)
 are registered, trained in a bucket and checked against numpy on the weights of a torch.optim.SGD reference, then
 unregistered. Also: what the engine provides follows from the registered needs, config accepts exactly the registered

@@ -14,7 +14,7 @@ TINY_FIT = "python -m synthetic fit --records records.csv --quantity loss --over
 
 def _target(tmp_path) -> Target:
     t = Target(gallery=tmp_path / "gallery", readme=tmp_path / "README.md", results_doc=tmp_path / "results.md",
-               scale="smoke", fig_ids=("e1",), examples=(("grid", TINY_GRID), ("fit", TINY_FIT)))
+               figures_doc=tmp_path / "figures.md", usage_doc=tmp_path / "usage.md", scale="smoke", fig_ids=("e1",), examples=(("grid", TINY_GRID), ("fit", TINY_FIT)))
     for path, names in regenerate.documents(t).items():
         path.write_text("# t\n" + "".join(f"<!-- generated:{b} -->\nPLACEHOLDER\n<!-- /generated:{b} -->\n"
                                           for b in names))
@@ -34,9 +34,9 @@ def test_the_pipeline_writes_gallery_summaries_examples_and_renders_every_block(
     n_runs = first["provenance"]["n_runs"] + rerun["provenance"]["n_runs"]
     assert manifest["runs"] == {"trained": n_runs, "from_cache": 0}
     assert manifest["looks"] == {"e1": first["look"], "e1 (rerun)": rerun["look"]}
-    text = t.readme.read_text()
-    blocks = readme_blocks(text) | readme_blocks(t.results_doc.read_text())
-    assert set(blocks) == set(BLOCKS) and "PLACEHOLDER" not in text + t.results_doc.read_text()
+    text = "".join(path.read_text() for path in regenerate.documents(t))
+    blocks = readme_blocks(text)
+    assert set(blocks) == set(BLOCKS) and "PLACEHOLDER" not in text
     assert "from an empty cache" in blocks["as-of"]
     assert "4 runs (0 diverged)" in blocks["grid-example"] and "exponent of loss vs width" in blocks["fit-example"]
     rows = [r for r in blocks["results-detail"].splitlines() if r.startswith("| Claim E.1")]
