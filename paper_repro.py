@@ -13,6 +13,7 @@ Bad input prints one line on stderr and exits with status 2.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -42,6 +43,9 @@ def _parser() -> argparse.ArgumentParser:
                         "id or glob (coord-*), optionally :figures, :rerun or :kernel, or the word examples")
     p.add_argument("--render", action="store_true",
                    help="with --readme: only render README.md from the committed summaries (no training)")
+    p.add_argument("--threads", type=int, default=None, metavar="N",
+                   help="torch CPU threads for training (and OMP_NUM_THREADS of the subprocesses --readme starts); "
+                        "default: torch's")
     p.add_argument("--data", default="standin", choices=["standin", "cifar10"],
                    help="Figs 3-6 data: synthetic stand-in (default) or CIFAR-10 python batches")
     p.add_argument("--data-dir", default=None, metavar="DIR", help="directory holding the CIFAR-10 python batches")
@@ -169,6 +173,13 @@ def main(argv: list[str] | None = None) -> int:
             raise UsageError("--render goes with --readme")
         if args.until_decided and args.figure is None:
             raise UsageError("--until-decided goes with --figure")
+        if args.threads is not None:
+            if args.threads < 1:
+                raise UsageError(f"--threads must be at least 1, got {args.threads}")
+            import torch
+
+            torch.set_num_threads(args.threads)
+            os.environ["OMP_NUM_THREADS"] = str(args.threads)
         if args.readme:
             return _readme(args)
         out = Path(args.out if args.out is not None else "results")

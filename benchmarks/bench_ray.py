@@ -21,7 +21,8 @@ from synthetic.executors import RayOptions, import_ray
 from synthetic.grid import run_grid
 from synthetic.provenance import command_line
 from synthetic.version import ENGINE_VERSION
-from theory.cli import OneLineParser
+from synthetic.errors import ConfigError
+from theory.cli import OneLineParser, output_file_problem
 
 
 def _timed(fn):
@@ -42,7 +43,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workers", type=int, default=2, help="CPUs of the local Ray instance and in-process threads")
     p.add_argument("--json", default=None, help="write the numbers to this JSON file")
     args = p.parse_args(argv)
-    ray = import_ray()
+    for name, values in (("--widths", args.widths), ("--depths", args.depths), ("--steps", [args.steps]),
+                         ("--workers", [args.workers])):
+        if min(values) < 1:
+            p.error(f"{name} must be at least 1 (got {' '.join(map(str, values))})")
+    if args.json is not None and (problem := output_file_problem(args.json)):
+        p.error(f"--json: {problem}")
+    try:
+        ray = import_ray()
+    except ConfigError as exc:
+        p.error(str(exc))
     runs = select_spec("G2", False, args.steps, args.widths, args.depths).runs()
     print(f"{len(runs)} runs: widths {args.widths} × depths {args.depths}, {args.steps} steps, AdamW, batch 128")
 

@@ -34,14 +34,8 @@ def plain_hparams(run: RunConfig) -> dict[str, LayerHP]:
 
 
 def parameter_count(m: ModelConfig) -> int:
-    """Trainable numbers of one run (weights, and biases when present)."""
-    n, nh, L, k = m.width, m.hidden_width, m.depth, m.k
-    dims = [n] + [nh] * (k - 1) + [n]
-    hidden = L * sum(dims[i] * dims[i + 1] for i in range(k))
-    count = m.d_in * n + hidden + n * m.d_out
-    if m.bias:
-        count += n + L * sum(dims[1:])
-    return count
+    """Trainable numbers of one run (`ModelConfig.n_params`)."""
+    return m.n_params
 
 
 class PlainResidualMLP(nn.Module):

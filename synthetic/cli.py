@@ -22,11 +22,12 @@ from theory.errors import TheoryError
 from synthetic.config import DataConfig, ModelConfig, OptimConfig, RunConfig
 from synthetic.device import resolve_device
 from synthetic.errors import RunsFailedError, SyntheticError
+from synthetic.estimate import check_fits, size_warning
 from synthetic.executors import add_executor_options, ray_device_name, ray_options
 from synthetic.provenance import provenance
 from synthetic.schedule import ScheduleConfig
 from synthetic.fit import FitError, diverged_runs, fit_table, format_fits
-from synthetic.grid import DEFAULT_CACHE_DIR, read_csv, results_table, run_grid, write_csv
+from synthetic.grid import DEFAULT_CACHE_DIR, bucketize, read_csv, results_table, run_grid, write_csv
 
 EXIT_BAD_INPUT = 2
 IMAGE_DATA = ("two_class_standin", "cifar10")
@@ -61,6 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"input dimension (default: {DEFAULT_D_IN}; {IMAGE_D_IN} for the image data, the only value "
                         "it allows)")
     g.add_argument("--d-out", type=int, default=1, help="output dimension (classes for ce)")
+    g.add_argument("--n-classes", type=int, default=None,
+                   help="classes of --data teacher_classification (default: --d-out with --loss ce, else 2)")
     g.add_argument("--data", default="teacher_regression",
                    help="teacher_regression, teacher_classification, two_class_standin or cifar10")
     g.add_argument("--data-dir", default=None, help="folder with the CIFAR-10 python batches (--data cifar10)")
@@ -69,9 +72,14 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--loss", default=None, help="mse, bce or ce (default: mse for regression, bce otherwise)")
     g.add_argument("--alpha", type=float, default=1.0, help="α_base")
     g.add_argument("--sigma2", type=float, default=2.0, help="σ²_base")
+    g.add_argument("--sigma2-input", type=float, default=None,
+                   help="the input layer's own base init variance (default: --sigma2)")
     g.add_argument("--n-base", type=int, default=1, help="base width (1 = absolute-n convention)")
     g.add_argument("--L-base", type=int, default=1, help="base depth (1 = absolute-L convention)")
     g.add_argument("--measure", nargs="+", default=["loss"], help="quantities to record (see synthetic.config)")
+    g.add_argument("--measure-layers", nargs="+", default=(),
+                   help="record only these layers (e.g. h0 h4; every layer by default); the loss is layer model, "
+                        "so list model to keep it")
     g.add_argument("--measure-at", type=int, nargs="*", default=None,
                    help="steps for the non-loss quantities (default: 0, steps/2, steps when any are asked)")
     g.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
@@ -114,16 +122,19 @@ def grid_runs(a: argparse.Namespace) -> list[RunConfig]:
     measure_at: tuple[int, ...] = ()
     if any(q not in ("loss", "sigma1_pi") for q in measurements):
         measure_at = tuple(sorted(set(a.measure_at if a.measure_at else (0, a.steps // 2, a.steps))))
-    data = DataConfig(kind=a.data, n_train=a.n_train, noise=a.noise, data_dir=a.data_dir)
+    n_classes = a.n_classes if a.n_classes is not None else (a.d_out if loss == "ce" else 2)
+    data = DataConfig(kind=a.data, n_train=a.n_train, noise=a.noise, n_classes=n_classes, data_dir=a.data_dir)
     runs = []
     for width, depth, param, lr, wd, seed in itertools.product(a.widths, a.depths, a.parameterization, a.lrs,
                                                                a.wds, a.seeds):
         model = ModelConfig(width=width, depth=depth, k=a.k, d_in=d_in, d_out=a.d_out, activation=a.activation,
                             norm=a.norm)
-        base = BaseHP(alpha=a.alpha, sigma2=a.sigma2, eta=lr, lam=wd, n_base=a.n_base, L_base=a.L_base)
+        base = BaseHP(alpha=a.alpha, sigma2=a.sigma2, eta=lr, lam=wd, n_base=a.n_base, L_base=a.L_base,
+                      sigma2_input=a.sigma2_input)
         runs.append(RunConfig(model=model, optim=OptimConfig(name=a.optimizer), parameterization=param, base=base,
                               data=data, loss=loss, steps=a.steps, batch_size=a.batch, seed=seed, dtype=a.dtype,
                               measure_at=measure_at, measurements=measurements,
+                              measure_layers=tuple(a.measure_layers),
                               schedule=ScheduleConfig(warmup_steps=a.warmup_steps, warmup_start=a.warmup_start,
                                                       decay=a.decay, floor=a.lr_floor)).validate())
     return runs
@@ -150,12 +161,15 @@ def check_grid_options(a: argparse.Namespace) -> None:
     for name, values in (("--lrs", a.lrs), ("--wds", a.wds)):
         if any(not (math.isfinite(v) and v >= 0) for v in values):
             raise UsageError(f"{name} must be finite non-negative numbers (got {' '.join(map(str, values))})")
-    for name, value in (("--alpha", a.alpha), ("--sigma2", a.sigma2)):
-        if not (math.isfinite(value) and value > 0):
+    for name, value in (("--alpha", a.alpha), ("--sigma2", a.sigma2), ("--sigma2-input", a.sigma2_input)):
+        if value is not None and not (math.isfinite(value) and value > 0):
             raise UsageError(f"{name} must be a finite number > 0 (got {value})")
     if a.n_base < 1 or a.L_base < 1:
         raise UsageError(f"--n-base and --L-base must be >= 1 (got {a.n_base}, {a.L_base})")
     check_noise(a.data, a.noise)
+    if a.n_classes is not None and (a.data != "teacher_classification" or a.n_classes < 2):
+        raise UsageError(f"--n-classes sets the classes of --data teacher_classification, at least 2 "
+                         f"(got {a.n_classes} with --data {a.data})")
     if a.steps >= 0 and any(not 0 <= t <= a.steps for t in a.measure_at or ()):
         raise UsageError(f"--measure-at steps must be in 0..{a.steps} (--steps) "
                          f"(got {' '.join(map(str, a.measure_at))})")
@@ -196,6 +210,11 @@ def cmd_grid(a: argparse.Namespace) -> int:
         if a.threads < 1:
             raise UsageError(f"--threads must be >= 1 (got {a.threads})")
         torch.set_num_threads(a.threads)
+    if a.executor == "local":
+        check_fits(bucketize(runs, a.max_bucket or 256), resolve_device(a.device))
+    warning = size_warning(runs)
+    if warning:
+        print(warning, file=sys.stderr)
     progress = {"auto": True, "always": "force", "never": False}[a.progress]
     start = time.monotonic()
     ray = ray_options(a)

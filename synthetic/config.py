@@ -74,6 +74,16 @@ class ModelConfig:
         """Inner width n_l of a block (between its maps)."""
         return max(1, round(self.width * self.hidden_ratio))
 
+    @property
+    def n_params(self) -> int:
+        """Trainable numbers of one run (weights, and biases when present)."""
+        n, nh, L, k = self.width, self.hidden_width, self.depth, self.k
+        dims = [n] + [nh] * (k - 1) + [n]
+        count = self.d_in * n + L * sum(dims[i] * dims[i + 1] for i in range(k)) + n * self.d_out
+        if self.bias:
+            count += n + L * sum(dims[1:])
+        return count
+
 
 @dataclass(frozen=True)
 class OptimConfig:

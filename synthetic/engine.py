@@ -19,7 +19,7 @@ import contextlib
 import hashlib
 import math
 from dataclasses import dataclass, field
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -115,11 +115,14 @@ def _gnb_hessian(loss_kind: str, opt: StackedOptimizer, model: StackedResidualNe
     opt.set_hessian({g: n_terms * gh.detach() * gh.detach() for g, gh in zip(names, g_hat)}, t)
 
 
-def train_bucket(runs: Sequence[RunConfig], device: str | torch.device = "cpu", data_source=None) -> list[RunResult]:
+def train_bucket(runs: Sequence[RunConfig], device: str | torch.device = "cpu", data_source=None,
+                 on_step: Callable[[int], None] | None = None) -> list[RunResult]:
     """Train runs sharing one bucket key as one stacked model; returns one RunResult per run, in order.
 
     `data_source` (optional) follows synthetic.data's protocol: `train_batch(step) -> (x [M,B,d_in], y)`,
-    `test_set() -> (x [M,N,d_in], y)`; by default `synthetic.data.make_data_source` builds it from the runs' seeds."""
+    `test_set() -> (x [M,N,d_in], y)`; by default `synthetic.data.make_data_source` builds it from the runs' seeds.
+    `on_step(n)` (optional) is called on the host after each training step of n runs (a progress display; it reads
+    nothing from the device)."""
     runs = list(runs)
     if not runs:
         return []
@@ -135,7 +138,7 @@ def train_bucket(runs: Sequence[RunConfig], device: str | torch.device = "cpu", 
     ordered = [runs[i] for i in order]
     with full_precision(), torch.random.fork_rng(devices=[]):
         results = [res for chunk in (cpu_chunks(ordered, dev) if data_source is None else [ordered])
-                   for res in _train(chunk, dev, data_source)]
+                   for res in _train(chunk, dev, data_source, on_step)]
     out: list[RunResult] = [None] * len(runs)  # type: ignore[list-item]
     for i, res in zip(order, results):
         out[i] = res
@@ -200,7 +203,7 @@ class _RunSlice:
         return part
 
 
-def _train(runs: list[RunConfig], dev: torch.device, data_source) -> list[RunResult]:
+def _train(runs: list[RunConfig], dev: torch.device, data_source, on_step=None) -> list[RunResult]:
     cfg = runs[0]
     model, opt = build(runs, dev)
     model.reuse_grad_buffers()
@@ -283,6 +286,8 @@ def _train(runs: list[RunConfig], dev: torch.device, data_source) -> list[RunRes
                          s.capture(cap_init))
                 before.append(w_t if meas.need_snapshot else None)
         opt.step(dict(zip(names, grads[: len(names)])), alive, None if lr_scale is None else lr_scale[t])
+        if on_step is not None and t < cfg.steps:
+            on_step(M)
         if measuring:
             cap_next = None
             if first.need_post_forward:

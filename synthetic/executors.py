@@ -57,12 +57,13 @@ class BucketOutcome:
     error: str | None = None
 
 
-def in_process(buckets: Sequence[Sequence[RunConfig]], device) -> Iterator[BucketOutcome]:
-    """Train bucket after bucket here; an exception propagates (nothing to retry in one process)."""
+def in_process(buckets: Sequence[Sequence[RunConfig]], device, on_step=None) -> Iterator[BucketOutcome]:
+    """Train bucket after bucket here (`on_step`: engine.train_bucket's); an exception propagates (nothing to retry
+    in one process)."""
     from synthetic import engine
 
     for bucket in buckets:
-        yield BucketOutcome(bucket, engine.train_bucket(bucket, device))
+        yield BucketOutcome(bucket, engine.train_bucket(bucket, device, on_step=on_step))
 
 
 def import_ray():

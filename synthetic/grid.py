@@ -21,6 +21,7 @@ from synthetic.device import resolve_device
 from synthetic.engine import RunResult
 from synthetic.errors import ConfigError, DataError, RunsFailedError
 from synthetic.executors import EXECUTORS, RayOptions, in_process, on_ray, ray_bucket_size, worker_device
+from synthetic.estimate import check_fits
 from synthetic.progress import Progress
 from synthetic.provenance import trained_on
 
@@ -79,17 +80,21 @@ def run_grid(runs: Sequence[RunConfig], cache_dir: str | os.PathLike | None = DE
             if hit is not None:
                 done[key] = RunResult(run, hit.run_id, hit.records, hit.diverged_at, hit.trained_on)
     missing = [run for key, run in unique.items() if key not in done]
+    bar = Progress(len(unique), total_steps=sum(run.steps for run in missing), enabled=bool(progress),
+                   force=progress == "force")
     if executor == "ray":
         options = (ray or RayOptions()).validate()
         worker_device(device, options)
         outcomes = on_ray(bucketize(missing, max_bucket or ray_bucket_size(len(missing), options)), device, options)
         where = trained_on(f"ray ({device} workers)", options.cpus_per_bucket, cpu="a Ray worker's")
     else:
-        outcomes = in_process(bucketize(missing, max_bucket or 256), dev)
+        buckets = bucketize(missing, max_bucket or 256)
+        check_fits(buckets, dev)
+        outcomes = in_process(buckets, dev, on_step=bar.add_steps)
         where = trained_on(dev)
     failed: list[tuple[RunConfig, str]] = []
-    with Progress(len(unique), enabled=bool(progress), force=progress == "force") as bar:
-        bar.advance(len(done))
+    with bar:
+        bar.from_cache(len(done))
         for outcome in outcomes:
             if outcome.results is None:
                 failed += [(run, outcome.error or "failed") for run in outcome.runs]
@@ -100,7 +105,7 @@ def run_grid(runs: Sequence[RunConfig], cache_dir: str | os.PathLike | None = DE
                     if cache is not None:
                         cache.store(key, result.run_id, run.to_dict(), result.records, result.diverged_at, where)
                     done[key] = result
-            bar.advance(len(outcome.runs))
+            bar.advance(len(outcome.runs), 0 if executor == "local" else sum(run.steps for run in outcome.runs))
     if failed:
         ids = [cache_key(run) for run, _ in failed]
         raise RunsFailedError(f"{len(failed)} of {len(unique)} runs failed after "

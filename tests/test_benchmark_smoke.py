@@ -148,3 +148,13 @@ def test_chunk_sizes_runs_every_chunk_size_and_restores_nothing_it_should_not(mo
     for k in (4, 1):
         (line,) = [s for s in out.splitlines() if s.startswith(f"chunks of {k:>3}")]
         assert len(re.findall(r"\d+\.\d{3}", line)) == 3   # best, then each of the 2 repeats
+
+
+@pytest.mark.parametrize("argv", [["--widths", "0"], ["--steps=-1"], ["--workers", "0"], ["--json", "/proc/x/y.json"]])
+def test_bench_ray_refuses_bad_input_before_training(argv, capsys):
+    from benchmarks import bench_ray
+
+    with pytest.raises(SystemExit) as exc:
+        bench_ray.main(argv)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert exc.value.code == 2 and len(err) == 1 and "error:" in err[0]

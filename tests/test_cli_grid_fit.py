@@ -284,3 +284,18 @@ def test_grid_schedule_options_reach_every_run():
     s = runs[0].schedule
     assert (s.warmup_steps, s.warmup_start, s.decay, s.floor) == (3, 0.1, "cosine", 0.05)
     assert s.factor(0, 10) == pytest.approx(0.1) and s.factor(10, 10) == pytest.approx(0.05)
+
+
+def test_grid_sets_classes_input_variance_and_measured_layers(tmp_path):
+    """--n-classes (default --d-out under ce), --sigma2-input and --measure-layers reach the run configs."""
+    base = ["grid", "--widths", "8", "--depths", "2", "--lrs", "1e-2", "--seeds", "0", "--steps", "3"]
+    a = build_parser().parse_args([*base, "--data", "teacher_classification", "--loss", "ce", "--d-out", "4"])
+    assert grid_runs(a)[0].data.n_classes == 4
+    a = build_parser().parse_args([*base, "--sigma2-input", "0.5", "--measure", "h_rms", "--measure-layers", "model",
+                                   "h2"])
+    (run,) = grid_runs(a)
+    assert run.base.sigma2_input == 0.5 and run.measure_layers == ("model", "h2")
+    for bad in (["--n-classes", "3"], ["--sigma2-input", "-1"], ["--eps", "-1e-8"]):
+        done = subprocess.run([sys.executable, "-m", "synthetic", *base, *bad, "--out", str(tmp_path / "r.csv")],
+                              capture_output=True, text=True)
+        assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1, (bad, done.stderr)

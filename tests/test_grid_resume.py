@@ -33,11 +33,11 @@ def counting(monkeypatch):
     """Wrap engine.train_bucket; record the widths/seeds of each bucket it trains."""
     calls = Calls()
 
-    def wrapped(bucket, device="cpu", data_source=None):
+    def wrapped(bucket, device="cpu", data_source=None, on_step=None):
         if len(calls) == calls.fail_after:
             raise KeyboardInterrupt
         calls.append([(r.model.width, r.seed) for r in bucket])
-        return REAL_TRAIN(bucket, device, data_source)
+        return REAL_TRAIN(bucket, device, data_source, on_step)
 
     monkeypatch.setattr(engine, "train_bucket", wrapped)
     return calls
@@ -127,28 +127,6 @@ def test_device_resolution():
     if not torch.cuda.is_available():
         with pytest.raises(ConfigError, match="CUDA is not available"):
             resolve_device("cuda")
-
-
-def test_progress_bar_only_when_forced_or_on_a_terminal():
-    import io
-
-    from synthetic.progress import Progress
-
-    quiet = io.StringIO()
-    with Progress(3, stream=quiet, delay=0.0) as bar:
-        bar.advance(3)
-    assert quiet.getvalue() == ""  # not a terminal, not forced
-    loud = io.StringIO()
-    with Progress(3, stream=loud, force=True, delay=0.0) as bar:
-        bar.advance(1)
-        bar.advance(2)
-    text = loud.getvalue()
-    assert "1/3 runs" in text and text.rstrip("\n").split("\r")[-1].startswith("[" + "#" * 30 + "] 3/3 runs")
-    assert text.endswith("\n")
-    slow = io.StringIO()
-    with Progress(3, stream=slow, force=True, delay=60.0) as bar:
-        bar.advance(3)
-    assert slow.getvalue() == ""  # finished before the delay: no bar at all
 
 
 def test_force_stores_every_finished_bucket_before_an_interrupt(tmp_path, counting):

@@ -16,6 +16,7 @@ import argparse
 import csv
 import json
 import os
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -101,6 +102,9 @@ class OneLineParser(argparse.ArgumentParser):
         kwargs.setdefault("formatter_class", DefaultsHelpFormatter)
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.raise_errors = raise_errors
+        # argparse reads "-1e-8" as an option (its negative-number pattern has no exponent), so "--eps -1e-8" failed
+        # with "expected one argument" instead of reaching the value's own check
+        self._negative_number_matcher = re.compile(r"^-(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$")
 
     def error(self, message: str):  # type: ignore[override]
         message = " ".join(str(message).split())
