@@ -45,7 +45,32 @@ class RayOptions:
             raise ConfigError(f"--gpus-per-bucket must be >= 0 (got {self.gpus_per_bucket})")
         if self.max_retries < 0:
             raise ConfigError(f"max_retries must be >= 0 (got {self.max_retries})")
+        if self.address is not None:
+            address_problem = unreachable(self.address)
+            if address_problem:
+                raise ConfigError(f"--address {self.address}: {address_problem}")
         return self
+
+
+CONNECT_TIMEOUT_S = 5.0
+
+
+def unreachable(address: str) -> str | None:
+    """Why a Ray address cannot be a cluster (its host does not resolve, nothing accepts a TCP connection at its
+    port within CONNECT_TIMEOUT_S), or None; "auto" and other forms without a port are left to Ray. Ray itself
+    retries a wrong address for minutes, so this check comes first."""
+    import socket
+
+    host, sep, port = address.removeprefix("ray://").rpartition(":")
+    if not sep or not port.isdigit():
+        return None if address == "auto" else "not an address of the form host:port, ray://host:port or auto"
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_TIMEOUT_S):
+            return None
+    except socket.gaierror:
+        return f"cannot resolve host {host!r}"
+    except OSError as exc:
+        return f"nothing answers at {host}:{port} ({exc.strerror or type(exc).__name__})"
 
 
 @dataclass(frozen=True)

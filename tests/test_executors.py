@@ -147,3 +147,23 @@ def test_a_ray_grid_names_its_workers_device_and_checks_it_on_the_driver(monkeyp
     monkeypatch.setattr(grid, "on_ray", lambda *a, **k: iter(()))
     with pytest.raises(ConfigError, match="unknown device"):
         run_grid(runs(seeds=(0,)), cache_dir=None, executor="ray", device="tpu", max_bucket=4, progress=False)
+
+
+def test_an_address_without_a_cluster_is_refused_at_once():
+    """Ray retries a wrong address for minutes; RayOptions.validate refuses one whose host does not resolve, or where
+    nothing listens (only unresolvable names and loopback ports are tried here)."""
+    import socket
+
+    from synthetic.executors import RayOptions, unreachable
+
+    assert "cannot resolve" in unreachable("notahost.invalid:6379")
+    assert "cannot resolve" in unreachable("ray://notahost.invalid:10001")
+    with socket.socket() as s:                   # a loopback port that was free a moment ago: nothing answers
+        s.bind(("127.0.0.1", 0))
+        free = s.getsockname()[1]
+    assert "nothing answers" in unreachable(f"127.0.0.1:{free}")
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        assert unreachable(f"127.0.0.1:{server.getsockname()[1]}") is None
+    assert unreachable("auto") is None and "not an address" in unreachable("foo")
+    with pytest.raises(ConfigError, match="--address notahost.invalid:1"):
+        RayOptions(address="notahost.invalid:1").validate()
