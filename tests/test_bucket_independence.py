@@ -37,12 +37,13 @@ def values(result) -> list[tuple]:
     ("adamw", "float32", 32, 1), ("sgd", "float32", 32, 1), ("muon_kimi_adamw", "float32", 32, 1),
     ("adamw", "float64", 32, 1), ("sgd", "float32", 1, 1), ("adamw", "float32", 16, 8),
 ])
-def test_run_alone_equals_the_same_run_in_any_bucket(opt, dtype, batch, d_out):
+@pytest.mark.engine_device
+def test_run_alone_equals_the_same_run_in_any_bucket(opt, dtype, batch, d_out, engine_device):
     runs = bucket(opt, dtype, batch, d_out)
-    together = train_bucket(runs)
-    pair = train_bucket([runs[3], runs[1]])
+    together = train_bucket(runs, engine_device)
+    pair = train_bucket([runs[3], runs[1]], engine_device)
     for i, run in enumerate(runs):
-        alone = train_bucket([run])[0]
+        alone = train_bucket([run], engine_device)[0]
         assert values(alone) == values(together[i]), f"run {i} alone differs from run {i} in a bucket of four"
     assert values(pair[0]) == values(together[3]) and values(pair[1]) == values(together[1])
     assert values(together[0]) != values(together[1])   # companions really differ: the comparison is not vacuous
@@ -56,7 +57,8 @@ RAGGED_MEASURED = MEASURED + ("sigma1_pi", "g3_alignment", "gain", "claim_e1", "
                                               ("muon_kimi_adamw", "rms", "float32"), ("shampoo_adamw", "none", "float32"),
                                               ("sophia", "none", "float32"), ("adamw", "rms", "float32"),
                                               ("adamw", "layer", "float64"), ("sgd", "rms", "float64")])
-def test_run_in_a_ragged_depth_bucket_equals_the_run_alone(opt, norm, dtype):
+@pytest.mark.engine_device
+def test_run_in_a_ragged_depth_bucket_equals_the_run_alone(opt, norm, dtype, engine_device):
     """Runs of one width and depths 1, 2, 4 (given in mixed order) train as one ragged bucket; every record equals
     the run's own single-run training bit for bit, records come back in the order the runs were given."""
     eta = {"sgd": 0.05, "sophia": 1e-3}.get(opt, 3e-3)
@@ -66,10 +68,10 @@ def test_run_in_a_ragged_depth_bucket_equals_the_run_alone(opt, norm, dtype):
                       measure_at=(0, 6, 12), measurements=RAGGED_MEASURED)
             for d, s, f in ((2, 0, 1.0), (4, 1, 1.0), (1, 2, 2.0), (4, 3, 0.5), (2, 4, 1.0))]
     assert len({r.bucket_key() for r in runs}) == 1
-    together = train_bucket(runs)
+    together = train_bucket(runs, engine_device)
     for run, res in zip(runs, together):
         assert res.config == run
-        alone = train_bucket([run])[0]
+        alone = train_bucket([run], engine_device)[0]
         assert values(alone) == values(res), f"depth {run.model.depth} seed {run.seed} differs in the ragged bucket"
         layers = {r.layer for r in res.records}
         assert f"block{run.model.depth}.1" in layers and f"block{run.model.depth + 1}.1" not in layers

@@ -42,13 +42,15 @@ GOOD = [BaseHP(eta=0.01, n_base=1, L_base=1), BaseHP(eta=0.02, n_base=1, L_base=
 BAD = BaseHP(eta=1e4, n_base=1, L_base=1)
 
 
+@pytest.mark.engine_device
 @pytest.mark.parametrize("opt", ["sgd", "adamw"])
-def test_divergent_run_is_isolated(opt):
+def test_divergent_run_is_isolated(opt, engine_device):
     runs = runs_for([GOOD[0], BAD, GOOD[1]], opt=opt, norm="rms" if opt == "adamw" else "none")
     if opt == "adamw":  # AdamW steps are bounded; a huge lr needs a huge weight to overflow
         runs[1] = dataclasses.replace(runs[1], base=BaseHP(eta=1e300, n_base=1, L_base=1))
-    mixed = train_bucket(runs, data_source=data_for(runs))
-    alone = train_bucket([runs[0], runs[2]], data_source=data_for([runs[0], runs[2]]))
+    mixed = train_bucket(runs, engine_device, data_source=data_for(runs, device=engine_device))
+    alone = train_bucket([runs[0], runs[2]], engine_device,
+                         data_source=data_for([runs[0], runs[2]], device=engine_device))
     assert mixed[1].diverged_at is not None
     assert mixed[0].diverged_at is None and mixed[2].diverged_at is None
     for a, b in ((mixed[0], alone[0]), (mixed[2], alone[1])):

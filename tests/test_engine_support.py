@@ -11,9 +11,9 @@ class SeededData:
     """Per-seed Gaussian inputs and a fixed tanh target; batch t of a seed is a pure function of (seed, t)."""
 
     def __init__(self, seeds: Sequence[int], d_in: int, d_out: int, batch: int, dtype=torch.float64,
-                 loss: str = "mse", n_test: int = 16, fixed: bool = False) -> None:
+                 loss: str = "mse", n_test: int = 16, fixed: bool = False, device: str = "cpu") -> None:
         self.seeds, self.d_in, self.d_out, self.batch = list(seeds), d_in, d_out, batch
-        self.dtype, self.loss, self.n_test, self.fixed = dtype, loss, n_test, fixed
+        self.dtype, self.loss, self.n_test, self.fixed, self.device = dtype, loss, n_test, fixed, device
 
     def _draw(self, seed: int, stream: int, n: int):
         g = torch.Generator().manual_seed(seed * 1_000_003 + stream)
@@ -29,11 +29,11 @@ class SeededData:
 
     def train_batch(self, step: int):
         xs, ys = zip(*[self._draw(s, 0 if self.fixed else step + 1, self.batch) for s in self.seeds])
-        return torch.stack(xs), torch.stack(ys)
+        return torch.stack(xs).to(self.device), torch.stack(ys).to(self.device)
 
     def test_set(self):
         xs, ys = zip(*[self._draw(s, 10**7, self.n_test) for s in self.seeds])
-        return torch.stack(xs), torch.stack(ys)
+        return torch.stack(xs).to(self.device), torch.stack(ys).to(self.device)
 
 
 def data_for(runs, **kw) -> SeededData:

@@ -75,7 +75,9 @@ def torch_reference(run: RunConfig, init: dict, m: int, steps: int, data, opt_na
 
 @pytest.mark.parametrize("opt_name,momentum,nesterov", [("sgd", 0.0, False), ("sgd", 0.9, False),
                                                         ("sgd", 0.9, True), ("adamw", 0.0, False)])
-def test_stacked_optimizer_equals_torch_optim(opt_name, momentum, nesterov):
+@pytest.mark.engine_device
+def test_stacked_optimizer_equals_torch_optim(opt_name, momentum, nesterov, engine_device):
+    """The stacked step on `engine_device` against torch.optim on the CPU, float64."""
     bases = [BaseHP(eta=0.01, lam=0.1, n_base=4, L_base=1), BaseHP(eta=0.005, lam=0.0, eps=1e-6, sigma2=0.15),
              BaseHP(eta=0.02, lam=0.3, alpha=0.5, n_base=3, L_base=2)]
     params = ["mup_k2", "sp", "mup_k1"]
@@ -84,11 +86,11 @@ def test_stacked_optimizer_equals_torch_optim(opt_name, momentum, nesterov):
                       bias_init_zero=False)
             for s, (b, pz) in enumerate(zip(bases, params))]
     data = data_for(runs)
-    model, opt = build(runs, torch.device("cpu"))
-    init = initial_params(model)
+    model, opt = build(runs, torch.device(engine_device))
+    init = {g: p.cpu() for g, p in initial_params(model).items()}
     names = list(model.params)
     for t in range(20):
-        x, y = data.train_batch(t)
+        x, y = (v.to(engine_device) for v in data.train_batch(t))
         loss = per_run_loss("mse", model.forward(model.params, x)[0], y)
         grads = torch.autograd.grad(loss.sum(), [model.params[g] for g in names])
         opt.step(dict(zip(names, grads)))
@@ -98,7 +100,7 @@ def test_stacked_optimizer_equals_torch_optim(opt_name, momentum, nesterov):
         for key, ref_p in ref.items():
             assert not torch.equal(ref_p.detach(), init_value(init, key, m)), key  # it did train
             assert torch.isfinite(ref_p).all(), (m, key)
-            diff = (stacked[key].detach() - ref_p.detach()).abs().max().item()
+            diff = (stacked[key].detach().cpu() - ref_p.detach()).abs().max().item()
             assert diff < 1e-12, (m, key, diff)
 
 

@@ -84,16 +84,17 @@ def test_stacked_step_with_a_schedule_equals_torch_optim_with_its_scheduler(opt_
             assert diff < 1e-12, (m, key, diff)
 
 
-def test_runs_with_different_schedules_share_a_bucket_and_match_training_alone():
+@pytest.mark.engine_device
+def test_runs_with_different_schedules_share_a_bucket_and_match_training_alone(engine_device):
     base = RunConfig(model=dataclasses.replace(MODEL, bias=False), optim=OptimConfig(name="adamw"), steps=12,
                      batch_size=4, dtype="float64", base=BaseHP(eta=0.01, n_base=4, L_base=1))
     runs = [dataclasses.replace(base, schedule=s, seed=i) for i, s in enumerate(SCHEDULES[:3])]
     assert len({r.bucket_key() for r in runs}) == 1
-    together = train_bucket(runs)
+    together = train_bucket(runs, engine_device)
     for run, res in zip(runs, together):
-        alone = train_bucket([run])[0]
+        alone = train_bucket([run], engine_device)[0]
         assert [r.value for r in alone.records] == [r.value for r in res.records]
-    assert [r.value for r in together[0].records] != [r.value for r in train_bucket([base])[0].records]
+    assert [r.value for r in together[0].records] != [r.value for r in train_bucket([base], engine_device)[0].records]
 
 
 def test_a_constant_schedule_keeps_run_ids_and_bad_schedules_are_refused():

@@ -1,0 +1,223 @@
+"""Every GPU check in one call, within a time budget: `python -m benchmarks.gpu_check [--device cuda] [--smoke]`.
+
+GPUs are lent rarely and briefly, so this script is ready before one is. In order, each part in a subprocess given its
+share of `--budget-s` (a part that runs out is stopped and reported as such; what the others found is kept):
+
+1. the device, torch and CUDA versions and the fp32/TF32 peak assumed (benchmarks.hardware);
+2. the engine's device tests (`pytest -m engine_device` with SYNTHETIC_TEST_DEVICE: bucket independence, optimizer
+   references, ragged buckets, divergence isolation, schedules; float32 and float64);
+3. `bench_engine` on G1 and G2 at the GPU sizes (widths to 2048, depths to 64; the plain loop subsampled and
+   extrapolated by parameter count), eager and with the fused (compiled) update, and the width-1024 G1 bucket's
+   share of fp32 peak;
+4. Fig. 1 at the default scale and, if the budget still allows, Fig. 3 at `--scale paper`, on the device, with their
+   verdicts compared with the committed CPU summaries (figures/gallery/summaries).
+
+`--smoke --device cpu` walks the same path at smoke sizes in under a minute (tests/test_gpu_check.py runs it), so the
+script cannot rot before a GPU arrives. Writes `gpu_check.md` and `gpu_check.json` (every number and command) under
+`--out`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+ROOT = Path(__file__).resolve().parent.parent
+SUMMARIES = ROOT / "figures" / "gallery" / "summaries"
+TARGETS = {"G1": 30.0, "G2": 8.0, "peak_share": 0.40}
+"""The GPU targets of BENCHMARKS.md: engine / plain loop on G1 and G2, and the width-1024 G1 bucket's fp32 share."""
+
+
+@dataclass
+class Part:
+    """One step of the check: its command, its share of the budget, and what happened."""
+
+    name: str
+    argv: list[str]
+    share: float
+    env: dict[str, str] = field(default_factory=dict)
+    status: str = "not run"
+    seconds: float = 0.0
+    output_tail: str = ""
+    result: dict | None = None
+
+
+def plan(device: str, smoke: bool, out: Path) -> list[Part]:
+    """The parts, in order, with their commands (smoke: the same path at smoke sizes)."""
+    py = sys.executable
+    tests = [py, "-m", "pytest", "-q", "-m", "engine_device", "-p", "no:cacheprovider", "-x"]
+    if smoke:
+        tests += ["-k", "stacked_optimizer_equals_torch_optim and adamw or divergent_run_is_isolated and sgd"]
+    bench = [py, "-m", "benchmarks.bench_engine", "--device", device]
+    if smoke:
+        bench += ["--quick", "--steps", "3", "--widths", "16"]
+    else:
+        bench += ["--plain-subsample", "2"]
+    parts = [Part("tests", tests, 0.15, env={"SYNTHETIC_TEST_DEVICE": device})]
+    for grid in ("G1", "G2"):
+        for mode, extra in (("eager", []), ("compiled", ["--compile"])):
+            if smoke and mode == "compiled":
+                continue
+            js = out / f"bench_{grid}_{mode}.json"
+            parts.append(Part(f"bench {grid} {mode}", [*bench, "--grid", grid, *extra, "--json", str(js)],
+                              0.4 / (2 if smoke else 4)))
+    for fig, scale, share in FIGURES[smoke]:
+        parts.append(Part(f"figure {fig} {scale}", [py, str(ROOT / "paper_repro.py"), "--figure", fig, "--scale",
+                                                    scale, "--device", device, "--out", str(out / f"fig_{fig}")],
+                          share))
+    return parts
+
+
+FIGURES = {False: (("1", "default", 0.25), ("3", "paper", 0.2)), True: (("e1", "smoke", 0.25), ("3", "smoke", 0.2))}
+"""(figure, scale, budget share) of the figure parts; smoke: quick figures on the same path."""
+
+
+def environment(device: str) -> dict:
+    import torch
+
+    from benchmarks.hardware import device_name, peak_for
+    from synthetic.device import resolve_device
+
+    dev = resolve_device(device)
+    peak = peak_for(dev, None)
+    return {"device": str(dev), "device_name": device_name(dev), "torch": torch.__version__,
+            "cuda": torch.version.cuda, "python": sys.version.split()[0], "peak": asdict(peak),
+            "cpu_threads": torch.get_num_threads()}
+
+
+def run_part(part: Part, seconds: float) -> None:
+    """Run one part with a hard time limit; its status says how it ended."""
+    if seconds < 5:
+        part.status = "skipped: budget spent"
+        return
+    t0 = time.perf_counter()
+    try:
+        done = subprocess.run(part.argv, cwd=ROOT, env={**os.environ, **part.env, "PYTHONPATH": str(ROOT)},
+                              capture_output=True, text=True, timeout=seconds)
+        part.status = "ok" if done.returncode == 0 else f"failed (exit {done.returncode})"
+        part.output_tail = (done.stdout + done.stderr)[-3000:]
+    except subprocess.TimeoutExpired as exc:
+        part.status = f"stopped after its {seconds:.0f} s share"
+        part.output_tail = ((exc.stdout or b"").decode(errors="replace") if isinstance(exc.stdout, bytes)
+                            else (exc.stdout or ""))[-3000:]
+    part.seconds = round(time.perf_counter() - t0, 1)
+
+
+def bench_numbers(path: Path) -> dict | None:
+    """Ratios and peak shares per bucket from a bench_engine JSON."""
+    if not path.exists():
+        return None
+    report = json.loads(path.read_text())
+    out = {}
+    for g in report["grids"]:
+        out[g["grid"]] = {"ratio": g["ratio"], "engine_tflops": g["engine_tflops"],
+                          "plain_extrapolated": g["plain_extrapolated"], "losses_ok": g["losses"]["ok"],
+                          "buckets": [{"width": b["width"], "depths": b["depths"], "ratio": b["ratio"],
+                                       "peak_share": b.get("engine_peak_share")} for b in g["buckets_detail"]]}
+    return out
+
+
+def verdicts(summary: Path) -> dict[str, str]:
+    if not summary.exists():
+        return {}
+    return {c["key"]: c["verdict"] for c in json.loads(summary.read_text()).get("claims", [])}
+
+
+def compare_verdicts(fig: str, new_root: Path) -> dict:
+    """The figure's claims on the device against the committed CPU summary: same verdict, or both."""
+    new = verdicts(new_root / fig / f"summary_{fig}.json")
+    cpu = verdicts(SUMMARIES / f"summary_{fig}.json")
+    return {key: {"device": v, "cpu": cpu.get(key), "same": v == cpu.get(key)} for key, v in new.items()}
+
+
+def report_markdown(rep: dict) -> str:
+    env = rep["environment"]
+    lines = [f"# GPU check, {rep['date']}", "",
+             f"Device: {env['device_name']} ({env['device']}), torch {env['torch']}, CUDA {env['cuda']}; fp32 peak "
+             f"{env['peak']['fp32']} TFLOP/s, TF32 {env['peak']['tf32']} ({env['peak']['name']}). Budget "
+             f"{rep['budget_s']} s, used {rep['total_s']} s" + (" (smoke sizes)" if rep["smoke"] else "") + ".", "",
+             "| part | status | seconds | command |", "|---|---|---|---|"]
+    lines += [f"| {p['name']} | {p['status']} | {p['seconds']} | `{' '.join(p['argv'][1:])}` |" for p in rep["parts"]]
+    for p in rep["parts"]:
+        if p["result"] and p["name"].startswith("bench"):
+            for grid, g in p["result"].items():
+                target = TARGETS.get(grid)
+                lines += ["", f"**{p['name']}**: total {g['ratio']:.2f}× the plain loop"
+                          + (f" (target ≥ {target:g}×: {'met' if g['ratio'] >= target else 'NOT met'})"
+                             if target and not rep["smoke"] else "")
+                          + (", plain loop extrapolated from a subsample" if g["plain_extrapolated"] else "")
+                          + f"; losses agree: {g['losses_ok']}."]
+                lines += [f"- width {b['width']} depths {b['depths']}: {b['ratio']:.2f}×"
+                          + (f", {100 * b['peak_share']:.1f}% of fp32 peak" if b["peak_share"] is not None else "")
+                          for b in g["buckets"]]
+    share = rep.get("g1_width1024_peak_share")
+    lines += ["", "Width-1024 G1 bucket, share of fp32 peak: "
+              + ("not measured" if share is None else f"{100 * share:.1f}% (target ≥ 40%)")]
+    for fig, comp in rep["verdicts"].items():
+        same = sum(c["same"] for c in comp.values())
+        lines += ["", f"**{fig}**: {same} of {len(comp)} verdicts equal the committed CPU summary's"]
+        lines += [f"- {k}: device {c['device']}, CPU {c['cpu']}" for k, c in comp.items() if not c["same"]]
+    for p in rep["parts"]:
+        if p["status"] != "ok" and p["output_tail"]:
+            lines += ["", f"Output of {p['name']} (tail):", "", "```", p["output_tail"][-1500:].rstrip(), "```"]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from theory.cli import OneLineParser, output_dir_problem
+
+    ap = OneLineParser(prog="python -m benchmarks.gpu_check", description=__doc__.splitlines()[0],
+                       raise_errors=False)
+    ap.add_argument("--device", default="cuda", help="cuda, cuda:N or cpu (with --smoke)")
+    ap.add_argument("--smoke", action="store_true", help="the same path at smoke sizes (a minute on a CPU)")
+    ap.add_argument("--out", default="results/gpu_check", help="folder for gpu_check.md and gpu_check.json")
+    ap.add_argument("--budget-s", type=float, default=540.0, help="wall-clock budget for every part together")
+    args = ap.parse_args(argv)
+    if not args.budget_s > 0:
+        ap.error(f"--budget-s must be > 0 (got {args.budget_s})")
+    problem = output_dir_problem(args.out)
+    if problem:
+        ap.error(f"--out: {problem}")
+    try:
+        env = environment(args.device)
+    except Exception as exc:  # an absent CUDA, a bad device string: one line
+        ap.error(f"--device {args.device}: {' '.join(str(exc).split())}")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    print(f"device {env['device_name']} ({env['device']}), torch {env['torch']}, CUDA {env['cuda']}, fp32 peak "
+          f"{env['peak']['fp32']} TFLOP/s (TF32 {env['peak']['tf32']})", flush=True)
+    start = time.perf_counter()
+    parts = plan(env["device"], args.smoke, out)
+    total_share = sum(p.share for p in parts)
+    for i, part in enumerate(parts):
+        left = args.budget_s - (time.perf_counter() - start)
+        remaining_share = sum(p.share for p in parts[i:])
+        run_part(part, left * part.share / remaining_share if i < len(parts) - 1 else left)
+        if part.name.startswith("bench"):
+            part.result = bench_numbers(Path(part.argv[part.argv.index("--json") + 1]))
+        print(f"{part.name}: {part.status} ({part.seconds} s)", flush=True)
+    g1 = next((p.result for p in parts if p.name == "bench G1 eager" and p.result), None)
+    share = None
+    if g1:
+        share = next((b["peak_share"] for b in g1["G1"]["buckets"] if b["width"] == 1024), None)
+    comps = {fig: compare_verdicts(fig, out / f"fig_{fig}" / "figures") for fig, _, _ in FIGURES[args.smoke]}
+    import datetime
+
+    rep = {"date": datetime.date.today().isoformat(), "environment": env, "smoke": args.smoke,
+           "budget_s": args.budget_s, "total_s": round(time.perf_counter() - start, 1), "shares": total_share,
+           "parts": [asdict(p) for p in parts], "g1_width1024_peak_share": share, "verdicts": comps,
+           "targets": TARGETS}
+    (out / "gpu_check.json").write_text(json.dumps(rep, indent=1) + "\n")
+    (out / "gpu_check.md").write_text(report_markdown(rep))
+    print(f"wrote {out / 'gpu_check.md'} and {out / 'gpu_check.json'}")
+    return 0 if all(p.status == "ok" for p in parts) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,55 @@
+"""benchmarks.gpu_check: its smoke path on the CPU (the script a lent GPU runs must not rot), what the full plan
+holds, and a spent budget."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from benchmarks import gpu_check
+
+
+def test_smoke_path_runs_every_part_and_reports_it(tmp_path):
+    assert gpu_check.main(["--smoke", "--device", "cpu", "--out", str(tmp_path), "--budget-s", "300"]) == 0
+    rep = json.loads((tmp_path / "gpu_check.json").read_text())
+    assert [p["name"] for p in rep["parts"]] == ["tests", "bench G1 eager", "bench G2 eager", "figure e1 smoke",
+                                                 "figure 3 smoke"]
+    assert all(p["status"] == "ok" for p in rep["parts"])
+    assert "[100%]" in rep["parts"][0]["output_tail"]           # pytest -q ran the selected device tests
+    for part in rep["parts"][1:3]:
+        (grid,) = part["result"]
+        assert part["result"][grid]["losses_ok"] and part["result"][grid]["ratio"] > 0
+    assert rep["verdicts"]["3"] and all(c["device"] for c in rep["verdicts"]["3"].values())
+    md = (tmp_path / "gpu_check.md").read_text()
+    for text in ("torch", "fp32 peak", "| tests | ok", "bench G1 eager", "share of fp32 peak", "verdicts equal"):
+        assert text in md, text
+
+
+def test_the_full_plan_has_every_item_of_the_check(tmp_path):
+    names = [p.name for p in gpu_check.plan("cuda", False, tmp_path)]
+    assert names == ["tests", "bench G1 eager", "bench G1 compiled", "bench G2 eager", "bench G2 compiled",
+                     "figure 1 default", "figure 3 paper"]
+    plan = {p.name: p for p in gpu_check.plan("cuda", False, tmp_path)}
+    assert plan["tests"].env == {"SYNTHETIC_TEST_DEVICE": "cuda"} and "engine_device" in plan["tests"].argv
+    assert "--compile" in plan["bench G1 compiled"].argv and "--quick" not in plan["bench G1 eager"].argv
+    assert abs(sum(p.share for p in plan.values()) - 1.0) < 1e-9
+
+
+def test_a_spent_budget_skips_the_rest_and_still_writes_the_report(tmp_path):
+    assert gpu_check.main(["--smoke", "--device", "cpu", "--out", str(tmp_path), "--budget-s", "0.5"]) == 1
+    rep = json.loads((tmp_path / "gpu_check.json").read_text())
+    assert all(p["status"] == "skipped: budget spent" for p in rep["parts"])
+    assert (tmp_path / "gpu_check.md").exists()
+
+
+def test_an_absent_cuda_is_one_line():
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    done = subprocess.run([sys.executable, "-m", "benchmarks.gpu_check", "--device", "cuda", "--out",
+                           str(Path("/tmp") / "gpu_check_absent")], capture_output=True, text=True,
+                          cwd=Path(__file__).resolve().parent.parent)
+    assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1, done.stderr
