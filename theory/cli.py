@@ -247,6 +247,8 @@ def hparams_main(argv: Sequence[str]) -> int:
                                 d_in=a.d_in, d_out=a.d_out, input_kind=a.input_kind)
         text = (json.dumps(report, indent=2, ensure_ascii=False) + "\n" if a.format == "json"
                 else hparams_markdown(report))
+        if report["warning"]:
+            print(f"warning: {report['warning']}", file=sys.stderr)
         if a.out is not None:
             Path(a.out).parent.mkdir(parents=True, exist_ok=True)
             Path(a.out).write_text(text, encoding="utf-8")

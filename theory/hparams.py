@@ -33,6 +33,18 @@ def default_k(parameterization: str) -> int:
     return 1 if parameterization == "mup_k1" else 2
 
 
+def k_mismatch(parameterization: str, k: int) -> str | None:
+    """A warning when a depth rule and the block depth disagree: mup_k1 is derived for k = 1 blocks (branch multiplier
+    ∝ 1/√L), mup_k2 for k ≥ 2 (∝ 1/L). u-μP applies the 1/√L rule to k = 2 blocks: this is the choice it names."""
+    if parameterization == "mup_k1" and k != 1:
+        return (f"mup_k1 is the depth rule derived for k = 1 blocks (branch multiplier ∝ 1/√L); with k = {k} the "
+                f"spectral conditions of the blocks are not what it guarantees (mup_k2 is derived for k ≥ 2)")
+    if parameterization == "mup_k2" and k == 1:
+        return ("mup_k2 is the depth rule derived for k ≥ 2 blocks (branch multiplier ∝ 1/L); with k = 1 it damps "
+                "the branches more than the conditions need (mup_k1 is derived for k = 1)")
+    return None
+
+
 def check_base(base: BaseHP) -> None:
     """Base values a bridge can scale: finite, multiplier and init variances > 0, lr, wd, ε >= 0."""
     for name, value, positive in (("multiplier", base.alpha, True), ("init variance", base.sigma2, True),
@@ -125,7 +137,7 @@ def hparams_report(optimizer: str, parameterization: str, *, width: int, depth: 
         "d_in": d_in, "d_out": d_out, "input_kind": input_kind,
         "r_n": width / base.n_base, "r_L": depth / base.L_base,
         "base": asdict(base), "biases": get_optimizer(optimizer).biases and any(r in roles for r in BIAS_ROLES),
-        "roles": roles,
+        "roles": roles, "warning": k_mismatch(parameterization, k),
     }
 
 

@@ -1,0 +1,1 @@
+"""Worked examples that use the project from plain PyTorch code."""
