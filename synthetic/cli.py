@@ -16,7 +16,7 @@ from typing import Sequence
 import torch
 
 from theory.bridge import BaseHP
-from theory.cli import OneLineParser, UsageError, output_file_problem
+from theory.cli import PLUGIN_HELP, OneLineParser, UsageError, load_plugins, output_file_problem
 from theory.errors import TheoryError
 
 from synthetic.config import DataConfig, ModelConfig, OptimConfig, RunConfig
@@ -92,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--out", default="records.csv", help="tidy records CSV to write")
     g.add_argument("--progress", choices=["auto", "always", "never"], default="auto",
                    help="progress bar: auto shows it on a terminal")
+    g.add_argument("--plugin", action="append", default=[], metavar="MODULE", help=PLUGIN_HELP)
 
     f = sub.add_parser("fit", help="fit log-log exponents of one quantity over a config column")
     f.add_argument("--records", required=True, help="CSV written by `grid`")
@@ -262,6 +263,7 @@ def cmd_fit(a: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     a = None
     try:
+        argv = load_plugins(list(sys.argv[1:] if argv is None else argv))
         a = build_parser().parse_args(argv)
         return cmd_grid(a) if a.command == "grid" else cmd_fit(a)
     except RunsFailedError as exc:

@@ -53,12 +53,17 @@ class RunResult:
 
 
 def run_id(config: RunConfig) -> str:
-    """sha256 of the canonical config JSON, the records schema version, the engine version and the version of every
-    measured quantity past its first (so a run trained or measured by other code is never served from the cache)."""
+    """sha256 of the canonical config JSON, the records schema version, the engine version, the version of every
+    measured quantity past its first and the identity of every update rule from outside this package
+    (`synthetic.rules.rule_identity`), so a run trained or measured by other code is never served from the cache."""
     from synthetic.quantities import get_quantity
+    from synthetic.rules import get_rule, role_rules
+    from synthetic.rules.base import rule_identity
 
     bumped = "".join(f"|{q}@{v}" for q in sorted(set(config.measurements))
                      if (v := get_quantity(q).version) > 1)
+    bumped += "".join(f"|rule:{r}@{v}" for r in sorted(set(role_rules(config.optim.name).values()))
+                      if (v := rule_identity(get_rule(r))) is not None)
     return hashlib.sha256((config.canonical_json() + SCHEMA_VERSION + ENGINE_VERSION + bumped).encode()).hexdigest()
 
 

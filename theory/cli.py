@@ -169,8 +169,40 @@ def run_table(name: str, out_dir: str | Path = DEFAULT_OUT) -> int:
     return 0
 
 
+PLUGIN_HELP = ("import this module first (repeatable): a user's register_optimizer / register_rule / "
+               "register_engine_optimizer calls")
+
+
+def load_plugins(argv: Sequence[str]) -> list[str]:
+    """Import every `--plugin MODULE` of a command line before it is parsed (so a registered optimizer is a valid
+    choice) and return the line without them; UsageError when a module cannot be imported."""
+    import importlib
+
+    rest, modules, it = [], [], iter(argv)
+    for arg in it:
+        if arg == "--plugin":
+            modules.append(next(it, ""))
+        elif arg.startswith("--plugin="):
+            modules.append(arg.split("=", 1)[1])
+        else:
+            rest.append(arg)
+    for module in modules:
+        if not module:
+            raise UsageError("--plugin needs a module path (python -m …'s form, e.g. mypkg.myrules)")
+        try:
+            importlib.import_module(module)
+        except Exception as exc:  # the user's module: any error it raises is reported in one line
+            raise UsageError(f"--plugin {module}: {type(exc).__name__}: {' '.join(str(exc).split())}") from None
+    return rest
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        argv = load_plugins(argv)
+    except UsageError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     if argv[:1] == ["hparams"]:
         return hparams_main(argv[1:])
     parser = OneLineParser(prog="python -m theory", description="Derived spectral-μP tables (Zheng et al.; Fan et al.)",
@@ -178,6 +210,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--table", help=f"one of {', '.join(TABLE_IDS)}, or all")
     parser.add_argument("--list", action="store_true", help="list the tables")
     parser.add_argument("--out", default=str(DEFAULT_OUT), help="output folder")
+    parser.add_argument("--plugin", action="append", default=[], metavar="MODULE", help=PLUGIN_HELP)
     try:
         args = parser.parse_args(argv)
         if not args.list and args.table is None:
@@ -230,6 +263,7 @@ def _hparams_parser() -> OneLineParser:
                    help="dense input (init σ²/d_in) or one-hot tokens (fan-in 1)")
     p.add_argument("--format", choices=("markdown", "json"), default="markdown", help="output format")
     p.add_argument("--out", default=None, help="also write the output to this file")
+    p.add_argument("--plugin", action="append", default=[], metavar="MODULE", help=PLUGIN_HELP)
     return p
 
 

@@ -66,6 +66,10 @@ class Rule:
     scratch: int = 1
     hessian_every: int | None = None
     """Steps between Hessian-diagonal estimates the engine hands to `update_hessian` (None: the rule needs none)."""
+    version: str | None = None
+    """The rule's identity in its runs' ids, for a rule defined outside synthetic.rules (whose own rules are covered
+    by ENGINE_VERSION): declare one and change it when the rule's numbers change; without it the sha256 of the rule
+    class's source is used, so an edited rule never gets the old cached numbers back (`rule_identity`)."""
     element_local: bool = False
     """Every element's update depends only on that element and its row's factors (no norms, no matrix products,
     state initialised element by element), so small groups of the rule can be updated as one concatenated group
@@ -195,6 +199,27 @@ def register_rule(rule: Rule) -> Rule:
 
 def unregister_rule(name: str) -> None:
     _RULES.pop(name, None)
+
+
+BUILT_IN_PREFIX = "synthetic.rules."
+
+
+def rule_identity(rule: Rule) -> str | None:
+    """None for the package's own rules (ENGINE_VERSION covers them); else the rule's declared `version`, or the
+    sha256 of its class's source (its module and qualified name where the source cannot be read)."""
+    cls = type(rule)
+    if cls.__module__.startswith(BUILT_IN_PREFIX):
+        return None
+    if rule.version is not None:
+        return f"v{rule.version}"
+    import hashlib
+    import inspect
+
+    try:
+        source = inspect.getsource(cls)
+    except (OSError, TypeError):
+        source = f"{cls.__module__}.{cls.__qualname__}"
+    return "src" + hashlib.sha256(source.encode()).hexdigest()[:16]
 
 
 def get_rule(name: str) -> Rule:
