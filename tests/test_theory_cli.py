@@ -173,3 +173,14 @@ def test_an_unwritable_out_is_refused_before_the_table_is_printed(tmp_path: Path
         assert main(["--table", "6", "--out", out]) == 2
         captured = capsys.readouterr()
         assert captured.out == "" and captured.err.count("\n") == 1 and message in captured.err
+
+
+def test_a_negative_number_with_an_exponent_reaches_the_values_own_check():
+    """argparse took "-1e-8" for an option ("expected one argument"); now the value's own check answers."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "theory", "hparams", "--optimizer", "adamw", "--parameterization",
+                           "mup_k2", "--width", "64", "--depth", "4", "--eps", "-1e-8"], capture_output=True, text=True)
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2 and len(lines) == 1 and "eps" in lines[0] and "expected one argument" not in lines[0]
