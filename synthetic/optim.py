@@ -70,6 +70,12 @@ identity, so no number changes; it saves a pass over every weight (issue 22: 2.3
 20 steps of G1 at width 256 on an Intel Xeon, together with AdamW's `addcdiv_`)."""
 
 
+CPU_HOST_SCALARS = True
+"""On a CPU, AdamW reads each group's per-row factors on the host once a step: a tile whose rows share one step size
+takes it as `addcdiv_`'s scalar (one pass fewer), and a tile whose rows have no weight decay skips the multiply by
+exactly 1. Both give the same bits (benchmarks.bit_identity on every CPU kernel path)."""
+
+
 def cpu_tile_bytes(group_bytes: int) -> int | None:
     """The tile size for a CPU group of `group_bytes` per tensor (None: untiled); measures only when it matters."""
     if CPU_TILE_BYTES != "measured":
@@ -302,6 +308,11 @@ class StackedOptimizer:
             spec = get_rule(rule)
             if spec.hessian_every is not None and t % spec.hessian_every == 0:
                 spec.update_hessian(self, name, h_hat[name])
+
+    def host_scalars(self, p: Tensor) -> bool:
+        """Whether a rule may read this group's per-row factors on the host to pick a cheaper pass sequence with the
+        same bits (a CPU group under CPU_HOST_SCALARS; never on a GPU, whose step must not wait for the host)."""
+        return CPU_HOST_SCALARS and p.device.type == "cpu"
 
     def _u(self, tile_view: Tensor, i: int = 0) -> Tensor:
         """Scratch buffer i (0 or 1) shaped like one tile."""

@@ -41,6 +41,7 @@ def gpu_code_path(monkeypatch) -> None:
     monkeypatch.setattr(synthetic.engine, "CPU_CHUNKS", False)
     monkeypatch.setattr(synthetic.models, "CPU_DROP_FINISHED_RUNS", False)
     monkeypatch.setattr(synthetic.optim, "CPU_SKIP_MASKS", False)
+    monkeypatch.setattr(synthetic.optim, "CPU_HOST_SCALARS", False)
 
 
 def bucket(depths, steps: int, opt: str, width: int = 16) -> list[RunConfig]:

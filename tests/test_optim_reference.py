@@ -208,16 +208,18 @@ def test_lion_first_step_is_sign():
         torch.testing.assert_close(net.params[g].detach(), expect, rtol=0, atol=1e-15)
 
 
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
 @pytest.mark.parametrize("rule", ["sgd", "adamw", "lion", "muon"])
-def test_tiled_update_and_frozen_run(rule, monkeypatch):
-    """The CPU tiling changes nothing (tiles of 7 elements vs one tile); a frozen run with NaN gradients keeps its
+def test_tiled_update_and_frozen_run(rule, dtype, monkeypatch):
+    """The CPU tiling changes nothing (tiles of 7 elements, one row each, where AdamW takes the step size as a host
+    scalar and skips a decay of exactly 1, vs one tile of every row); a frozen run with NaN gradients keeps its
     weights bit-for-bit and the other runs get exactly the update they get when every run is alive."""
     import synthetic.optim as optim
 
     gen = torch.Generator().manual_seed(3)
     M, shape = 3, (2, 5, 4)
-    p0 = torch.randn(M, *shape, generator=gen, dtype=torch.float64)
-    grads = [torch.randn(M, *shape, generator=gen, dtype=torch.float64) for _ in range(3)]
+    p0 = torch.randn(M, *shape, generator=gen, dtype=torch.float64).to(dtype)
+    grads = [torch.randn(M, *shape, generator=gen, dtype=torch.float64).to(dtype) for _ in range(3)]
     hps = {"w": {"lr": [0.1, 0.01, 0.05], "wd": [0.1, 0.0, 0.3], "eps": [1e-8, 1e-6, 1e-8]}}
     cfg = OptimConfig(name=rule, momentum=0.9 if rule in ("sgd", "muon") else 0.0, nesterov=rule == "sgd")
 
@@ -235,6 +237,9 @@ def test_tiled_update_and_frozen_run(rule, monkeypatch):
     whole = run(1 << 30)
     assert not torch.equal(whole, p0)
     assert torch.equal(run(7 * 8), whole)
+    monkeypatch.setattr(optim, "CPU_HOST_SCALARS", False)
+    assert torch.equal(run(7 * 8), whole)
+    monkeypatch.setattr(optim, "CPU_HOST_SCALARS", True)
     assert torch.equal(run(None), whole)   # None: the GPU code path, no CPU tiling
     alive = torch.tensor([True, False, True])
     for tile in (7 * 8, 1 << 30, None):

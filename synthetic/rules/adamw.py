@@ -21,6 +21,12 @@ def _adamw_kernel(p: Tensor, g: Tensor, m: Tensor, v: Tensor, lr: Tensor, eps: T
     p.mul_(decay).sub_(torch.where(dead, torch.zeros_like(u), u))
 
 
+def _all_equal(values: list[float], to: float | None = None) -> bool:
+    """Whether a tile's per-row factors are one number (`to`, when given)."""
+    first = values[0] if to is None else to
+    return all(x == first for x in values)
+
+
 def bias_corrections(opt, b1: float, b2: float) -> tuple[Tensor, Tensor]:
     """(sqrt(1−β2^t)/(1−β1^t), sqrt(1−β2^t)) as 0-d device tensors from the optimizer's device step count, computed
     once per step (outside the compiled kernel, which would otherwise recompute them for every element)."""
@@ -50,13 +56,19 @@ class AdamW(Rule):
         eps = col(opt.eps[name])
         step = col(lr) / (1 - b1 ** opt.t)
         bc2_sqrt = math.sqrt(1 - b2 ** opt.t)
+        host = opt.host_scalars(p)
+        steps = step.reshape(-1).tolist() if host else None
+        decays = None if decay is None or not host else decay.reshape(-1).tolist()
         for (rs, cs), pt, gt, m, v in zip(grp.tiles, grp.p, grp.views(g), grp.state["m"], grp.state["v"]):
             denom, u = opt._u(pt), opt._u(pt, 1)
-            if decay is not None:
-                pt.mul_(decay[rs])
+            if decay is not None and not (decays is not None and _all_equal(decays[rs], 1.0)):
+                pt.mul_(decay[rs])           # (a row without weight decay multiplies by exactly 1: skipped)
             m.lerp_(gt, 1 - b1)
             v.mul_(b2).addcmul_(gt, gt, value=1 - b2)
             torch.sqrt(v, out=denom).div_(bc2_sqrt).add_(eps[rs])
+            if dead is None and steps is not None and _all_equal(steps[rs]):
+                pt.addcdiv_(m, denom, value=-steps[rs.start])   # p + (−s·m)/denom: the bits of p − (m·s)/denom
+                continue
             torch.mul(m, step[rs], out=u)
             if dead is None:
                 pt.addcdiv_(u, denom, value=-1)  # p + (−u)/denom: the same bits as p − u/denom, one pass less
