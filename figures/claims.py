@@ -76,6 +76,8 @@ class Estimate:
     df: float = math.nan
     n: int = 0
     method: str = "seed_t"
+    n_other: int = 0
+    """For a difference of two independent estimates (`minus`): the other's seeds (`n` is the first's)."""
 
     @staticmethod
     def of_seeds(values: Sequence[float], method: str = "seed_t") -> "Estimate":
@@ -110,24 +112,27 @@ class Estimate:
     def minus(self, other: "Estimate") -> "Estimate":
         """The difference of two independent estimates (another run on other seeds), Welch–Satterthwaite df."""
         if not (self.has_interval and other.has_interval):
-            return Estimate(self.value - other.value, method="welch_t")
+            return Estimate(self.value - other.value, method="welch_t", n=self.n, n_other=other.n)
         v1, v2 = self.se ** 2, other.se ** 2
         se = math.sqrt(v1 + v2)
         if se == 0.0:
-            return Estimate(self.value - other.value, 0.0, math.inf, self.n + other.n, "welch_t")
+            return Estimate(self.value - other.value, 0.0, math.inf, self.n, "welch_t", other.n)
         df = (v1 + v2) ** 2 / ((v1 ** 2 / self.df if v1 else 0.0) + (v2 ** 2 / other.df if v2 else 0.0))
-        return Estimate(self.value - other.value, se, df, self.n + other.n, "welch_t")
+        return Estimate(self.value - other.value, se, df, self.n, "welch_t", other.n)
 
     def as_dict(self) -> dict[str, Any]:
         lo, hi = self.interval()
-        return {"value": _json(self.value), "se": _json(self.se), "df": _json(self.df), "n": self.n,
-                "method": self.method, "lo": _json(lo), "hi": _json(hi), "level": LEVEL}
+        d = {"value": _json(self.value), "se": _json(self.se), "df": _json(self.df), "n": self.n,
+             "method": self.method, "lo": _json(lo), "hi": _json(hi), "level": LEVEL}
+        if self.n_other:
+            d["n_other"] = self.n_other
+        return d
 
     @staticmethod
     def from_dict(d: Mapping[str, Any]) -> "Estimate":
         return Estimate(_num(d.get("value")), _num(d.get("se")), _num(d.get("df"), math.inf if d.get("method") ==
                                                                         "exact" else math.nan),
-                        int(d.get("n") or 0), str(d.get("method", "seed_t")))
+                        int(d.get("n") or 0), str(d.get("method", "seed_t")), int(d.get("n_other") or 0))
 
     @staticmethod
     def of_fit(d: Mapping[str, Any]) -> "Estimate":

@@ -97,7 +97,9 @@ def _n(c: Mapping[str, Any], s: Summary) -> str:
     look = s.get("look", 1)
     if c["estimate"].get("method") in ("exact", "none") or n == 0:
         return "—"
-    return f"{n}" + (f" (look {look})" if look and look > 1 else "")
+    other = int(c["estimate"].get("n_other") or 0)
+    return f"{n}" + (f" + {other} (other experiment)" if other else "") + (f" (look {look})" if look and look > 1
+                                                                           else "")
 
 
 def _difference(first: Mapping[str, Any], rerun: Mapping[str, Any]) -> str:

@@ -118,3 +118,10 @@ def test_the_sequential_schedule_keeps_its_error_rate():
             wrong += 1
     assert wrong / reps <= ALPHA
     assert math.isclose(LEVEL, 1 - ALPHA / len(LOOKS))
+
+
+def test_a_difference_keeps_the_seeds_of_each_experiment():
+    d = Estimate.of_seeds([1.0, 2.0, 4.0]).minus(Estimate.of_seeds([1.0, 2.0, 3.0, 5.0, 8.0]))
+    assert (d.n, d.n_other, d.method) == (3, 5, "welch_t")
+    assert Estimate.from_dict(d.as_dict()) == d
+    assert "n_other" not in Estimate.of_seeds([1.0, 2.0]).as_dict()
