@@ -272,8 +272,8 @@ def _part_line(p: dict) -> str:
     cache = ("from an empty cache" if runs["from_cache"] == 0 else
              f"training {runs['trained']} runs and reading {runs['from_cache']} from an earlier cache")
     return (f"Then, {p['date']}, on a {p['machine']} ({p['device']}, torch {p['torch']}): `{p['command']}` "
-            f"regenerated {', '.join(p['steps'])} {cache} in {p['total_seconds'] / 60:.0f} min and replaced "
-            f"them above.\n")
+            f"regenerated the {len(p['steps'])} steps it selects {cache} in {p['total_seconds'] / 60:.0f} min and "
+            f"replaced them above (each step's wall time: docs/results.md).\n")
 
 
 def _wall_times(t: Target, m: dict) -> str:
