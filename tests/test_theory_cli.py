@@ -184,3 +184,19 @@ def test_a_negative_number_with_an_exponent_reaches_the_values_own_check():
                            "mup_k2", "--width", "64", "--depth", "4", "--eps", "-1e-8"], capture_output=True, text=True)
     lines = done.stderr.strip().splitlines()
     assert done.returncode == 2 and len(lines) == 1 and "eps" in lines[0] and "expected one argument" not in lines[0]
+
+
+def test_decoupled_wd_is_lr_times_wd_per_role_and_json_carries_it(capsys):
+    import json
+
+    from theory.cli import main
+
+    assert main(["hparams", "--optimizer", "adamw", "--parameterization", "mup_k2", "--width", "1024", "--depth", "16",
+                 "--base-width", "256", "--base-depth", "4", "--lr", "1e-3", "--wd", "0.1", "--format", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    for role, cells in report["roles"].items():
+        assert cells["decoupled_wd"]["value"] == cells["lr"]["value"] * cells["wd"]["value"], role
+    assert report["warning"] is None
+    assert main(["hparams", "--optimizer", "adamw", "--parameterization", "mup_k2", "--width", "1024", "--depth", "16",
+                 "--lr", "1e-3", "--wd", "0.1", "--decoupled-wd"]) == 0
+    assert capsys.readouterr().out.count("decay per step") == len(report["roles"])

@@ -263,6 +263,8 @@ def _hparams_parser() -> OneLineParser:
                    help="dense input (init σ²/d_in) or one-hot tokens (fan-in 1)")
     p.add_argument("--format", choices=("markdown", "json"), default="markdown", help="output format")
     p.add_argument("--out", default=None, help="also write the output to this file")
+    p.add_argument("--decoupled-wd", action="store_true",
+                   help="also print each role's per-step decay η·λ (the lr-independent form of torch's AdamW λ)")
     p.add_argument("--plugin", action="append", default=[], metavar="MODULE", help=PLUGIN_HELP)
     return p
 
@@ -280,7 +282,7 @@ def hparams_main(argv: Sequence[str]) -> int:
         report = hparams_report(a.optimizer, a.parameterization, width=a.width, depth=a.depth, base=base, k=a.k,
                                 d_in=a.d_in, d_out=a.d_out, input_kind=a.input_kind)
         text = (json.dumps(report, indent=2, ensure_ascii=False) + "\n" if a.format == "json"
-                else hparams_markdown(report))
+                else hparams_markdown(report, decoupled_wd=a.decoupled_wd))
         if report["warning"]:
             print(f"warning: {report['warning']}", file=sys.stderr)
         if a.out is not None:

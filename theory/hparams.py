@@ -131,6 +131,10 @@ def hparams_report(optimizer: str, parameterization: str, *, width: int, depth: 
                                          [("r_n", entry.exps[0]), ("r_L", entry.exps[1])] + _fixed_powers(fixed)),
                 "table": None if ref is None else ref[0], "column": None if ref is None else ref[1],
             }
+        lr, wd = per_hp.get("lr", {}).get("value"), per_hp.get("wd", {}).get("value")
+        per_hp["decoupled_wd"] = {"value": None if lr is None or wd is None else lr * wd,
+                                  "rule": "η·λ: the fraction of the weight removed per step (torch's AdamW λ times "
+                                          "its lr), the lr-independent form (u-μP's, an independent decay)"}
         roles[role] = per_hp
     return {
         "optimizer": optimizer, "parameterization": parameterization, "k": k, "width": width, "depth": depth,
@@ -147,8 +151,9 @@ def _source(cell: dict[str, Any], parameterization: str) -> str:
     return f"Table {cell['table']}{' (SP value)' if parameterization == 'sp' else ''}, {cell['column'].lower()}"
 
 
-def hparams_markdown(report: dict[str, Any]) -> str:
-    """The report as Markdown: a header line, then one table row per (role, HP); values at full precision (repr)."""
+def hparams_markdown(report: dict[str, Any], decoupled_wd: bool = False) -> str:
+    """The report as Markdown: a header line, then one table row per (role, HP); values at full precision (repr).
+    `decoupled_wd`: also the per-step decay η·λ of each role (the lr-independent form of the weight decay)."""
     b = report["base"]
     lines = [f"**{report['optimizer']}, {report['parameterization']} (k = {report['k']}): width {report['width']}, "
              f"depth {report['depth']} from base width {b['n_base']}, depth {b['L_base']}** "
@@ -157,6 +162,10 @@ def hparams_markdown(report: dict[str, Any]) -> str:
              "| role | HP | value | rule | paper form | table entry |", "|---|---|---|---|---|---|"]
     for role, per_hp in report["roles"].items():
         for hp, cell in per_hp.items():
+            if hp == "decoupled_wd":
+                if decoupled_wd and cell["value"] is not None:
+                    lines.append(f"| {role} | decay per step | {cell['value']!r} | η·λ (lr-independent form) | | |")
+                continue
             if cell["value"] is None:
                 lines.append(f"| {role} | {HP_NAMES[hp]} | — | not applicable | | |")
                 continue
