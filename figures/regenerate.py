@@ -262,7 +262,8 @@ def _as_of(t: Target, m: dict) -> str:
     cache = ("from an empty cache" if runs["from_cache"] == 0 else
              f"training {runs['trained']} runs and reading {runs['from_cache']} from an earlier cache")
     return (f"As of engine version `{m['engine_version']}`, {m['date']}, on a {m['machine']} ({m['device']}, torch "
-            f"{m['torch']}): `{m['command']}` regenerated every number, figure and example output of the README and docs/ "
+            f"{m['torch']}): `{m['command']}` regenerated every number, figure and example output of the README "
+            f"and docs/ "
             f"({runs['trained'] + runs['from_cache']} figure runs) {cache} in {m['total_seconds'] / 60:.0f} min "
             f"({m['total_seconds']:.0f} s).\n" + "".join(_part_line(p) for p in m.get("parts", [])))
 
