@@ -56,8 +56,11 @@ def slope(xs: Sequence[float], ys: Sequence[float], seeds: Sequence[Any] | None 
         return {"slope": math.nan, "ci_low": math.nan, "ci_high": math.nan, "n": 0, "se": math.nan, "df": math.nan}
     df = f.n_groups - 1 if f.method == "seed_t" else f.n - 2
     se = (f.ci_high - f.ci_low) / 2 / float(stats.t.ppf(0.975, df))
-    return {"slope": f.slope, "ci_low": f.ci_low, "ci_high": f.ci_high, "n": f.n, "se": se, "df": df,
-            "n_seeds": f.n_groups, "method": f.method}
+    out = {"slope": f.slope, "ci_low": f.ci_low, "ci_high": f.ci_high, "n": f.n, "se": se, "df": df,
+           "n_seeds": f.n_groups, "method": f.method}
+    if f.per_group:
+        out["per_seed"] = dict(f.per_group)
+    return out
 
 
 def fmt_slope(s: dict[str, float]) -> str:

@@ -36,6 +36,21 @@ def _grows(key: str, text: str, fits: list[Mapping], detail: str, note: str = ""
     return Claim(key, text, crit, weakest(parts, crit), detail, expected_note=note, parts=parts)
 
 
+def paired_slope_difference(a: Mapping[str, Any], b: Mapping[str, Any]) -> Estimate | None:
+    """Slope a − slope b as a paired contrast: per seed the difference of that seed's two slopes (same data stream
+    and init draws), then the t-interval over the seeds both fits have; None where a fit kept no per-seed slopes."""
+    pa, pb = a.get("per_seed"), b.get("per_seed")
+    if not pa or not pb:
+        return None
+    return Estimate.of_seeds([pa[s] - pb[s] for s in pa if s in pb], method="paired_t")
+
+
+def _exceeds(key: str, text: str, parts: list[Estimate], detail: str, note: str = "") -> Claim:
+    """Every paired difference above FLAT (a conjunction; the part shown is the one with the lowest bound)."""
+    crit = Above(FLAT.value, FLAT)
+    return Claim(key, text, crit, weakest(parts, crit), detail, expected_note=note, parts=tuple(parts))
+
+
 def _at_T(fits: Mapping[str, Any]) -> int:
     return max(int(k.split(".t")[-1]) for k in fits if k.startswith("input.t"))
 
@@ -138,10 +153,18 @@ def coord_claims(opt: str) -> Callable[[Summary], list[Claim]]:
             detail += (f"; k2 at step {late[-1]}: width {fmt(Estimate.of_fit(f[f'mup_k2.h_rms.width.step{late[-1]}']))}"
                        f", depth {fmt(Estimate.of_fit(f[f'mup_k2.h_rms.depth.step{late[-1]}']))}")
         sp_detail = f"SP width {fmt(Estimate.of_fit(sp['width']))}, depth {fmt(Estimate.of_fit(sp['depth']))}"
-        return [_flat(f"coord-{opt}.mup_flat", f"coord-{opt}: μP ‖h_L‖_R flat in width and depth (k=1 and k≥2 rules, "
-                                               f"geometric mean over steps)", list(mup.values()), detail),
-                _grows(f"coord-{opt}.sp_grows", f"coord-{opt}: SP ‖h_L‖_R grows with width and depth",
-                       list(sp.values()), sp_detail, "paper: SP grows")]
+        out = [_flat(f"coord-{opt}.mup_flat", f"coord-{opt}: μP ‖h_L‖_R flat in width and depth (k=1 and k≥2 rules, "
+                                              f"geometric mean over steps)", list(mup.values()), detail),
+               _grows(f"coord-{opt}.sp_grows", f"coord-{opt}: SP ‖h_L‖_R grows with width and depth",
+                      list(sp.values()), sp_detail, "paper: SP grows")]
+        contrasts = {(p, ax): paired_slope_difference(sp[ax], mup[(p, ax)]) for (p, ax) in mup}
+        if all(c is not None for c in contrasts.values()):
+            out.append(_exceeds(
+                f"coord-{opt}.sp_vs_mup", f"coord-{opt}: SP's ‖h_L‖_R slope exceeds μP's (paired per seed; k=1 and "
+                                          f"k≥2 rules, width and depth)", list(contrasts.values()),
+                "SP − μP: " + "; ".join(f"{p[4:]} {ax} {fmt(e)}" for (p, ax), e in contrasts.items()),
+                "paper: SP grows, μP flat"))
+        return out
     return claims
 
 

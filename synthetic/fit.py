@@ -46,6 +46,9 @@ class FitResult:
     n_dropped: int = 0
     n_groups: int = 0
     method: str = "t"
+    per_group: tuple[tuple[str, float], ...] = ()
+    """("seed_t" only) each group's own slope, by group label: the replicates a paired contrast between two fits
+    on the same seeds is formed from."""
 
 
 def loglog_fit(x: Sequence[float], y: Sequence[float], groups: Sequence[Any] | None = None, n_boot: int = 1000,
@@ -78,7 +81,8 @@ def loglog_fit(x: Sequence[float], y: Sequence[float], groups: Sequence[Any] | N
     if g is not None:
         labels, cluster = np.unique(g.astype(str), return_inverse=True)
         if labels.size >= 2 and interval == "seed_t":
-            per_seed = _per_group_slopes(lx, ly, cluster, labels.size)
+            per_group = _per_group_slopes(lx, ly, cluster, labels)
+            per_seed = np.asarray([v for _, v in per_group], dtype=np.float64)
             if per_seed.size < 2:
                 raise FitError(f"a per-seed interval needs two seeds with two distinct x values each "
                                f"(got {per_seed.size} of {labels.size} seeds)")
@@ -87,7 +91,7 @@ def loglog_fit(x: Sequence[float], y: Sequence[float], groups: Sequence[Any] | N
                 half = float(stats.t.ppf(0.5 + ci / 2, per_seed.size - 1)) * float(per_seed.std(ddof=1)) \
                     / np.sqrt(per_seed.size)
                 return FitResult(mean, intercept, mean - half, mean + half, stderr, n, dropped, int(per_seed.size),
-                                 "seed_t")
+                                 "seed_t", per_group)
         elif labels.size >= 2:
             lo, hi = _cluster_bootstrap(lx, ly, cluster, labels.size, n_boot, ci, seed)
             return FitResult(slope, intercept, lo, hi, stderr, n, dropped, int(labels.size), "cluster_bootstrap")
@@ -96,14 +100,15 @@ def loglog_fit(x: Sequence[float], y: Sequence[float], groups: Sequence[Any] | N
                      0 if g is None else int(np.unique(g.astype(str)).size), "t")
 
 
-def _per_group_slopes(lx: np.ndarray, ly: np.ndarray, cluster: np.ndarray, n_clusters: int) -> np.ndarray:
-    """OLS slope of every group that has at least two distinct x values."""
+def _per_group_slopes(lx: np.ndarray, ly: np.ndarray, cluster: np.ndarray,
+                      labels: np.ndarray) -> tuple[tuple[str, float], ...]:
+    """(label, OLS slope) of every group that has at least two distinct x values."""
     slopes = []
-    for c in range(n_clusters):
+    for c, label in enumerate(labels):
         gx, gy = lx[cluster == c], ly[cluster == c]
         if gx.size >= 2 and np.ptp(gx) > 0:
-            slopes.append(stats.linregress(gx, gy).slope)
-    return np.asarray(slopes, dtype=np.float64)
+            slopes.append((str(label), float(stats.linregress(gx, gy).slope)))
+    return tuple(slopes)
 
 
 def _cluster_bootstrap(lx: np.ndarray, ly: np.ndarray, cluster: np.ndarray, n_clusters: int, n_boot: int,
