@@ -7,12 +7,18 @@
     scale_outputs({"input": [model.embed], "hidden": list(model.branches), "output": [model.head]}, hp)
     opt = torch.optim.AdamW(param_groups(model, roles, hp), betas=(0.9, 0.999))
 
-`roles` assigns each parameter a role of theory.roles (input, hidden, output, input_bias, hidden_bias): a mapping
+`roles` assigns each parameter a role of theory.roles (input, hidden, output, input_bias, hidden_bias; block_norm for
+a norm's gain and bias at the start of a residual branch, final_norm before the readout, output_bias): a mapping
 from parameter-name glob patterns to roles (the first matching pattern wins), or a callable name -> role. A parameter
 without a role is an error naming it. The multipliers act where the paper puts them, on the output of a map or of a
 residual branch (α_l multiplies the whole branch φ(W_2 φ(W_1 h)), not each matrix), so `scale_outputs` takes the
 modules whose outputs they multiply. Every number comes from theory.bridge; nothing is typed here. Weight decay is
 torch's (`weight_decay` multiplied by the group's lr in AdamW), the convention of the bridge's tables.
+
+A non-square hidden map (an FFN's up and down projections with a fixed expansion ratio, attention's maps) takes the
+"hidden" role: theory.rectangular derives its entries, whose exponents equal the square map's; their Θ(1) factors in
+the expansion ratio are what the base values, tuned at the base shape, hold. The attention logit scale (1/d_head) is
+out of scope: the conditions bound linear maps, not the q·k product.
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ from torch import nn
 from synthetic.errors import ConfigError
 from theory.bridge import BaseHP, LayerHP, layer_hparams
 from theory.hparams import k_mismatch
-from theory.roles import BIAS_ROLES, WEIGHT_ROLES
+from theory.roles import BIAS_ROLES, NON_MATRIX_ROLES, VECTOR_ROLES, WEIGHT_ROLES
 
 Roles = Union[Mapping[str, str], Callable[[str], "str | None"]]
 
@@ -52,7 +58,7 @@ def hparams(optimizer: str, parameterization: str, shape: Shape, base: BaseHP = 
     problem = k_mismatch(parameterization, shape.k)
     if problem:
         warnings.warn(problem, stacklevel=2)
-    roles = WEIGHT_ROLES + (BIAS_ROLES if biases else ())
+    roles = WEIGHT_ROLES + (NON_MATRIX_ROLES if biases else ())
     return layer_hparams(optimizer, parameterization, width=shape.width, depth=shape.depth, k=shape.k,
                          d_in=shape.d_in, d_out=shape.d_out, base=base, roles=roles)
 
@@ -66,7 +72,7 @@ def role_of(roles: Roles, name: str) -> str | None:
 def assign_roles(model: nn.Module, roles: Roles) -> dict[str, list[tuple[str, nn.Parameter]]]:
     """role -> [(name, parameter)] for every trainable parameter; ConfigError naming a parameter without a role or
     with an unknown one."""
-    known = set(WEIGHT_ROLES + BIAS_ROLES)
+    known = set(WEIGHT_ROLES + NON_MATRIX_ROLES)
     out: dict[str, list[tuple[str, nn.Parameter]]] = {}
     for name, p in model.named_parameters():
         if not p.requires_grad:
@@ -98,8 +104,11 @@ def param_groups(model: nn.Module, roles: Roles, hp: Mapping[str, LayerHP], *, e
 @torch.no_grad()
 def initialize(model: nn.Module, roles: Roles, hp: Mapping[str, LayerHP], generator: torch.Generator | None = None,
                zero_biases: bool = True) -> None:
-    """Every parameter ~ N(0, its role's init variance) (biases zero unless `zero_biases=False`)."""
+    """Every parameter ~ N(0, its role's init variance) (biases zero unless `zero_biases=False`); a norm's gain and
+    bias and the readout's bias (theory.roles.VECTOR_ROLES) keep the module's own init (ones, zeros)."""
     for role, members in assign_roles(model, roles).items():
+        if role in VECTOR_ROLES:
+            continue
         for _, p in members:
             if role in BIAS_ROLES and zero_biases:
                 p.zero_()

@@ -96,3 +96,46 @@ def test_a_depth_rule_for_another_block_depth_warns():
     assert "with k = 2" in k_mismatch("mup_k1", 2) and "with k = 1" in k_mismatch("mup_k2", 1)
     with pytest.warns(UserWarning, match="derived for k = 1 blocks"):
         hparams("adamw", "mup_k1", Shape(width=64, depth=4, k=2))
+
+
+class PreNormFFN(nn.Module):
+    """Pre-LayerNorm residual FFN (up n → 4n, down 4n → n), a final LayerNorm and a readout with a bias."""
+
+    def __init__(self, width: int, depth: int, d_in: int, d_out: int) -> None:
+        super().__init__()
+        self.input = nn.Linear(d_in, width, bias=False)
+        self.blocks = nn.ModuleList(nn.Sequential(nn.LayerNorm(width), nn.Linear(width, 4 * width, bias=False),
+                                                  nn.ReLU(), nn.Linear(4 * width, width, bias=False))
+                                    for _ in range(depth))
+        self.final = nn.LayerNorm(width)
+        self.output = nn.Linear(width, d_out)
+
+    def forward(self, x):
+        h = self.input(x)
+        for block in self.blocks:
+            h = h + block(h)
+        return self.output(self.final(h))
+
+
+FFN_ROLES = {"input.weight": "input", "blocks.*.0.*": "block_norm", "blocks.*.weight": "hidden",
+             "final.*": "final_norm", "output.weight": "output", "output.bias": "output_bias"}
+
+
+def test_norms_readout_bias_and_rectangular_maps_get_their_derived_groups():
+    """AdamW, mup_k1 (α = ½): CompleteP's Table 1 puts the blocks' LN gains at η·(L/L_base)^(α−1) and the final LN
+    at η; mup leaves a readout bias's lr alone; the up/down projections are hidden maps (η·m_N^-1·m_L^(α−1))."""
+    base = BaseHP(eta=1e-3, lam=0.1, n_base=16, L_base=2)
+    shape = Shape(width=64, depth=8, k=1, d_in=4, d_out=2)
+    hp = hparams("adamw", "mup_k1", shape, base)
+    net = PreNormFFN(64, 8, 4, 2)
+    groups = {g["name"]: g for g in param_groups(net, FFN_ROLES, hp)}
+    assert groups["block_norm"]["lr"] == pytest.approx(1e-3 * (8 / 2) ** -0.5, rel=1e-15)
+    assert groups["final_norm"]["lr"] == groups["output_bias"]["lr"] == 1e-3
+    assert groups["hidden"]["lr"] == pytest.approx(1e-3 / (64 / 16) * (8 / 2) ** -0.5, rel=1e-15)
+    assert len(groups["block_norm"]["params"]) == 2 * 8 and len(groups["hidden"]["params"]) == 2 * 8
+    initialize(net, FFN_ROLES, hp, torch.Generator().manual_seed(0))
+    assert torch.equal(net.blocks[3][0].weight, torch.ones(64)) and torch.equal(net.final.bias, torch.zeros(64))
+    opt = torch.optim.AdamW(list(groups.values()))
+    net(torch.randn(5, 4)).square().mean().backward()
+    opt.step()
+    assert not torch.equal(net.final.weight, torch.ones(64))

@@ -6,6 +6,7 @@ import math
 
 import pytest
 
+from theory.roles import VECTOR_ROLES
 from theory.bridge import BaseHP, layer_hparams
 from theory.errors import TheoryError
 
@@ -71,8 +72,11 @@ def test_soap_eps_is_the_square_root_of_shampoos() -> None:
 def test_sp_is_base_everywhere_and_one_hot_input() -> None:
     h = layer_hparams("adamw", "sp", width=1024, depth=32, k=2, d_in=50, d_out=50, base=BASE, input_kind="one_hot")
     for role, v in h.items():
-        assert (v.multiplier, v.lr, v.wd, v.eps) == (BASE.alpha, BASE.eta, BASE.lam, BASE.eps), role
-        assert v.init_var == BASE.sigma2
+        assert (v.lr, v.wd, v.eps) == (BASE.eta, BASE.lam, BASE.eps), role
+        if role in VECTOR_ROLES:  # a gain starts at 1 and a bias at 0; they sit inside a branch's multiplier
+            assert (v.multiplier, v.init_var) == (None, None), role
+        else:
+            assert (v.multiplier, v.init_var) == (BASE.alpha, BASE.sigma2), role
     dense = layer_hparams("adamw", "sp", width=1024, depth=32, k=2, d_in=50, d_out=50, base=BASE)
     assert dense["input"].init_var == BASE.sigma2 / 50
 

@@ -90,7 +90,8 @@ def test_hparams_numbers_equal_the_bridge_and_the_papers_table_6(capsys) -> None
     report = _hparams_json(capsys, *HPARAMS)
     base = BaseHP(alpha=1.5, sigma2=0.02, eta=3e-3, lam=0.1, eps=1e-8, n_base=256, L_base=4)
     bridge = layer_hparams("adamw", "mup_k2", width=2048, depth=32, k=2, d_in=32, d_out=1, base=base)
-    assert set(report["roles"]) == set(bridge) == {"input", "hidden", "output", "input_bias", "hidden_bias"}
+    assert set(report["roles"]) == set(bridge) == {"input", "hidden", "output", "input_bias", "hidden_bias",
+                                                   "block_norm", "final_norm", "output_bias"}
     for role, hp in bridge.items():
         for name in ("multiplier", "init_var", "lr", "wd", "eps"):
             assert report["roles"][role][name]["value"] == getattr(hp, name), (role, name)
@@ -126,10 +127,11 @@ def test_hparams_markdown_prints_the_bridge_values_with_their_entries(capsys) ->
                            base=BaseHP(alpha=1.5, sigma2=0.02, eta=3e-3, lam=0.1, eps=1e-8, n_base=256, L_base=4))
     rows = [[c.strip() for c in line.strip("|").split("|")] for line in out.splitlines()
             if line.startswith("| ") and not line.startswith("| role")]
-    assert len(rows) == 25
+    assert len(rows) == 8 * 5
     by_name = {v: k for k, v in HP_NAMES.items()}
     for role, hp, value, *_ in rows:
-        assert float(value) == getattr(bridge[role], by_name[hp]), (role, hp)
+        expected = getattr(bridge[role], by_name[hp])
+        assert (value == "—" and expected is None) or float(value) == expected, (role, hp)
 
 
 def test_hparams_json_round_trips_and_other_families(tmp_path: Path, capsys) -> None:

@@ -17,7 +17,7 @@ import sympy as sp
 
 from theory.errors import TheoryError
 from theory.optimizers import get_optimizer, registry_version
-from theory.roles import BIAS_ROLES, ROLES, Role
+from theory.roles import NON_MATRIX_ROLES, ROLES, Role
 from theory.scales import d0, dout
 from theory.solver import DerivedTable, derive_table
 
@@ -107,7 +107,7 @@ def _layer_hparams(optimizer: str, parameterization: str, width: int, depth: int
     spec = get_optimizer(optimizer)
     table: DerivedTable = derive_table(optimizer, parameterization, k)
     if roles is None:
-        roles = tuple(r for r in ROLES if spec.biases or r not in BIAS_ROLES)
+        roles = tuple(r for r in ROLES if spec.biases or r not in NON_MATRIX_ROLES)
     r_n, r_L = Fraction(width, base.n_base), Fraction(depth, base.L_base)
     dims = {d0: d_in if input_kind == "dense" else 1, dout: d_out}
     bases = {"multiplier": base.alpha, "init_var": base.sigma2, "lr": base.eta, "wd": base.lam, "eps": base.eps}

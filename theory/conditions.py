@@ -44,6 +44,12 @@ class Norms:
     b_hid: tuple[sp.Symbol, ...]
     db_in: sp.Symbol
     db_hid: tuple[sp.Symbol, ...]
+    g_blk: sp.Symbol
+    dg_blk: sp.Symbol
+    g_fin: sp.Symbol
+    dg_fin: sp.Symbol
+    b_out: sp.Symbol
+    db_out: sp.Symbol
 
 
 def norms(k: int) -> Norms:
@@ -58,6 +64,8 @@ def norms(k: int) -> Norms:
         dW_in=_sym("dW_0"), dW_hid=tuple(_sym(f"dW_l{i}") for i in idx), dW_out=_sym("dW_out"),
         b_in=_sym("b_0"), b_hid=tuple(_sym(f"b_l{i}") for i in idx),
         db_in=_sym("db_0"), db_hid=tuple(_sym(f"db_l{i}") for i in idx),
+        g_blk=_sym("g_l"), dg_blk=_sym("dg_l"), g_fin=_sym("g_f"), dg_fin=_sym("dg_f"),
+        b_out=_sym("b_out"), db_out=_sym("db_out"),
     )
 
 
@@ -87,6 +95,7 @@ class Condition:
     k: int
     biases: bool
     constraints: tuple[Constraint, ...]
+    vectors: bool = False
 
     def get(self, name: str) -> Constraint:
         for c in self.constraints:
@@ -109,7 +118,7 @@ def _k2_name(S: frozenset[int], k: int, style: Style) -> str | None:
     return {frozenset({2}): "C2.2a", frozenset({1}): "C2.2b", frozenset({1, 2}): "C2.3"}[S]
 
 
-def residual_condition(k: int, style: Style, biases: bool = False) -> Condition:
+def residual_condition(k: int, style: Style, biases: bool = False, vectors: bool = False) -> Condition:
     """Constraints for a residual net with k maps per block.
 
     style "completep": Condition B.2 (= 3.1 for k = 2): hidden init Θ (coherent, forced by the
@@ -117,6 +126,7 @@ def residual_condition(k: int, style: Style, biases: bool = False) -> Condition:
     style "depth_mup": Condition B.1 generalised: hidden init only O(RSS bound), first-order updates only.
     style "width": YSB Eq. 1 with depth fixed: every term Θ(1).
     biases: Condition B.3 terms (bias i enters after map i, so it meets maps i+1..k).
+    vectors: the same terms for the vectors of theory.roles.VECTOR_ROLES (derived here; the paper has none).
     """
     N = norms(k)
     init_rhs_hidden = _block_rhs(style, "coherent" if style == "completep" else "independent")
@@ -143,11 +153,15 @@ def residual_condition(k: int, style: Style, biases: bool = False) -> Condition:
             cs.append(Constraint(name, lhs, "Theta", upd_rhs, "hidden", j))
     if biases:
         cs += _bias_constraints(N, style, init_rhs_hidden, upd_rhs, "YSB" if style == "width" else "B3")
+    if vectors:
+        cs += _vector_constraints(N, style, init_rhs_hidden, upd_rhs)
     name = {"width": "YSB Eq. 1 (depth fixed)", "depth_mup": "Condition B.1",
             "completep": "Condition 3.1" if k == 2 else "Condition B.2"}[style]
     if biases:
         name += " + B.3 (biases)"
-    return Condition(name, style, k, biases, tuple(cs))
+    if vectors:
+        name += " + norms and output bias"
+    return Condition(name, style, k, biases, tuple(cs), vectors)
 
 
 def _bias_constraints(N: Norms, style: Style, init_rhs_hidden: sp.Expr, upd_rhs: sp.Expr,
@@ -178,6 +192,35 @@ def _bias_constraints(N: Norms, style: Style, init_rhs_hidden: sp.Expr, upd_rhs:
     return cs
 
 
+def _vector_constraints(N: Norms, style: Style, init_rhs_hidden: sp.Expr, upd_rhs: sp.Expr) -> list[Constraint]:
+    """The terms of theory.roles.VECTOR_ROLES, written like B.3's (the paper states none of them).
+
+    block_norm: a pre-norm gain g (a diagonal map, ‖diag g‖_R = max|g_i|) or bias at the start of a residual branch is
+    met by α_l and all k maps, so it is a bias at position 0 of the block: its init term is C1.2's term times ‖g‖ and
+    each of its update terms (every subset S of maps updated with it, order |S| + 1) is Θ(1/L) like the maps'.
+    final_norm: a gain or bias before the readout, met by α_out·W_out: its update terms are Θ(1) like the output's.
+    output_bias: added to the output after the readout's multiplier: ‖b‖_R = O(1), ‖Δb‖_R = Θ(1).
+    """
+    a, one = N.alpha_hid, sp.Integer(1)
+    prefix = "V"
+    cs = [Constraint(f"{prefix}.init.block_norm", a * sp.Mul(*N.W_hid) * N.g_blk, "O" if style == "depth_mup"
+                     else "Theta", init_rhs_hidden, "block_norm", 0)]
+    max_order = 0 if style == "depth_mup" else N.k
+    for j in range(0, max_order + 1):
+        for S in combinations(range(1, N.k + 1), j):
+            maps = sp.Mul(*[(N.dW_hid if m in S else N.W_hid)[m - 1] for m in range(1, N.k + 1)])
+            cs.append(Constraint(f"{prefix}.update.block_norm.S={list(S)}", a * maps * N.dg_blk, "Theta", upd_rhs,
+                                 "block_norm", j + 1))
+    cs += [Constraint(f"{prefix}.init.final_norm", N.alpha_out * N.W_out * N.g_fin, "Theta", one, "final_norm", 0),
+           Constraint(f"{prefix}.update.final_norm", N.alpha_out * N.W_out * N.dg_fin, "Theta", one, "final_norm", 1)]
+    if style != "depth_mup":
+        cs.append(Constraint(f"{prefix}.update.final_norm.S=[out]", N.alpha_out * N.dW_out * N.dg_fin, "Theta", one,
+                             "final_norm", 2))
+    cs += [Constraint(f"{prefix}.init.output_bias", N.b_out, "O", one, "output_bias", 0),
+           Constraint(f"{prefix}.update.output_bias", N.db_out, "Theta", one, "output_bias", 1)]
+    return cs
+
+
 def width_condition(k: int = 2, biases: bool = False) -> Condition:
     """YSB's width-only spectral condition (Eq. 1), depth held fixed."""
     return residual_condition(k, "width", biases)
@@ -205,9 +248,9 @@ def condition_b3() -> Condition:
     return residual_condition(2, "completep", biases=True)
 
 
-def condition_for(parameterization: str, k: int, biases: bool = True) -> Condition:
-    """The condition a μP parameterization imposes on a net with block depth k."""
+def condition_for(parameterization: str, k: int, biases: bool = True, vectors: bool = False) -> Condition:
+    """The condition a μP parameterization imposes on a net with block depth k (with the vector roles' terms)."""
     style: Style = {"mup_width": "width", "mup_k1": "depth_mup", "mup_k2": "completep"}.get(parameterization)  # type: ignore[assignment]
     if style is None:
         raise TheoryError(f"no spectral condition for parameterization {parameterization!r}")
-    return residual_condition(k, style, biases)
+    return residual_condition(k, style, biases, vectors)

@@ -16,7 +16,7 @@ import sympy as sp
 from theory.conditions import Condition, Constraint, condition_for, norms
 from theory.errors import TheoryError
 from theory.optimizers import UpdateContext, epsilon_base_power, epsilon_scale, get_optimizer, registry_version
-from theory.roles import BIAS_ROLES, HP, HPS, PARAMETERIZATIONS, ROLES, Role
+from theory.roles import BIAS_ROLES, HP, HPS, PARAMETERIZATIONS, ROLES, VECTOR_ROLES, Role
 from theory.scales import Exponents, d0, dout, exponents, fixed_factor, n, solve_monomial, theta, theta_add, theta_min
 
 ZERO: Exponents = (sp.Integer(0), sp.Integer(0))
@@ -24,8 +24,9 @@ ZERO: Exponents = (sp.Integer(0), sp.Integer(0))
 
 def fan_dims(role: Role) -> tuple[sp.Expr, sp.Expr]:
     """(n_in, n_out) of a role's matrix; a bias is a fan-in-1 matrix; block widths n_l = Θ(n)."""
-    return {"input": (d0, n), "hidden": (n, n), "output": (n, dout),
-            "input_bias": (sp.Integer(1), n), "hidden_bias": (sp.Integer(1), n)}[role]
+    one = sp.Integer(1)
+    return {"input": (d0, n), "hidden": (n, n), "output": (n, dout), "input_bias": (one, n), "hidden_bias": (one, n),
+            "block_norm": (one, n), "final_norm": (one, n), "output_bias": (one, dout)}[role]
 
 
 def init_std(role: Role) -> sp.Expr:
@@ -38,7 +39,10 @@ def init_std(role: Role) -> sp.Expr:
 
 
 def init_norm(role: Role) -> sp.Expr:
-    """‖W‖_R at init: sqrt(n_in/n_out)·σ·(sqrt(n_in) + sqrt(n_out)); a bias vector has ‖b‖_R = σ_b."""
+    """‖W‖_R at init: sqrt(n_in/n_out)·σ·(sqrt(n_in) + sqrt(n_out)); a bias vector has ‖b‖_R = σ_b; a norm's gain
+    (all ones) ‖diag g‖_R = 1, and an O(1) bound saturated for the biases of theory.roles.VECTOR_ROLES."""
+    if role in VECTOR_ROLES:
+        return sp.Integer(1)
     sigma = init_std(role)
     if role in BIAS_ROLES:
         return sigma
@@ -84,7 +88,7 @@ class RoleScales:
 
     role: Role
     alpha: sp.Expr
-    init_var: sp.Expr
+    init_var: sp.Expr | None
     norm: sp.Expr
     target: sp.Expr
     other_norms: sp.Expr
@@ -130,6 +134,12 @@ def solve_scales(cond: Condition) -> dict[Role, tuple[RoleScales, ...]]:
         for d in N.db_hid:
             c = next(c for c in cond.select("hidden_bias", 1) if c.lhs.has(d) and not c.lhs.free_symbols & set(N.dW_hid))
             known[d] = _solve(c, d, known)
+    if cond.vectors:
+        known.update({N.g_blk: init_norm("block_norm"), N.g_fin: init_norm("final_norm"),
+                      N.b_out: init_norm("output_bias")})
+        for d, role in ((N.dg_blk, "block_norm"), (N.dg_fin, "final_norm"), (N.db_out, "output_bias")):
+            c = next(c for c in cond.select(role, 1) if c.lhs.has(d) and not c.lhs.free_symbols & set(N.dW_hid))
+            known[d] = _solve(c, d, known)
     verify(cond, known)
 
     def prod(symbols: list[sp.Symbol]) -> sp.Expr:
@@ -149,6 +159,13 @@ def solve_scales(cond: Condition) -> dict[Role, tuple[RoleScales, ...]]:
         out["hidden_bias"] = tuple(RoleScales("hidden_bias", known[N.alpha_hid], init_std("hidden_bias") ** 2,
                                               known[N.b_hid[i]], known[N.db_hid[i]], prod(list(N.W_hid[i + 1:])))
                                    for i in range(k))
+    if cond.vectors:
+        out["block_norm"] = (RoleScales("block_norm", known[N.alpha_hid], None, known[N.g_blk], known[N.dg_blk],
+                                        prod(list(N.W_hid))),)
+        out["final_norm"] = (RoleScales("final_norm", known[N.alpha_out], None, known[N.g_fin], known[N.dg_fin],
+                                        known[N.W_out]),)
+        out["output_bias"] = (RoleScales("output_bias", sp.Integer(1), None, known[N.b_out], known[N.db_out],
+                                         sp.Integer(1)),)
     return out
 
 
@@ -164,12 +181,11 @@ def _role_entries(s: RoleScales, opt: str, parameterization: str, k: int) -> dic
     ctx = UpdateContext(s.role, n_in, n_out, s.alpha, s.other_norms,
                         sgd_gradient_norm(s.role, s.alpha, s.other_norms), k, parameterization)
     a_norm = sp.sympify(spec.update_norm(ctx))
-    found: dict[HP, Entry] = {
+    found: dict[HP, Entry] = {} if s.init_var is None else {
         "multiplier": Entry(exponents(s.alpha)),
         "init_var": Entry(exponents(s.init_var), fixed_factor(s.init_var)),
-        "lr": Entry(exponents(s.target / a_norm)),
-        "wd": Entry(exponents(a_norm / s.norm)),
     }
+    found.update({"lr": Entry(exponents(s.target / a_norm)), "wd": Entry(exponents(a_norm / s.norm))})
     eps = epsilon_scale(spec, ctx)
     if eps is not None:
         found["eps"] = Entry(exponents(eps), base_power=epsilon_base_power(spec))
@@ -186,7 +202,8 @@ def _check_parameterization(parameterization: str, k: int) -> None:
 @lru_cache(maxsize=256)
 def _derive(optimizer: str, parameterization: str, k: int, version: int) -> DerivedTable:
     spec = get_optimizer(optimizer)
-    cond = condition_for("mup_k2" if parameterization == "sp" else parameterization, k, biases=spec.biases)
+    cond = condition_for("mup_k2" if parameterization == "sp" else parameterization, k, biases=spec.biases,
+                         vectors=spec.biases)
     result: dict[tuple[HP, Role], Entry] = {}
     for role, scales in solve_scales(cond).items():
         per_map = [_role_entries(s, optimizer, parameterization, k) for s in scales]
