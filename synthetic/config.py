@@ -12,8 +12,9 @@ the bucket key) carries `data.data_sha256` (synthetic.data.cifar10_digest of the
 from __future__ import annotations
 
 import functools
+import math
 import json
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Literal, get_args
 
 from theory.bridge import BaseHP
@@ -86,6 +87,18 @@ class ModelConfig:
 
 
 @dataclass(frozen=True)
+class RuleSettings:
+    """One engine rule's own Θ(1) constants inside a hybrid optimizer (App. E's Shampoo-AdamW trains its AdamW part
+    with 2·η_base and β = (0.9, 0.95)): `betas` in place of the optimizer's (None: keep them), and factors on the
+    lr and ε that theory.bridge gives the roles this rule trains (the base values' Θ(1) part; exponents unchanged)."""
+
+    rule: str
+    betas: tuple[float, float] | None = None
+    lr_factor: float = 1.0
+    eps_factor: float = 1.0
+
+
+@dataclass(frozen=True)
 class OptimConfig:
     """Optimizer family and its Θ(1) constants; lr, wd and eps come from theory.bridge per role."""
 
@@ -99,6 +112,24 @@ class OptimConfig:
     """The element-wise rules (AdamW, SGD, Lion) update each group in one compiled kernel (torch.compile; needs a C++
     compiler on a CPU) instead of the eager, tiled passes. Same formulas; the last bits differ (the compiler reorders
     and replaces divisions by constants), so it is part of the run's identity. BENCHMARKS.md has its speed."""
+    rho: float = 0.05
+    """Sophia's clip scale ρ (App. E), a rule setting and so part of the run's identity."""
+    hessian_every: int = 10
+    """Steps between Sophia's Hessian-diagonal estimates (App. E's k), from step 0."""
+    rule_settings: tuple[RuleSettings, ...] = ()
+    """Per engine rule of a hybrid (synthetic.rules.role_rules), its own constants; a rule not listed keeps these."""
+
+    def for_rule(self, rule: str) -> "OptimConfig":
+        """The constants a rule reads: these, with the rule's own `betas` where `rule_settings` names it."""
+        own = next((r for r in self.rule_settings if r.rule == rule), None)
+        if own is None or own.betas is None:
+            return self
+        return replace(self, betas=tuple(own.betas))
+
+    def factors(self, rule: str) -> tuple[float, float]:
+        """(lr factor, ε factor) of a rule (1, 1 unless `rule_settings` names it)."""
+        own = next((r for r in self.rule_settings if r.rule == rule), None)
+        return (1.0, 1.0) if own is None else (own.lr_factor, own.eps_factor)
 
 
 @dataclass(frozen=True)
@@ -119,7 +150,10 @@ OPTIONAL_DEFAULTS: tuple[tuple[tuple[str, ...], Any], ...] = ((("model", "final_
                                                              (("decay_roles",), None),
                                                              (("base", "sigma2_input"), None),
                                                              (("schedule",), asdict(ScheduleConfig())),
-                                                             (("optim", "fused"), False))
+                                                             (("optim", "fused"), False),
+                                                             (("optim", "rho"), 0.05),
+                                                             (("optim", "hessian_every"), 10),
+                                                             (("optim", "rule_settings"), []))
 """(path in `RunConfig.to_dict()`, default) of fields omitted from the canonical JSON at their default."""
 
 
@@ -199,6 +233,9 @@ class RunConfig:
             o = dict(d.pop("optim", {}))
             if "betas" in o:
                 o["betas"] = tuple(o["betas"])
+            if "rule_settings" in o:
+                o["rule_settings"] = tuple(RuleSettings(**{**r, "betas": None if r.get("betas") is None
+                                                           else tuple(r["betas"])}) for r in o["rule_settings"])
             optim = OptimConfig(**o)
             base = BaseHP(**d.pop("base", {}))
             data = _data_from_dict(d.pop("data", {}))
@@ -260,6 +297,23 @@ class RunConfig:
         positive_int(o.ns_steps, "ns_steps")
         if o.nesterov and o.momentum == 0.0:
             raise ConfigError("nesterov needs momentum > 0")
+        if isinstance(o.rho, bool) or not isinstance(o.rho, (int, float)) or not 0 < o.rho < math.inf:
+            raise ConfigError(f"rho must be a finite number > 0 (got {o.rho!r})")
+        positive_int(o.hessian_every, "hessian_every")
+        from synthetic.rules import role_rules
+
+        rules_here = set(role_rules(o.name).values())
+        for rs in o.rule_settings:
+            if not isinstance(rs, RuleSettings):
+                raise ConfigError(f"rule_settings holds RuleSettings, got {rs!r}")
+            if rs.rule not in rules_here:
+                raise ConfigError(f"rule_settings names rule {rs.rule!r}, which {o.name!r} does not use "
+                                  f"(it uses {', '.join(sorted(rules_here))})")
+            if rs.betas is not None and (len(rs.betas) != 2 or not all(0.0 <= b < 1.0 for b in rs.betas)):
+                raise ConfigError(f"betas of rule {rs.rule!r} must be two numbers in [0, 1) (got {rs.betas!r})")
+            for what, v in (("lr_factor", rs.lr_factor), ("eps_factor", rs.eps_factor)):
+                if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v < math.inf:
+                    raise ConfigError(f"{what} of rule {rs.rule!r} must be a finite number > 0 (got {v!r})")
         choice(self.parameterization, Parameterization, "parameterization")
         choice(self.data.kind, DataKind, "data kind")
         choice(self.loss, LossKind, "loss")

@@ -185,8 +185,14 @@ class StackedOptimizer:
         self.groups: dict[str, _Group] = {}
         self.decay: dict[str, Tensor | None] = {}
         scratch, n_scratch = 0, 1
+        self._rule_cfgs = {rule: cfg.for_rule(rule) for rule in set(rules.values())}
         for name, p in params.items():
             rule = rules[name]
+            lr_factor, eps_factor = cfg.factors(rule)
+            if lr_factor != 1.0:
+                hps[name] = {**hps[name], "lr": [v * lr_factor for v in hps[name]["lr"]]}
+            if eps_factor != 1.0 and hps[name].get("eps") is not None:
+                hps[name] = {**hps[name], "eps": [None if v is None else v * eps_factor for v in hps[name]["eps"]]}
             self.lr[name] = _per_run(hps[name]["lr"], p)
             self.wd[name] = _per_run(hps[name]["wd"], p)
             self.decay[name] = (1 - _col(self.lr[name]) * _col(self.wd[name])
@@ -200,7 +206,7 @@ class StackedOptimizer:
                 if any(e is None for e in eps):
                     raise ConfigError(f"group {name!r} (rule {rule!r}) needs an epsilon from the bridge")
                 self.eps[name] = _per_run(eps, p)
-            self.state[name] = spec.init_state(p.detach(), cfg)
+            self.state[name] = spec.init_state(p.detach(), self._rule_cfgs[rule])
             tile_bytes = cpu_tile_bytes(p.numel() * p.element_size()) if p.device.type == "cpu" and not fused else None
             tile = None if tile_bytes is None else tile_bytes // p.element_size()
             elementwise = self.state[name] if spec.elementwise else {}
@@ -289,12 +295,14 @@ class StackedOptimizer:
             self._scalars[key] = torch.tensor(key, dtype=like.dtype, device=like.device)
         return self._scalars[key]
 
+    def rule_cfg(self, rule: str) -> OptimConfig:
+        """The constants `rule` reads: the run's, with the rule's own where `OptimConfig.rule_settings` names it."""
+        return self._rule_cfgs[rule]
+
     @property
     def hessian_every(self) -> int | None:
-        """Steps between Hessian-diagonal estimates some group's rule needs (None: none does)."""
-        ks = [get_rule(r).hessian_every for r in self.rules.values()]
-        ks = [k for k in ks if k is not None]
-        return min(ks) if ks else None
+        """Steps between Hessian-diagonal estimates (`OptimConfig.hessian_every`) if some group's rule needs them."""
+        return self.cfg.hessian_every if any(get_rule(r).uses_hessian for r in self.rules.values()) else None
 
     def hessian_due(self, t: int) -> bool:
         """Whether the engine must estimate the Hessian diagonal at step t (0-based) for some group."""
@@ -306,7 +314,7 @@ class StackedOptimizer:
         """Hand a Hessian-diagonal estimate per group to each rule due at step t."""
         for name, rule in self.rules.items():
             spec = get_rule(rule)
-            if spec.hessian_every is not None and t % spec.hessian_every == 0:
+            if spec.uses_hessian and self.hessian_due(t):
                 spec.update_hessian(self, name, h_hat[name])
 
     def host_scalars(self, p: Tensor) -> bool:

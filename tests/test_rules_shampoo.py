@@ -6,7 +6,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from synthetic.config import OptimConfig
+from dataclasses import replace
+
+from synthetic.config import OptimConfig, RuleSettings
 from rules_reference import adamw_ref, compare, hp_table
 
 
@@ -37,6 +39,21 @@ def test_shampoo_matches_reference(engine, betas):
         rules.update(input=(adamw_ref, ad), output=(adamw_ref, ad))
     worst = compare(engine, OptimConfig(name=engine, betas=betas), rules)
     print(f"{engine} {betas}: max |engine - reference| = {worst:.3g}")
+
+
+def test_a_hybrids_adamw_part_has_its_own_betas_lr_and_eps():
+    """App. E's Shampoo-AdamW: the AdamW part at 2·η and β = (0.9, 0.95), Shampoo at β = (0.95, 0.95); the reference is
+    AdamW from its definition with those values, Shampoo with the run's."""
+    def adamw_part(st, w, g, lr, wd, eps, t, cfg):
+        return adamw_ref(st, w, g, 2.0 * lr, wd, 0.5 * eps, t, replace(cfg, betas=(0.9, 0.95)))
+
+    sh = lambda run: hp_table("shampoo", run)  # noqa: E731
+    ad = lambda run: hp_table("adamw", run)  # noqa: E731
+    rules = {role: (adamw_part, ad) for role in ("input", "output", "input_bias", "hidden_bias")}
+    rules["hidden"] = (shampoo_ref, sh)
+    cfg = OptimConfig(name="shampoo_adamw", betas=(0.95, 0.95),
+                      rule_settings=(RuleSettings("adamw", betas=(0.9, 0.95), lr_factor=2.0, eps_factor=0.5),))
+    compare("shampoo_adamw", cfg, rules)
 
 
 def test_shampoo_first_step_without_momentum_is_polar_factor():

@@ -20,15 +20,15 @@ def sophia_ref(st, w, g, lr, wd, eps, t, cfg):
     st["m"] = b1 * st.get("m", torch.zeros_like(g)) + (1 - b1) * g
     if "h_hat" in st:
         st["h"] = b2 * st.get("h", torch.zeros_like(g)) + (1 - b2) * st.pop("h_hat")
-    ratio = st["m"] / torch.maximum(sophia.RHO * st["h"], torch.tensor(sophia.CLIP_EPS, dtype=g.dtype))
+    ratio = st["m"] / torch.maximum(cfg.rho * st["h"], torch.tensor(sophia.CLIP_EPS, dtype=g.dtype))
     return w * (1 - lr * wd) - lr * torch.clamp(ratio, -1.0, 1.0)
 
 
-def gnb_hook():
+def gnb_hook(every: int):
     gens = {}
 
     def hook(run, t, out, p, state):
-        if t % sophia.HESSIAN_EVERY:
+        if t % every:
             return
         if t == 0:
             gens[run.seed] = torch.Generator().manual_seed(run.seed + sophia.GNB_SEED_OFFSET)
@@ -39,13 +39,12 @@ def gnb_hook():
     return hook
 
 
-@pytest.mark.parametrize("betas", [(0.965, 0.99), (0.9, 0.5)])
-def test_sophia_matches_reference(betas, monkeypatch):
-    monkeypatch.setattr(sophia.Sophia, "hessian_every", 3)
-    monkeypatch.setattr(sophia, "HESSIAN_EVERY", 3)
+@pytest.mark.parametrize("betas, rho, every", [((0.965, 0.99), 0.05, 3), ((0.9, 0.5), 0.2, 4), ((0.965, 0.99), 0.05, 10)])
+def test_sophia_matches_reference(betas, rho, every):
     so = lambda run: hp_table("sophia", run)  # noqa: E731
     rules = {r: (sophia_ref, so) for r in ("input", "hidden", "output", "input_bias", "hidden_bias")}
-    worst = compare("sophia", OptimConfig(name="sophia", betas=betas), rules, steps=10, hessian_hook=gnb_hook())
+    cfg = OptimConfig(name="sophia", betas=betas, rho=rho, hessian_every=every)
+    worst = compare("sophia", cfg, rules, steps=12, hessian_hook=gnb_hook(every))
     print(f"sophia {betas}: max |engine - reference| = {worst:.3g}")
 
 

@@ -51,7 +51,7 @@ class AdamW(Rule):
         return {"m": z(), "v": z()}
 
     def step(self, opt, name, p, g, decay, dead, lr) -> None:
-        b1, b2 = opt.cfg.betas
+        b1, b2 = opt.rule_cfg(self.name).betas
         grp = opt.groups[name]
         eps = col(opt.eps[name])
         step = col(lr) / (1 - b1 ** opt.t)
@@ -79,7 +79,7 @@ class AdamW(Rule):
     fused_kernel = staticmethod(_adamw_kernel)
 
     def fused_args(self, opt, name, p, g, decay, dead, lr) -> tuple:
-        b1, b2 = opt.cfg.betas
+        b1, b2 = opt.rule_cfg(self.name).betas
         st, rows = opt.state[name], p.shape[0]
         return (flat(p), flat(g, written=False), flat(st["m"]), flat(st["v"]), opt.column(name, lr, rows, 1.0),
                 opt.column(name, opt.eps[name], rows, 1.0), opt.column(name, decay, rows, 1.0),

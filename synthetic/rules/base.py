@@ -64,8 +64,9 @@ class Rule:
     needs_eps: bool = False
     elementwise: bool = True
     scratch: int = 1
-    hessian_every: int | None = None
-    """Steps between Hessian-diagonal estimates the engine hands to `update_hessian` (None: the rule needs none)."""
+    uses_hessian: bool = False
+    """The engine hands the rule a Hessian-diagonal estimate (`update_hessian`) every `OptimConfig.hessian_every`
+    steps, from step 0."""
     version: str | None = None
     """The rule's identity in its runs' ids, for a rule defined outside synthetic.rules (whose own rules are covered
     by ENGINE_VERSION): declare one and change it when the rule's numbers change; without it the sha256 of the rule
@@ -90,7 +91,7 @@ class Rule:
         return {}
 
     def update_hessian(self, opt: "StackedOptimizer", name: str, h_hat: Tensor) -> None:
-        """Take a fresh Hessian-diagonal estimate ĥ (shaped like the group); only for rules with `hessian_every`."""
+        """Take a fresh Hessian-diagonal estimate ĥ (shaped like the group); only for rules with `uses_hessian`."""
 
     def step(self, opt: "StackedOptimizer", name: str, p: Tensor, g: Tensor, decay: Tensor | None,
              dead: Tensor | None, lr: Tensor) -> None:

@@ -23,7 +23,7 @@ class Lion(Rule):
         return {"m": torch.zeros_like(p, memory_format=torch.contiguous_format).detach()}
 
     def step(self, opt, name, p, g, decay, dead, lr) -> None:
-        b1, b2 = opt.cfg.betas
+        b1, b2 = opt.rule_cfg(self.name).betas
         grp = opt.groups[name]
         neg_lr = -col(lr)
         for (rs, cs), pt, gt, m in zip(grp.tiles, grp.p, grp.views(g), grp.state["m"]):
@@ -37,7 +37,7 @@ class Lion(Rule):
     fused_kernel = staticmethod(_lion_kernel)
 
     def fused_args(self, opt, name, p, g, decay, dead, lr) -> tuple:
-        b1, b2 = opt.cfg.betas
+        b1, b2 = opt.rule_cfg(self.name).betas
         rows = p.shape[0]
         return (flat(p), flat(g, written=False), flat(opt.state[name]["m"]), opt.column(name, lr, rows, 0.0),
                 opt.column(name, decay, rows, 1.0), opt.column(name, dead, rows, False), opt.scalar(b1), opt.scalar(b2))

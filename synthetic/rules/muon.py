@@ -58,13 +58,13 @@ class Muon(Rule):
         return {"m": torch.zeros_like(p, memory_format=torch.contiguous_format).detach()} if cfg.momentum > 0 else {}
 
     def direction(self, opt, name: str, g: Tensor) -> Tensor:
-        mu = opt.cfg.momentum
+        mu = opt.rule_cfg(self.name).momentum
         u = g
         if mu > 0:
             buf = opt.state[name]["m"]
             buf.lerp_(g, 1 - mu)
-            u = g.lerp(buf, mu) if opt.cfg.nesterov else buf
-        return newton_schulz(u, opt.cfg.ns_steps)
+            u = g.lerp(buf, mu) if opt.rule_cfg(self.name).nesterov else buf
+        return newton_schulz(u, opt.rule_cfg(self.name).ns_steps)
 
     def scale(self, p: Tensor) -> float:
         return 1.0

@@ -25,7 +25,7 @@ class SGD(Rule):
         return {"m": torch.zeros_like(p, memory_format=torch.contiguous_format).detach()} if cfg.momentum > 0 else {}
 
     def step(self, opt, name, p, g, decay, dead, lr) -> None:
-        mu, nesterov = opt.cfg.momentum, opt.cfg.nesterov
+        mu, nesterov = opt.rule_cfg(self.name).momentum, opt.rule_cfg(self.name).nesterov
         grp = opt.groups[name]
         wd = col(opt.wd[name]) if opt.decay[name] is not None else None
         neg_lr = -col(lr)
@@ -53,10 +53,10 @@ class SGD(Rule):
     def fused_args(self, opt, name, p, g, decay, dead, lr) -> tuple:
         rows = p.shape[0]
         wd = opt.column(name, opt.wd[name] if opt.decay[name] is not None else None, rows, 0.0)
-        buf = flat(opt.state[name]["m"]) if opt.cfg.momentum > 0 else None
+        buf = flat(opt.state[name]["m"]) if opt.rule_cfg(self.name).momentum > 0 else None
         return (flat(p), flat(g, written=False), buf, opt.column(name, lr, rows, 0.0), wd,
                 opt.column(name, dead, rows, False),
-                opt.scalar(opt.cfg.momentum), opt.cfg.nesterov)
+                opt.scalar(opt.rule_cfg(self.name).momentum), opt.rule_cfg(self.name).nesterov)
 
 
 register_rule(SGD())

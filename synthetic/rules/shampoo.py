@@ -87,7 +87,7 @@ class Shampoo(Rule):
         return st
 
     def step(self, opt, name, p, g, decay, dead, lr) -> None:
-        b1, b2 = opt.cfg.betas
+        b1, b2 = opt.rule_cfg(self.name).betas
         st = opt.state[name]
         st["L"].mul_(b2).add_(g @ g.mT)
         st["R"].mul_(b2).add_(g.mT @ g)

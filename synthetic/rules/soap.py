@@ -40,7 +40,7 @@ class SOAP(Rule):
         return {"L": p.new_zeros(*lead, n_out, n_out), "R": p.new_zeros(*lead, n_in, n_in), "m": z(), "v": z()}
 
     def step(self, opt, name, p, g, decay, dead, lr) -> None:
-        b1, b2 = opt.cfg.betas
+        b1, b2 = opt.rule_cfg(self.name).betas
         st = opt.state[name]
         st["L"].mul_(b2).add_(g @ g.mT, alpha=1 - b2)
         st["R"].mul_(b2).add_(g.mT @ g, alpha=1 - b2)
