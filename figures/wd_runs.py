@@ -136,7 +136,7 @@ def wd4_plan(scale: str) -> list[tuple[dict, object]]:
             for sweep, em, lm in points:
                 for seed in s.wd4_seeds:
                     plan.append(({"rule": r, "width": w, "sweep": sweep, "eta_mult": em, "lam_mult": lm},
-                                 ws.run_config(s, width=w, seed=seed, steps=steps,
+                                 ws.run_config(s, width=w, seed=seed, steps=steps, transfer=True,
                                                base=ws.base_hp(s, width=w, e=es[r], eta_mult=em, lam_mult=lm))))
     return plan
 

@@ -82,6 +82,12 @@ class FanSetting:
     transfer_seeds: tuple[int, ...] = ()
     """Seeds of wd4's sweeps (empty: `seeds`): 3 at the default scale, the fewest for which the seed bootstrap of
     an optimum has more than a handful of distinct resamples (the runs are long: many EMA timescales each)."""
+    transfer_n_train: int | None = None
+    """wd4's training set (None: a fresh batch every step, as wd1–wd3)."""
+    transfer_noise: float | None = None
+    """wd4's label noise (None: `noise`). With a fresh batch every step weight decay has nothing to regularize and
+    the test loss only grows with λ; wd4's data is chosen by `python -m figures.wd4_pilot` at d0 (docs/decisions.md)
+    so that the loss has a resolved optimum in λ inside the grid, the precondition of a λ-transfer test."""
 
     @property
     def wd4_seeds(self) -> tuple[int, ...]:
@@ -108,7 +114,8 @@ def setting(scale: str) -> FanSetting:
                          transfer_steps_per_tau=5.0),
         default=FanSetting(d0=32, depth=4, widths=(32, 64, 128, 256), wd1_width=64, seeds=(0, 1, 2, 3, 4), eta=1e-2, lam=1.0,
                            steps_per_tau=8.0, transfer_widths=(32, 128), eta_grid=small, lam_grid=small,
-                           dtype=dtype_for("default"), transfer_steps_per_tau=8.0, transfer_seeds=(0, 1, 2)),
+                           dtype=dtype_for("default"), transfer_steps_per_tau=8.0, transfer_seeds=(0, 1, 2),
+                           transfer_n_train=1024, transfer_noise=0.5),
         paper=FanSetting(d0=64, depth=4, widths=(64, 128, 256, 512, 1024, 2048), wd1_width=512, seeds=(0, 1, 2), eta=1e-2,
                          lam=1.0, steps_per_tau=10.0, transfer_widths=(64, 256, 1024), eta_grid=grid, lam_grid=grid,
                          dtype=dtype_for("paper"), n_measure=40, transfer_steps_per_tau=10.0),
@@ -182,10 +189,13 @@ def steps_for(s: FanSetting, slowest_kappa: float) -> int:
 
 
 def run_config(s: FanSetting, *, width: int, base: BaseHP, steps: int, seed: int,
-               parameterization: str = "mup_width") -> RunConfig:
+               parameterization: str = "mup_width", transfer: bool = False) -> RunConfig:
+    """One run of the setting; `transfer`: wd4's data (`transfer_n_train`, `transfer_noise`)."""
+    noise = s.transfer_noise if transfer and s.transfer_noise is not None else s.noise
     return RunConfig(
         model=_model(s, width), optim=OptimConfig(name="adamw", betas=s.betas), parameterization=parameterization,
-        base=base, data=DataConfig(kind="teacher_regression", noise=s.noise, teacher_rank=s.teacher_rank),
+        base=base, data=DataConfig(kind="teacher_regression", noise=noise, teacher_rank=s.teacher_rank,
+                                   n_train=s.transfer_n_train if transfer else None),
         loss="mse", steps=steps, batch_size=s.batch_size, seed=seed, dtype=s.dtype,
         measure_at=measure_steps(steps, s.n_measure), measurements=QUANTITIES, decay_roles=DECAY_ROLES)
 

@@ -100,12 +100,45 @@ def import_ray():
     return ray
 
 
-def _train_task(bucket: Sequence[RunConfig], device: str, threads: int) -> list[RunResult]:
-    """One bucket on a Ray worker (module-level, so that workers import it by name)."""
+def plugin_imports(buckets: Sequence[Sequence[RunConfig]]) -> tuple[tuple[str, str], ...]:
+    """(module, the sys.path folder it was imported from) of every update rule the runs use that is defined outside
+    synthetic.rules (a `--plugin` or a user's own module): a Ray worker imports them before training, so that their
+    registrations exist there too. ConfigError for a rule defined in __main__ (no worker can import it)."""
+    import importlib
+
+    from synthetic.rules import get_rule, role_rules
+
+    found: dict[str, str] = {}
+    for name in sorted({r for bucket in buckets for run in bucket for r in role_rules(run.optim.name).values()}):
+        module = type(get_rule(name)).__module__
+        if module.startswith("synthetic.rules"):
+            continue
+        if module == "__main__":
+            raise ConfigError(f"rule {name!r} is defined in __main__: put it in a module (and name it with --plugin) "
+                              "so that Ray workers can import it")
+        path = getattr(importlib.import_module(module), "__file__", None) or ""
+        root = os.path.dirname(os.path.abspath(path))
+        for _ in range(module.count(".") + (os.path.basename(path) == "__init__.py")):
+            root = os.path.dirname(root)
+        found[module] = root
+    return tuple(sorted(found.items()))
+
+
+def _train_task(bucket: Sequence[RunConfig], device: str, threads: int,
+                plugins: Sequence[tuple[str, str]] = ()) -> list[RunResult]:
+    """One bucket on a Ray worker (module-level, so that workers import it by name); `plugins` (`plugin_imports`) are
+    imported first, their folders put on the worker's path where they exist there."""
+    import importlib
+    import sys
+
     import torch
 
     from synthetic import engine
 
+    for module, root in plugins:
+        if root and os.path.isdir(root) and root not in sys.path:
+            sys.path.insert(0, root)
+        importlib.import_module(module)
     torch.set_num_threads(max(1, threads))
     return engine.train_bucket(bucket, device)
 
@@ -146,7 +179,9 @@ def on_ray(buckets: Sequence[Sequence[RunConfig]], device: str, options: RayOpti
     remote = ray.remote(task).options(num_cpus=options.cpus_per_bucket, num_gpus=options.gpus_per_bucket,
                                       max_retries=options.max_retries, retry_exceptions=True)
     threads = max(1, int(options.cpus_per_bucket))
-    pending = {remote.remote(list(bucket), on, threads): bucket for bucket in buckets}
+    plugins = plugin_imports(buckets)
+    extra = (plugins,) if plugins else ()
+    pending = {remote.remote(list(bucket), on, threads, *extra): bucket for bucket in buckets}
     try:
         while pending:
             done, _ = ray.wait(list(pending), num_returns=1)

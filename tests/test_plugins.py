@@ -79,3 +79,47 @@ def test_a_plugin_that_does_not_import_is_one_line(tmp_path):
         done = _run(args, tmp_path)
         lines = done.stderr.strip().splitlines()
         assert done.returncode == 2 and len(lines) == 1 and "no_such_module_here" in lines[0], done.stderr
+
+
+def test_a_plugin_rule_trains_on_ray_workers_too(tmp_path):
+    """The workers import the rule's module (synthetic.executors.plugin_imports) before training; the numbers are the
+    in-process ones (one torch thread on both sides)."""
+    import pytest
+
+    pytest.importorskip("ray")
+    (tmp_path / "myrules.py").write_text(PLUGIN.format(scale="1.0"))
+    grid = ["synthetic", "grid", "--plugin", "myrules", "--optimizer", "signum_plugin", "--widths", "8",
+            "--depths", "2", "--lrs", "1e-2", "--seeds", "0", "1", "--steps", "5", "--batch", "4", "--progress",
+            "never", "--threads", "1"]
+    here = _run([*grid, "--cache", str(tmp_path / "c1"), "--out", "here.csv"], tmp_path)
+    there = _run([*grid, "--cache", str(tmp_path / "c2"), "--executor", "ray", "--out", "there.csv"], tmp_path)
+    assert here.returncode == 0 and there.returncode == 0, there.stderr
+    assert _losses(tmp_path / "there.csv") == _losses(tmp_path / "here.csv")
+
+
+def test_plugin_imports_names_the_module_and_its_folder_and_refuses_main(tmp_path, monkeypatch):
+    import importlib
+
+    import pytest
+
+    from synthetic.config import ModelConfig, OptimConfig, RunConfig
+    from synthetic.errors import ConfigError
+    from synthetic.executors import plugin_imports
+    from synthetic.rules import get_rule, unregister_engine_optimizer, unregister_rule
+    from theory.optimizers import unregister_optimizer
+
+    (tmp_path / "myrules.py").write_text(PLUGIN.format(scale="1.0"))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    importlib.import_module("myrules")
+    try:
+        run = RunConfig(model=ModelConfig(width=8, depth=2), optim=OptimConfig(name="signum_plugin"), steps=2)
+        assert plugin_imports([[run]]) == (("myrules", str(tmp_path)),)
+        assert plugin_imports([[RunConfig(model=ModelConfig(width=8, depth=2), steps=2)]]) == ()
+        monkeypatch.setattr(type(get_rule("signum_plugin")), "__module__", "__main__")
+        with pytest.raises(ConfigError, match="defined in __main__"):
+            plugin_imports([[run]])
+    finally:
+        unregister_engine_optimizer("signum_plugin")
+        unregister_rule("signum_plugin")
+        unregister_optimizer("signum_plugin")
+        monkeypatch.delitem(__import__("sys").modules, "myrules")
