@@ -224,3 +224,12 @@ def test_wd1_point_is_read_from_the_config():
     assert {(x, y) for x in (0.5, 1.0, 2.0) for y in (0.5, 1.0, 2.0)} <= pairs
     with pytest.raises(ValueError):
         wd.wd1_point(replace(runs[0], base=ws.base_hp(s, width=s.d0, eta_mult=3.0)), SCALE)
+
+
+def test_wd4_trains_on_its_own_data_and_wd3_on_fresh_batches():
+    """wd4's λ transfer needs a loss with a λ optimum (docs/decisions.md, figures.wd4_pilot): a fixed training set
+    and lower noise at the default scale; wd1–wd3 keep a fresh batch every step."""
+    s = ws.setting("default")
+    wd4 = wd.wd4_runs("default")
+    assert {(r.data.n_train, r.data.noise) for r in wd4} == {(s.transfer_n_train, s.transfer_noise)} == {(1024, 0.5)}
+    assert {(r.data.n_train, r.data.noise) for r in wd.wd3_runs("default")} == {(None, s.noise)}

@@ -1,0 +1,34 @@
+"""figures.wd4_pilot: its table's paired standard errors against numpy, and its grid keeps wd4's steps and data."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from figures import wd4_pilot
+from figures import wd_setup as ws
+from figures.wd_runs import wd4_plan
+
+
+def test_paired_standard_error_is_that_of_per_seed_differences(monkeypatch):
+    monkeypatch.setattr(wd4_pilot, "_wd4_loss", lambda r: r)
+    points = [(1.0, 0.5), (1.0, 1.0), (1.0, 2.0)]
+    losses = {(1.0, 0.5): [0.30, 0.50, 0.41], (1.0, 1.0): [0.20, 0.45, 0.30], (1.0, 2.0): [0.26, 0.47, 0.38]}
+    results = [v for pt in points for v in losses[pt]]
+    rows = {r["lam_mult"]: r for r in wd4_pilot.table(results, points, 3)}
+    assert math.isnan(rows[1.0]["paired_se"])                         # the best point
+    d = np.subtract(losses[(1.0, 2.0)], losses[(1.0, 1.0)])
+    assert rows[2.0]["paired_se"] == pytest.approx(d.std(ddof=1) / math.sqrt(3), abs=1e-15)
+    assert rows[0.5]["mean"] == pytest.approx(np.mean(losses[(1.0, 0.5)]), abs=1e-15)
+
+
+def test_the_pilot_runs_are_wd4s_runs_at_d0():
+    runs, points = wd4_pilot.pilot_runs("default", (0, 1))
+    plan = {cfg.canonical_json() for _, cfg in wd4_plan("default")}
+    s = ws.setting("default")
+    assert len(runs) == 2 * len(points) and {r.model.width for r in runs} == {s.d0}
+    assert {(r.steps, r.data.n_train, r.data.noise) for r in runs} == {(next(iter(wd4_plan("default")))[1].steps,
+                                                                        s.transfer_n_train, s.transfer_noise)}
+    assert any(r.canonical_json() in plan for r in runs)              # the base point is wd4's own run at d0
