@@ -13,11 +13,11 @@ k = 2, ReLU, teacher regression, warmup + cosine); a sweep whose optimum sits on
 (figures.sweep_extension). Per optimizer, the paper's App. E constants where the engine can express them:
 
 - Shampoo-AdamW: β1 = β2 = 0.95, preconditioner refreshed every step, ε_base = 1e-8 for the width sweep and 1e-5 for
-  the depth sweep (App. E), so the base shape is trained once per sweep. Its AdamW part as App. E runs it
-  (`OptimConfig.rule_settings`): 2·η_base, β = (0.9, 0.95) and ε_base = 1e-16 (scaled per role by the bridge, as
-  every ε).
-- Sophia: β = (0.965, 0.99), ρ = 0.05, Hessian (GNB) estimate every 10 steps (App. E; `OptimConfig.rho`,
-  `.hessian_every`); ε is only a division guard.
+  the depth sweep (App. E), so the base shape is trained once per sweep. The engine gives a hybrid one OptimConfig
+  and one η_base: its AdamW part shares β = (0.95, 0.95), η_base and ε_base, where the paper runs AdamW at 2·η_base
+  with β = (0.9, 0.95) and ε = 1e-16.
+- Sophia: β = (0.965, 0.99), ρ = 0.05, Hessian (GNB) estimate every 10 steps (App. E; ρ and k fixed by
+  synthetic.rules.sophia); ε is only a division guard.
 
 Starting η grids (`SETUPS`): the default-scale grids are the five octaves centred on the best point of a coarse probe
 (seed 0, log₂ η every other octave: Shampoo-AdamW −12…−2, Sophia −16…−4; SP and μP at L = 4 with n = 32, 64 and the
@@ -41,7 +41,7 @@ from figures.sweep_extension import edge_extensions
 from figures.sweep_panels import analyse, draw_optima, draw_regret, draw_sweep, summarise, sweeps
 from figures.zheng_common import final_loss
 from figures.zheng_transfer import Grid, _run, grid as fig1_grid
-from synthetic.config import OptimConfig, RuleSettings
+from synthetic.config import OptimConfig
 
 PARAMS = ("mup_k2", "sp")
 AXES = ("width", "depth")
@@ -62,20 +62,9 @@ class Setup:
     paper_etas: tuple[int, ...]
     default_widths: tuple[int, ...] | None = None
     """The default scale's widths when not Fig. 1's (32…256)."""
-    adamw_part: RuleSettings | None = None
-    """A hybrid's AdamW part's own β and lr factor (its ε factor is set from `adamw_eps` per axis)."""
-    adamw_eps: float | None = None
-    """The AdamW part's own ε_base."""
 
     def eps(self, axis: str) -> float:
         return self.eps_width if axis == "width" else self.eps_depth
-
-    def optim_for(self, axis: str) -> OptimConfig:
-        """The engine optimizer of one sweep axis: `optim`, with the AdamW part's own constants where set."""
-        if self.adamw_part is None:
-            return self.optim
-        factor = 1.0 if self.adamw_eps is None else self.adamw_eps / self.eps(axis)
-        return replace(self.optim, rule_settings=(replace(self.adamw_part, eps_factor=factor),))
 
     def etas(self, scale: str) -> tuple[int, ...]:
         return pick(scale, smoke=self.smoke_etas, default=self.default_etas, paper=self.paper_etas)
@@ -84,8 +73,7 @@ class Setup:
 SETUPS: dict[str, Setup] = {
     "v2-shampoo": Setup("Shampoo-AdamW", "6", OptimConfig(name="shampoo_adamw", betas=(0.95, 0.95)),
                         eps_width=1e-8, eps_depth=1e-5, smoke_etas=(-6, -4, -2), default_etas=(-6, -5, -4, -3, -2),
-                        paper_etas=tuple(range(-8, -2)), default_widths=(32, 64, 128),
-                        adamw_part=RuleSettings("adamw", betas=(0.9, 0.95), lr_factor=2.0), adamw_eps=1e-16),
+                        paper_etas=tuple(range(-8, -2)), default_widths=(32, 64, 128)),
     "v2-sophia": Setup("Sophia", "8", OptimConfig(name="sophia", betas=(0.965, 0.99)),
                        eps_width=1e-8, eps_depth=1e-8, smoke_etas=(-10, -8, -6), default_etas=(-10, -9, -8, -7, -6),
                        paper_etas=tuple(range(-16, -9))),
@@ -119,7 +107,7 @@ def build(ctx: FigureContext) -> list:
                     for seed in g.sweep_seeds:
                         r = _run(ctx, g, width=width, depth=depth, param=param, log2_eta=e, seed=seed, norm="rms",
                                  coord=False)
-                        runs.append(replace(r, optim=setup.optim_for(axis), base=replace(r.base, eps=setup.eps(axis))))
+                        runs.append(replace(r, optim=setup.optim, base=replace(r.base, eps=setup.eps(axis))))
     return list(dict.fromkeys(runs))
 
 
