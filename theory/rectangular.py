@@ -19,8 +19,8 @@ import sympy as sp
 from theory.conditions import condition_for
 from theory.optimizers import UpdateContext, epsilon_scale, get_optimizer
 from theory.roles import HP
-from theory.scales import Exponents, exponents, fixed_factor, n, theta_add
-from theory.solver import derive_table, solve_scales
+from theory.scales import Exponents, exponents, fixed_factor, n
+from theory.solver import derive_table, init_norm, init_std, sgd_gradient_norm, solve_scales
 
 e_in, e_out = sp.symbols("e_in e_out", positive=True)
 """A map's fan-in and fan-out in units of the width n (Θ(1) constants)."""
@@ -43,11 +43,11 @@ def rectangular_entries(optimizer: str, parameterization: str, k: int = 2) -> di
     derive_table(optimizer, parameterization, k)  # validates the names and k
     cond = condition_for("mup_k2" if parameterization == "sp" else parameterization, k, biases=False)
     square = solve_scales(cond)["hidden"][0]
-    n_in, n_out = e_in * n, e_out * n
-    sigma = sp.Min(1, sp.sqrt(e_out / e_in)) / sp.sqrt(n_in)
-    norm = sp.sqrt(n_in / n_out) * sigma * theta_add(sp.sqrt(n_in), sp.sqrt(n_out))
-    grad = square.alpha * square.other_norms * n_in / n_out  # theory.solver.sgd_gradient_norm with these fans
-    ctx = UpdateContext("hidden", n_in, n_out, square.alpha, square.other_norms, grad, k, parameterization)
+    fans = (e_in * n, e_out * n)
+    sigma = init_std("hidden", fans)
+    norm = init_norm("hidden", fans)
+    grad = sgd_gradient_norm("hidden", square.alpha, square.other_norms, fans)
+    ctx = UpdateContext("hidden", *fans, square.alpha, square.other_norms, grad, k, parameterization)
     spec = get_optimizer(optimizer)
     a_norm = sp.sympify(spec.update_norm(ctx))
     out: dict[HP, RectEntry] = {"multiplier": _split(square.alpha), "init_var": _split(sigma ** 2),

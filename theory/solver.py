@@ -29,24 +29,30 @@ def fan_dims(role: Role) -> tuple[sp.Expr, sp.Expr]:
             "block_norm": (one, n), "final_norm": (one, n), "output_bias": (one, dout)}[role]
 
 
-def init_std(role: Role) -> sp.Expr:
+Fans = tuple[sp.Expr, sp.Expr]
+
+
+def init_std(role: Role, fans: Fans | None = None) -> sp.Expr:
     """σ_l: YSB width-μP (1/sqrt(n_in))·min(1, sqrt(n_out/n_in)) for l <= L; Θ(1) for the output
-    (the paper's choice: its 1/n sits in the output multiplier) and for biases (Eq. 13)."""
+    (the paper's choice: its 1/n sits in the output multiplier) and for biases (Eq. 13). `fans` (default
+    `fan_dims(role)`) for a map of another shape; where n_out/n_in is Θ(1) the min is kept exactly (a Θ(1) factor)."""
     if role in ("output",) + BIAS_ROLES:
         return sp.Integer(1)
-    n_in, n_out = fan_dims(role)
-    return theta_min(sp.Integer(1), sp.sqrt(n_out / n_in)) / sp.sqrt(n_in)
+    n_in, n_out = fans or fan_dims(role)
+    ratio = n_out / n_in
+    factor = sp.Min(1, sp.sqrt(ratio)) if exponents(ratio) == ZERO else theta_min(sp.Integer(1), sp.sqrt(ratio))
+    return factor / sp.sqrt(n_in)
 
 
-def init_norm(role: Role) -> sp.Expr:
+def init_norm(role: Role, fans: Fans | None = None) -> sp.Expr:
     """‖W‖_R at init: sqrt(n_in/n_out)·σ·(sqrt(n_in) + sqrt(n_out)); a bias vector has ‖b‖_R = σ_b; a norm's gain
     (all ones) ‖diag g‖_R = 1, and an O(1) bound saturated for the biases of theory.roles.VECTOR_ROLES."""
     if role in VECTOR_ROLES:
         return sp.Integer(1)
-    sigma = init_std(role)
+    sigma = init_std(role, fans)
     if role in BIAS_ROLES:
         return sigma
-    n_in, n_out = fan_dims(role)
+    n_in, n_out = fans or fan_dims(role)
     return sp.sqrt(n_in / n_out) * sigma * theta_add(sp.sqrt(n_in), sp.sqrt(n_out))
 
 
@@ -169,9 +175,9 @@ def solve_scales(cond: Condition) -> dict[Role, tuple[RoleScales, ...]]:
     return out
 
 
-def sgd_gradient_norm(role: Role, alpha: sp.Expr, other_norms: sp.Expr) -> sp.Expr:
-    """‖∇_W L‖_R = α · Π_{m≠i}‖W^(m)‖_R · n_in/n_out (backprop; tight by Claims F.1/F.2)."""
-    n_in, n_out = fan_dims(role)
+def sgd_gradient_norm(role: Role, alpha: sp.Expr, other_norms: sp.Expr, fans: Fans | None = None) -> sp.Expr:
+    """‖∇_W L‖_R = α · Π_{m≠i}‖W^(m)‖_R · n_in/n_out (backprop; tight by Claims F.1/F.2); `fans` as `init_std`."""
+    n_in, n_out = fans or fan_dims(role)
     return alpha * other_norms * n_in / n_out
 
 
