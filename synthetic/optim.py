@@ -221,6 +221,7 @@ class StackedOptimizer:
         self._columns: dict[tuple, Tensor] = {}
         first = next(iter(params.values()))
         self._t_tensor = torch.zeros((), dtype=first.dtype, device=first.device)
+        self._uniform: dict[tuple, tuple[Tensor, list[bool]]] = {}
         self.per_step: dict[tuple, object] = {}
         """Values a rule computes once per step for all its groups (keyed with the step count)."""
         like = next(iter(params.values()))
@@ -321,6 +322,25 @@ class StackedOptimizer:
         """Whether a rule may read this group's per-row factors on the host to pick a cheaper pass sequence with the
         same bits (a CPU group under CPU_HOST_SCALARS; never on a GPU, whose step must not wait for the host)."""
         return CPU_HOST_SCALARS and p.device.type == "cpu"
+
+    def uniform_tiles(self, name, x: Tensor | None, to: float | None = None) -> list[bool] | None:
+        """Per tile of group `name`, whether the per-row factors `x` ([rows, 1, …]) are one number over the tile's rows
+        (the number `to`, when given); None off `host_scalars` or for x None. Read on the host; kept for the group's
+        own lr and decay columns, which do not change between steps (a schedule or a frozen run makes new ones)."""
+        if x is None or not self.host_scalars(x):
+            return None
+        key = (name, to)
+        hit = self._uniform.get(key)
+        if hit is not None and hit[0] is x:
+            return hit[1]
+        values = x.reshape(-1).tolist()
+        out = []
+        for rs, _ in self.groups[name].tiles:
+            first = values[rs.start] if to is None else to
+            out.append(all(v == first for v in values[rs]))
+        if x is self.lr.get(name) or x is self.decay.get(name):
+            self._uniform[key] = (x, out)
+        return out
 
     def _u(self, tile_view: Tensor, i: int = 0) -> Tensor:
         """Scratch buffer i (0 or 1) shaped like one tile."""

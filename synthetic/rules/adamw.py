@@ -21,12 +21,6 @@ def _adamw_kernel(p: Tensor, g: Tensor, m: Tensor, v: Tensor, lr: Tensor, eps: T
     p.mul_(decay).sub_(torch.where(dead, torch.zeros_like(u), u))
 
 
-def _all_equal(values: list[float], to: float | None = None) -> bool:
-    """Whether a tile's per-row factors are one number (`to`, when given)."""
-    first = values[0] if to is None else to
-    return all(x == first for x in values)
-
-
 def bias_corrections(opt, b1: float, b2: float) -> tuple[Tensor, Tensor]:
     """(sqrt(1−β2^t)/(1−β1^t), sqrt(1−β2^t)) as 0-d device tensors from the optimizer's device step count, computed
     once per step (outside the compiled kernel, which would otherwise recompute them for every element)."""
@@ -56,18 +50,20 @@ class AdamW(Rule):
         eps = col(opt.eps[name])
         step = col(lr) / (1 - b1 ** opt.t)
         bc2_sqrt = math.sqrt(1 - b2 ** opt.t)
-        host = opt.host_scalars(p)
-        steps = step.reshape(-1).tolist() if host else None
-        decays = None if decay is None or not host else decay.reshape(-1).tolist()
-        for (rs, cs), pt, gt, m, v in zip(grp.tiles, grp.p, grp.views(g), grp.state["m"], grp.state["v"]):
+        same_lr = opt.uniform_tiles(name, lr)    # rows of one lr have one step size
+        no_decay = opt.uniform_tiles(name, decay, 1.0)
+        step_2d = step.reshape(-1)
+        for i, ((rs, cs), pt, gt, m, v) in enumerate(zip(grp.tiles, grp.p, grp.views(g), grp.state["m"],
+                                                         grp.state["v"])):
             denom, u = opt._u(pt), opt._u(pt, 1)
-            if decay is not None and not (decays is not None and _all_equal(decays[rs], 1.0)):
+            if decay is not None and not (no_decay is not None and no_decay[i]):
                 pt.mul_(decay[rs])           # (a row without weight decay multiplies by exactly 1: skipped)
             m.lerp_(gt, 1 - b1)
             v.mul_(b2).addcmul_(gt, gt, value=1 - b2)
             torch.sqrt(v, out=denom).div_(bc2_sqrt).add_(eps[rs])
-            if dead is None and steps is not None and _all_equal(steps[rs]):
-                pt.addcdiv_(m, denom, value=-steps[rs.start])   # p + (−s·m)/denom: the bits of p − (m·s)/denom
+            if dead is None and same_lr is not None and same_lr[i]:
+                s = step_2d[rs.start].item()
+                pt.addcdiv_(m, denom, value=-s)   # p + (−s·m)/denom: the bits of p − (m·s)/denom
                 continue
             torch.mul(m, step[rs], out=u)
             if dead is None:
