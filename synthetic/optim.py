@@ -95,25 +95,39 @@ width 64, 1 MiB cap) was slower than its four groups (1.318 against 0.604): its 
 copies outgrow the cache."""
 
 
-def _tiles(M: int, R: int, tile: int | None) -> list[tuple[slice, slice]]:
+SPLIT_AT_FACTORS_MIN_ROW_BYTES = 128 * 1024
+"""On a CPU, a tile never spans rows with different (lr, wd) once a row holds this many bytes, so that AdamW's tile
+takes its step size as a scalar and skips the decay of rows without weight decay (`CPU_HOST_SCALARS`): a pass fewer
+over a tile, worth its extra dispatches only for large rows (G1 at width 256 on an Intel Xeon: rows of 256 KiB,
+1 MiB tiles that each held four runs of different learning rates). Tiles never change a number."""
+
+
+def _tiles(M: int, R: int, tile: int | None, keys: Sequence | None = None) -> list[tuple[slice, slice]]:
     """(runs, columns) slices covering an [M, R] view, each at most `tile` elements (a whole row at least when rows
-    fit); one slice pair when `tile` is None."""
-    if tile is None or M * R <= tile:
+    fit); one slice pair when `tile` is None. With `keys` (one per row), a tile of whole rows ends where the key
+    changes."""
+    if tile is None:
         return [(slice(0, M), slice(0, R))]
-    if R <= tile:
-        k = tile // R
-        return [(slice(i, min(i + k, M)), slice(0, R)) for i in range(0, M, k)]
-    return [(slice(i, i + 1), slice(c, min(c + tile, R))) for i in range(M) for c in range(0, R, tile)]
+    if R > tile:
+        return [(slice(i, i + 1), slice(c, min(c + tile, R))) for i in range(M) for c in range(0, R, tile)]
+    k, out, i = tile // R, [], 0
+    while i < M:
+        j = min(i + k, M)
+        if keys is not None:
+            j = next((e for e in range(i + 1, j) if keys[e] != keys[i]), j)
+        out.append((slice(i, j), slice(0, R)))
+        i = j
+    return out
 
 
 class _Group:
     """One parameter group seen as [rows, R]: its tiles, the tile views of the weights and of each state tensor, and
     per-row factors as [rows, 1] columns."""
 
-    def __init__(self, p: Tensor, state: dict[str, Tensor], tile: int | None) -> None:
+    def __init__(self, p: Tensor, state: dict[str, Tensor], tile: int | None, keys: Sequence | None = None) -> None:
         self.M = p.shape[0]
         self.R = p[0].numel()
-        self.tiles = _tiles(self.M, self.R, tile)
+        self.tiles = _tiles(self.M, self.R, tile, keys)
         self.p = self.views(p.detach())
         self.state = {k: self.views(s) for k, s in state.items()}
 
@@ -210,7 +224,10 @@ class StackedOptimizer:
             tile_bytes = cpu_tile_bytes(p.numel() * p.element_size()) if p.device.type == "cpu" and not fused else None
             tile = None if tile_bytes is None else tile_bytes // p.element_size()
             elementwise = self.state[name] if spec.elementwise else {}
-            self.groups[name] = _Group(p, elementwise, tile)
+            row_bytes = p[0].numel() * p.element_size()
+            keys = (list(zip(hps[name]["lr"], hps[name]["wd"]))
+                    if tile is not None and row_bytes >= SPLIT_AT_FACTORS_MIN_ROW_BYTES else None)
+            self.groups[name] = _Group(p, elementwise, tile, keys)
             grp = self.groups[name]
             scratch = max([scratch] + [_slice_len(rs, grp.M) * _slice_len(cs, grp.R) for rs, cs in grp.tiles])
             n_scratch = max(n_scratch, spec.scratch)
