@@ -248,6 +248,46 @@ def test_tiled_update_and_frozen_run(rule, dtype, monkeypatch):
         assert torch.equal(frozen[0], whole[0]) and torch.equal(frozen[2], whole[2])
 
 
+def test_tiles_end_where_the_row_factors_change():
+    from synthetic.optim import _tiles
+
+    rows = lambda tiles: [(t[0].start, t[0].stop) for t in tiles]  # noqa: E731
+    assert rows(_tiles(6, 4, 12)) == [(0, 3), (3, 6)]
+    assert rows(_tiles(6, 4, 12, keys=[1, 1, 2, 2, 2, 3])) == [(0, 2), (2, 5), (5, 6)]
+    assert rows(_tiles(2, 4, 100, keys=[1, 2])) == [(0, 1), (1, 2)]
+    assert _tiles(2, 8, 4, keys=[1, 2]) == [(slice(0, 1), slice(0, 4)), (slice(0, 1), slice(4, 8)),
+                                           (slice(1, 2), slice(0, 4)), (slice(1, 2), slice(4, 8))]
+
+
+@pytest.mark.parametrize("lrs, wds", [([0.1, 0.1, 0.05], [0.1, 0.1, 0.0]), ([0.1, 0.01, 0.05], [0.0, 0.0, 0.0])])
+def test_adamw_tiles_split_at_row_factors_give_the_same_numbers(lrs, wds, monkeypatch):
+    """Tiles that end where (lr, wd) changes take AdamW's scalar-step path, and its skipped decay of exactly 1; the
+    weights equal those of one tile over every row (the per-row column path), bit for bit, with and without a
+    per-run schedule factor (which makes the columns new each step, so the cached check is not used)."""
+    import synthetic.optim as optim
+
+    gen = torch.Generator().manual_seed(5)
+    M, shape = 3, (4, 5)
+    p0 = torch.randn(M, *shape, generator=gen)
+    grads = [torch.randn(M, *shape, generator=gen) for _ in range(3)]
+    hps = {"w": {"lr": lrs, "wd": wds, "eps": [1e-8] * 3}}
+
+    def run(split_bytes, scale):
+        monkeypatch.setattr(optim, "CPU_TILE_BYTES", 1 << 20)
+        monkeypatch.setattr(optim, "SPLIT_AT_FACTORS_MIN_ROW_BYTES", split_bytes)
+        p = p0.clone()
+        opt = optim.StackedOptimizer({"w": p}, {"w": "adamw"}, hps, OptimConfig(name="adamw"))
+        for g in grads:
+            opt.step({"w": g.clone()}, None, scale)
+        return p, opt.groups["w"].tiles
+
+    for scale in (None, torch.tensor([1.0, 0.5, 0.5])):
+        whole, tiles = run(1 << 40, scale)
+        split, split_tiles = run(0, scale)
+        assert len(tiles) == 1 and len(split_tiles) == (2 if lrs[0] == lrs[1] else 3)
+        assert not torch.equal(whole, p0) and torch.equal(split, whole)
+
+
 @pytest.mark.parametrize("split_into", [True, False])
 def test_reused_hidden_grad_buffers_give_the_same_gradients(split_into, monkeypatch):
     """The packed hidden groups split by `models._SplitInto` (gradient written into the reused buffer) or, below
