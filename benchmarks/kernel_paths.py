@@ -12,6 +12,7 @@ land.
 
 from __future__ import annotations
 
+import functools
 import os
 import subprocess
 import sys
@@ -45,6 +46,25 @@ def run_under(name: str, argv: Sequence[str], **kwargs) -> subprocess.CompletedP
     root = Path(__file__).resolve().parent.parent
     return subprocess.run([sys.executable, *argv], env=path_env(name), cwd=root, capture_output=True, text=True,
                           **kwargs)
+
+
+@functools.lru_cache(maxsize=None)
+def native_aten_isa() -> str:
+    """The instruction set ATen's vectorized kernels use on this CPU when nothing forces one (asked of a subprocess
+    when this process runs on a forced path)."""
+    if current_path() == "native":
+        import torch
+
+        return torch.backends.cpu.get_cpu_capability()
+    done = run_under("native", ["-c", "import torch; print(torch.backends.cpu.get_cpu_capability())"], check=True)
+    return done.stdout.strip().splitlines()[-1]
+
+
+def second_path() -> str:
+    """The forced path that differs from this CPU's native one: `avx2` where ATen's native kernels are AVX512 (MKL's
+    and ATen's AVX2 code then round otherwise), else `default` (on an AVX2-only CPU, such as an AMD EPYC of the Zen 3
+    generation, `avx2` is the native path itself, so a check on it would repeat the first run)."""
+    return "avx2" if native_aten_isa().startswith("AVX512") else "default"
 
 
 def current_path() -> str:

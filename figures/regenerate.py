@@ -42,10 +42,9 @@ USAGE_DOC = ROOT / "docs" / "usage.md"
 RERUN_SEED_OFFSET = 1000
 NO_RERUN: frozenset[str] = frozenset()
 """Figures not rerun on fresh seeds: none (wd4 was, while its runs were the longest of the catalogue)."""
-KERNEL_PATH = "avx2"
 KERNEL_CHECK = ("wd1", "wd2", "wd3")
-"""Figures rerun on their first seeds under a second CPU kernel path (benchmarks.kernel_paths: MKL's and ATen's AVX2
-code on this CPU), in a cache of their own: their steady states are chaotic, a last-bit change acts like a new seed,
+"""Figures rerun on their first seeds under a second CPU kernel path (`benchmarks.kernel_paths.second_path`: MKL's and
+ATen's AVX2 code on an AVX512 CPU, their SSE4.2 and scalar code on an AVX2-only one), in a cache of their own: their steady states are chaotic, a last-bit change acts like a new seed,
 so a verdict that holds only on one CPU shows up as borderline. (The η-sweep figures are chaotic too; the 2-hour
 budget of a regeneration on a 2-core CPU leaves them to the fresh-seed rerun.)"""
 
@@ -132,21 +131,22 @@ def _figures(t: Target, out: Path, device: str, used: set[str]) -> tuple[dict[st
 
 
 def _kernel_check(t: Target, out: Path) -> tuple[dict[str, float], dict[str, int]]:
-    """KERNEL_CHECK's figures on the first seeds under KERNEL_PATH, each in a subprocess (the variables act at start
-    up) into `out/kernel/figures` with its own cache `out/kernel/cache`."""
-    from benchmarks.kernel_paths import path_env
+    """KERNEL_CHECK's figures on the first seeds under `second_path()`, each in a subprocess (the variables act at
+    start up) into `out/kernel/figures` with its own cache `out/kernel/cache`."""
+    from benchmarks.kernel_paths import path_env, second_path
 
     times, looks = {}, {}
+    path = second_path()
     for fid in (i for i in t.ids() if i in KERNEL_CHECK and t.wants(i, "kernel")):
         t0 = time.perf_counter()
         argv = [sys.executable, str(ROOT / "paper_repro.py"), "--figure", fid, "--until-decided", "--scale", t.scale,
                 "--out", str(out / "kernel")]
-        done = subprocess.run(argv, cwd=ROOT, env={**path_env(KERNEL_PATH), "PYTHONPATH": str(ROOT)},
+        done = subprocess.run(argv, cwd=ROOT, env={**path_env(path), "PYTHONPATH": str(ROOT)},
                               capture_output=True, text=True)
         if done.returncode != 0:
-            raise RuntimeError(f"{fid} on kernel path {KERNEL_PATH} failed: "
+            raise RuntimeError(f"{fid} on kernel path {path} failed: "
                                f"{' '.join(done.stderr.strip().splitlines()[-1:])}")
-        label = f"{fid} ({KERNEL_PATH} kernel path)"
+        label = f"{fid} ({path} kernel path)"
         times[label] = round(time.perf_counter() - t0, 1)
         summary = json.loads((out / "kernel" / "figures" / fid / f"summary_{fid}.json").read_text())
         looks[label] = int(summary.get("look", 1))

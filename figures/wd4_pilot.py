@@ -23,8 +23,8 @@ from dataclasses import replace
 import numpy as np
 
 from figures import wd_setup as ws
-from figures.wd_analysis import _wd4_loss
-from figures.wd_runs import WD4_RULES, _mup_steps, rule_e
+from figures.wd_analysis import wd4_loss
+from figures.wd_runs import WD4_RULES, mup_steps, rule_e
 
 ETA_MULTS = tuple(2.0 ** k for k in (0, -2, -4))
 LAM_SHIFTS = tuple(2.0 ** k for k in (-6, -4, -2, 0, 2, 4, 6, 8))
@@ -39,7 +39,7 @@ def pilot_runs(scale: str, seeds: tuple[int, ...], n_train: int | None = None,
     s = ws.setting(scale)
     es = [rule_e(r) for r in WD4_RULES]
     per_tau = replace(s, steps_per_tau=s.transfer_steps_per_tau or s.steps_per_tau)
-    steps = _mup_steps(per_tau, es, s.transfer_widths, mults=min(min(s.eta_grid), min(s.lam_grid)))
+    steps = mup_steps(per_tau, es, s.transfer_widths, mults=min(min(s.eta_grid), min(s.lam_grid)))
     points = [(em, shift / em) for em in ETA_MULTS for shift in LAM_SHIFTS]
     runs = [ws.run_config(s, width=s.d0, seed=seed, steps=steps, transfer=True,
                           base=ws.base_hp(s, width=s.d0, eta_mult=em, lam_mult=lm))
@@ -52,7 +52,7 @@ def pilot_runs(scale: str, seeds: tuple[int, ...], n_train: int | None = None,
 def table(results, points: list[tuple[float, float]], n_seeds: int) -> list[dict]:
     """Per point: mean final test loss over seeds, its standard error, and `paired_se`: the standard error of the
     per-seed difference from the same η's best point (NaN for the best point itself)."""
-    loss = {pt: np.array([_wd4_loss(r) for r in results[i * n_seeds:(i + 1) * n_seeds]])
+    loss = {pt: np.array([wd4_loss(r) for r in results[i * n_seeds:(i + 1) * n_seeds]])
             for i, pt in enumerate(points)}
     rows = []
     for em in dict.fromkeys(e for e, _ in points):

@@ -363,7 +363,7 @@ def wd4_sweeps(results, scale: str) -> dict[tuple[str, int, str], tuple[list, Sw
             ref = getattr(anchor.base, knob)
             x_of = {id(r): math.log2(getattr(r.config.base, knob) / ref) for r in members}
             members = [r for r in members if abs(x_of[id(r)] - round(x_of[id(r)])) < 1e-6]
-            out[(rule, width, knob)] = (members, sweep_of(members, _wd4_loss, x_of=lambda r: float(round(x_of[id(r)]))))
+            out[(rule, width, knob)] = (members, sweep_of(members, wd4_loss, x_of=lambda r: float(round(x_of[id(r)]))))
     return out
 
 
@@ -380,7 +380,7 @@ def analyze_wd4(results, scale: str) -> dict:
         for res in members:
             eta2, lam2 = ws.hidden_eta_lam(res.config)
             rows.append({"rule": rule, "width": width, "sweep": knob, "seed": res.config.seed, "eta2": eta2,
-                         "lam2": lam2, "test_loss": _wd4_loss(res), "diverged_at": res.diverged_at,
+                         "lam2": lam2, "test_loss": wd4_loss(res), "diverged_at": res.diverged_at,
                          "sigma1": scalars(res)[f"sigma1_{PRIMARY}"],
                          **{f"steady_{k}": v for k, v in steady[id(res)].items()}})
     transfer_by = {}
@@ -396,7 +396,8 @@ def analyze_wd4(results, scale: str) -> dict:
             "e": {r: rule_e(r) for r in WD4_RULES}}
 
 
-def _wd4_loss(res) -> float:
+def wd4_loss(res) -> float:
+    """A wd4 run's final test loss; NaN for a diverged run (so it never wins a sweep)."""
     return ws.final_value(res.records, "test_loss", ("model",)) if res.diverged_at is None else math.nan
 
 

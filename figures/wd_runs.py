@@ -95,7 +95,7 @@ def rule_e(rule: str) -> float:
     return ws.rule_exponent(rule)
 
 
-def _mup_steps(s: ws.FanSetting, es: Sequence[float], widths: Sequence[int], mults: float = 1.0) -> int:
+def mup_steps(s: ws.FanSetting, es: Sequence[float], widths: Sequence[int], mults: float = 1.0) -> int:
     """Steps for the slowest run of a μP grid: smallest κ = η2 λ2 ∝ (d/d0)^(a + e) times the smallest multiplier."""
     a_b, _ = ws.bridge_hidden_exponents()
     kappa = min(s.eta * s.lam * mults * (w / s.d0) ** (a_b + e) for e in es for w in widths)
@@ -107,7 +107,7 @@ def wd3_plan(scale: str) -> list[tuple[str, float, object]]:
     config). Steps give the slowest run of the whole grid `steps_per_tau` timescales."""
     s = ws.setting(scale)
     es = {r: rule_e(r) for r in WD3_RULES}
-    steps = _mup_steps(s, list(es.values()), s.widths)
+    steps = mup_steps(s, list(es.values()), s.widths)
     return [(r, es[r], ws.run_config(s, width=w, seed=seed, steps=steps, base=ws.base_hp(s, width=w, e=es[r])))
             for r in es for w in s.widths for seed in s.seeds]
 
@@ -128,7 +128,7 @@ def wd4_plan(scale: str) -> list[tuple[dict, object]]:
     s = ws.setting(scale)
     es = {r: rule_e(r) for r in WD4_RULES}
     per_tau = replace(s, steps_per_tau=s.transfer_steps_per_tau or s.steps_per_tau)
-    steps = _mup_steps(per_tau, list(es.values()), s.transfer_widths, mults=min(min(s.eta_grid), min(s.lam_grid)))
+    steps = mup_steps(per_tau, list(es.values()), s.transfer_widths, mults=min(min(s.eta_grid), min(s.lam_grid)))
     plan = []
     for r in es:
         for w in s.transfer_widths:

@@ -13,7 +13,7 @@ from figures.wd_runs import wd4_plan
 
 
 def test_paired_standard_error_is_that_of_per_seed_differences(monkeypatch):
-    monkeypatch.setattr(wd4_pilot, "_wd4_loss", lambda r: r)
+    monkeypatch.setattr(wd4_pilot, "wd4_loss", lambda r: r)
     points = [(1.0, 0.5), (1.0, 1.0), (1.0, 2.0)]
     losses = {(1.0, 0.5): [0.30, 0.50, 0.41], (1.0, 1.0): [0.20, 0.45, 0.30], (1.0, 2.0): [0.26, 0.47, 0.38]}
     results = [v for pt in points for v in losses[pt]]
