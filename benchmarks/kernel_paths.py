@@ -3,11 +3,12 @@
 A float32 result depends on the machine's kernel path: which instruction set ATen's vectorized kernels use
 (`ATEN_CPU_CAPABILITY`), which MKL uses for BLAS (`MKL_ENABLE_INSTRUCTIONS`), and the thread count. Both variables
 are read when the libraries load, so a path is chosen for a whole process: `run_under` starts a subprocess with it.
-CI runs the golden tests under every path of `KERNEL_PATHS` (.ci/run), so a result that only holds on one CPU cannot
-land.
+CI runs the golden tests natively and under every forced path of `KERNEL_PATHS` that differs from the native one
+(`distinct_paths`, .ci/run), so a result that only holds on one CPU cannot land.
 
     python -m benchmarks.kernel_paths              # this process's CPU, caches, ATen and MKL instruction sets
     env $(python -m benchmarks.kernel_paths --env avx2) python -m pytest -m golden   # a command on another path
+    python -m benchmarks.kernel_paths --distinct   # the forced paths that differ from this CPU's native one
 """
 
 from __future__ import annotations
@@ -60,11 +61,18 @@ def native_aten_isa() -> str:
     return done.stdout.strip().splitlines()[-1]
 
 
+def distinct_paths() -> tuple[str, ...]:
+    """The forced paths whose kernels differ from this CPU's native ones: `avx2` and `default` where ATen's native
+    kernels are AVX512, only `default` on an AVX2-only CPU (such as an AMD EPYC of the Zen 3 generation), where ATen
+    picks AVX2 by itself and capping MKL at AVX2, its best instruction set there, changes nothing: a run on `avx2`
+    would repeat the native one."""
+    return ("avx2", "default") if native_aten_isa().startswith("AVX512") else ("default",)
+
+
 def second_path() -> str:
-    """The forced path that differs from this CPU's native one: `avx2` where ATen's native kernels are AVX512 (MKL's
-    and ATen's AVX2 code then round otherwise), else `default` (on an AVX2-only CPU, such as an AMD EPYC of the Zen 3
-    generation, `avx2` is the native path itself, so a check on it would repeat the first run)."""
-    return "avx2" if native_aten_isa().startswith("AVX512") else "default"
+    """The forced path a chaotic figure is checked on: the first of `distinct_paths()` (`avx2` under AVX512, where
+    MKL's and ATen's AVX2 code round otherwise, else `default`)."""
+    return distinct_paths()[0]
 
 
 def current_path() -> str:
@@ -103,8 +111,12 @@ def main(argv: list[str] | None = None) -> int:
     ap = OneLineParser(prog="python -m benchmarks.kernel_paths", description=__doc__.splitlines()[0],
                        raise_errors=False)
     ap.add_argument("--env", choices=list(KERNEL_PATHS), help="print the VAR=value assignments that force this path")
+    ap.add_argument("--distinct", action="store_true",
+                    help="print the forced paths whose kernels differ from this CPU's native ones (CI tests on these)")
     args = ap.parse_args(argv)
-    if args.env:
+    if args.distinct:
+        print(" ".join(distinct_paths()))
+    elif args.env:
         print(" ".join(f"{k}={v}" for k, v in KERNEL_PATHS[args.env].items()))
     else:
         print(describe_line())

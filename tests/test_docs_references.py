@@ -4,11 +4,15 @@ project's modules (`synthetic.engine.train_bucket`), repository paths (`figures/
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
+import io
 import re
+import runpy
 import subprocess
 import sys
+import warnings
 from functools import lru_cache
 from pathlib import Path
 
@@ -65,10 +69,34 @@ def _resolves(dotted: str) -> bool:
     return False
 
 
+def _help_text(argv: tuple[str, ...]) -> str:
+    """What `python argv… --help` prints: the project's commands run in this process (runpy, as `python -m` or
+    `python script` would, without paying an interpreter and a torch import each), others in a subprocess."""
+    if argv[0] == "-m" and argv[1].split(".")[0] not in PACKAGES + ("examples",):
+        done = subprocess.run([sys.executable, *argv, "--help"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+        return done.stdout
+    target = argv[1] if argv[0] == "-m" else str(ROOT / argv[0])
+    rest = list(argv[2:] if argv[0] == "-m" else argv[1:])
+    out = io.StringIO()
+    saved = sys.argv
+    sys.argv = [target, *rest, "--help"]
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()), warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "'.*' found in sys.modules", RuntimeWarning)  # already imported: rerun
+            if argv[0] == "-m":
+                runpy.run_module(target, run_name="__main__", alter_sys=True)
+            else:
+                runpy.run_path(target, run_name="__main__")
+    except SystemExit:
+        pass
+    finally:
+        sys.argv = saved
+    return out.getvalue()
+
+
 @lru_cache(maxsize=None)
 def _options(argv: tuple[str, ...]) -> frozenset[str]:
-    done = subprocess.run([sys.executable, *argv, "--help"], cwd=ROOT, capture_output=True, text=True, timeout=120)
-    return frozenset(re.findall(r"(?<![\w-])(--[a-z][\w-]*)", done.stdout))
+    return frozenset(re.findall(r"(?<![\w-])(--[a-z][\w-]*)", _help_text(argv)))
 
 
 def _command_argv(head: str, rest: str) -> tuple[tuple[str, ...], list[str]]:
