@@ -44,9 +44,10 @@ NO_RERUN: frozenset[str] = frozenset()
 """Figures not rerun on fresh seeds: none (wd4 was, while its runs were the longest of the catalogue)."""
 KERNEL_CHECK = ("wd1", "wd2", "wd3")
 """Figures rerun on their first seeds under a second CPU kernel path (`benchmarks.kernel_paths.second_path`: MKL's and
-ATen's AVX2 code on an AVX512 CPU, their SSE4.2 and scalar code on an AVX2-only one), in a cache of their own: their steady states are chaotic, a last-bit change acts like a new seed,
-so a verdict that holds only on one CPU shows up as borderline. (The η-sweep figures are chaotic too; the 2-hour
-budget of a regeneration on a 2-core CPU leaves them to the fresh-seed rerun.)"""
+ATen's AVX2 code on an AVX512 CPU, their SSE4.2 and scalar code on an AVX2-only one), in a cache of their own: their
+steady states are chaotic, a last-bit change acts like a new seed, so a verdict that holds only on one CPU shows up
+as borderline. (The η-sweep figures are chaotic too; the 2-hour budget of a regeneration on a 2-core CPU leaves them
+to the fresh-seed rerun.)"""
 
 EXAMPLES_RUN = (
     ("grid", "python -m synthetic grid --widths 64 128 256 --depths 2 4 8 --lrs 1e-3 3e-3 1e-2 3e-2 --seeds 0 1 2 3 4 "

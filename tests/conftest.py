@@ -30,7 +30,8 @@ def pytest_configure(config):
 SLOW_FIRST = ("test_regression_zheng.py", "test_figures_wd.py", "test_rules_fused.py",
               "test_gpu_check.py", "test_zheng_v2_optimizers.py", "test_regenerate.py", "test_paper_repro.py")
 """Files whose tests take longest (`python -m pytest --durations=40`, over 30 s each): collected first, so that
-pytest-xdist's per-file scheduling (`--dist loadfile`) starts them early instead of leaving one worker alone at the end."""
+pytest-xdist's per-file scheduling (`--dist loadfile`) starts them early, not last on one worker while the other
+idles."""
 
 
 def pytest_collection_modifyitems(config, items):
