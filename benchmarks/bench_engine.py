@@ -29,7 +29,7 @@ from benchmarks.kernel_paths import describe
 from benchmarks.hardware import Peak, device_name, peak_for, set_precision, synchronize, timed
 from benchmarks.plain_loop import parameter_count, train_plain
 from synthetic.config import RunConfig
-from synthetic.engine import RunResult, train_bucket
+from synthetic.engine import RunResult, forget_chunk_sizes, found_chunk_size, train_bucket
 from synthetic.errors import SyntheticError
 from synthetic.grid import bucketize
 from synthetic.provenance import command_line
@@ -65,6 +65,9 @@ class BucketTiming:
     engine_tflops: float = math.nan
     plain_tflops: float = math.nan
     engine_peak_share: float | None = None
+    cpu_chunks: list[int | None] = field(default_factory=list)
+    """Per engine timing, the CPU chunk size its search kept (synthetic.engine.found_chunk_size; None: no search,
+    trained whole)."""
     gemm_s: float = math.nan
     """The bucket's matmuls alone (benchmarks.gemm_floor): an estimate of the least time any engine could take."""
     max_ratio: float = math.nan
@@ -111,7 +114,10 @@ def compare(engine_loss: float, plain_loss: float, check: LossCheck, run: RunCon
 
 
 def engine_call(bucket: Sequence[RunConfig], device: torch.device, fused: bool) -> list[RunResult]:
-    """The engine on a bucket; `fused`: its element-wise update as one compiled kernel per group (OptimConfig.fused)."""
+    """The engine on a bucket, each call searching its CPU chunk size afresh (synthetic.engine.train_in_chunks), so
+    every timing includes that search; `fused`: its element-wise update as one compiled kernel per group
+    (OptimConfig.fused)."""
+    forget_chunk_sizes()
     if fused:
         bucket = [replace(r, optim=replace(r.optim, fused=True)) for r in bucket]
     return train_bucket(bucket, device)
@@ -157,6 +163,7 @@ def bench_grid(spec: GridSpec, device: torch.device, peak: Peak, *, repeats: int
         for _ in range(repeats):  # interleaved, best of `repeats` for each path
             results, seconds, cpu = timed(lambda: engine_call(bucket, device, compile_step), device)
             row.engine_s, row.engine_cpu_s = min(row.engine_s, seconds), min(row.engine_cpu_s, cpu)
+            row.cpu_chunks.append(found_chunk_size(bucket[0]))
             plain, seconds, cpu = timed(lambda: [train_plain(bucket[i], device) for i in subset], device)
             row.plain_timed_s, row.plain_timed_cpu_s = min(row.plain_timed_s, seconds), min(row.plain_timed_cpu_s, cpu)
         for i, p in zip(subset, plain):
@@ -177,7 +184,9 @@ def bench_grid(spec: GridSpec, device: torch.device, peak: Peak, *, repeats: int
             f"plain {row.plain_s:8.3f} s{'*' if len(subset) < len(bucket) else ' '} ratio {row.ratio:6.2f}x "
             f"(matmuls alone {row.gemm_s:7.3f} s: at most {row.max_ratio:5.2f}x), "
             f"engine {row.engine_tflops:7.4f} TFLOP/s" + (f" ({100 * row.engine_peak_share:.1f}% of fp32 peak)"
-                                                           if row.engine_peak_share is not None else ""))
+                                                           if row.engine_peak_share is not None else "")
+            + ("" if row.cpu_chunks == [None] * repeats else
+               f", CPU chunks of {'/'.join('-' if k is None else str(k) for k in row.cpu_chunks)}"))
     engine_s = sum(r.engine_s for r in rows)
     plain_s = sum(r.plain_s for r in rows)
     engine_cpu_s = sum(r.engine_cpu_s for r in rows)

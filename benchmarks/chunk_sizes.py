@@ -6,7 +6,8 @@
 Trains the grid's bucket at one width (G1: 32 runs at depth 8; G2: one run per depth) with the engine's own chunking
 off, once per chunk size and repeat, the chunk sizes interleaved so a drift of the machine's speed hits each alike,
 and prints process CPU seconds per chunk size (every repeat, and the best). The numbers trained are the same for any
-chunk size (runs are bucket-independent); only the time moves. Also prints the chunk size the engine would choose.
+chunk size (runs are bucket-independent); only the time moves. Also prints the L2 rule's chunk size and the sizes the
+engine's own search times.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import torch
 import synthetic.engine as engine
 from benchmarks.grids import FULL
 from benchmarks.kernel_paths import describe_line
-from synthetic.cpu_cache import runs_per_chunk
+from synthetic.cpu_cache import chunk_candidates, runs_per_chunk
 from theory.cli import OneLineParser
 
 
@@ -43,8 +44,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         spec = replace(spec, depths=(2, 4, 8, 16))
     runs = sorted(spec.runs(), key=lambda r: -r.model.depth)
     print(describe_line())
-    print(f"{args.grid} width {args.width}: {len(runs)} runs, batch {spec.batch}, {args.steps} steps; the engine "
-          f"would train chunks of {runs_per_chunk(spec.batch, args.width, 4) or len(runs)}")
+    print(f"{args.grid} width {args.width}: {len(runs)} runs, batch {spec.batch}, {args.steps} steps; "
+          f"the L2 rule alone "
+          f"gives chunks of {runs_per_chunk(spec.batch, args.width, 4) or len(runs)} (the engine times sizes "
+          f"{', '.join(map(str, chunk_candidates(len(runs))))}: synthetic.engine.train_in_chunks)")
     engine.CPU_CHUNKS = False
     engine.train_bucket(runs[:1])  # warm-up
     seconds: dict[int, list[float]] = {k: [] for k in args.chunks}

@@ -1,14 +1,21 @@
-"""How many runs of a bucket train together on a CPU: as many as keep one block's activations and weights in the core's
-L2 cache.
+"""How many runs of a bucket train together on a CPU: the whole bucket where every run's block fits the core's L2
+cache together, otherwise the chunk size its first chunks, timed, show fastest on this machine.
 
 A stacked bucket processes every run breadth-first, one block at a time, so each activation tensor is [M, B, n]; a
 plain one-model loop goes depth-first through one run, whose [B, n] activations stay in cache from one op to the
 next. Once M·B·n outgrows the L2 cache, every op of the stacked step streams from L3 or memory and the engine falls
 behind the plain loop (G1 at width 512, 32 runs, AMD EPYC with 1 MiB L2, process CPU seconds for 5 steps: 17.4–20.5
-in one bucket, 11.8–13.4 in chunks of 4, 12.0–12.2 one run at a time). So on a CPU
-`synthetic.engine.train_bucket` trains a bucket in chunks of `runs_per_chunk` consecutive runs. A run's numbers do not depend on its bucket companions
-(tests/test_bucket_independence.py), so chunking changes no number; the chunk size follows from the L2 size the
-machine reports, and a given machine always takes the same chunks.
+in one bucket, 11.8–13.4 in chunks of 4, 12.0–12.2 one run at a time). So on a CPU `synthetic.engine.train_bucket`
+trains a bucket in chunks of consecutive runs.
+
+How many runs past L2 still pay off depends on the machine, not on L2 alone. On a Zen 3 EPYC with 512 KiB of L2, G1 at
+width 256 (one run's block 384 KiB) trained 50 steps in 24.4 s in chunks of 4, 24.7 s in chunks of 16 and 26.5 s one
+run at a time (process CPU, best of 2; `python -m benchmarks.chunk_sizes --grid G1 --width 256 --steps 50 --chunks
+16 4 1 --repeats 2`), while on an Intel Xeon with 2 MiB of L2 a chunk of 16 at width 256 was 11% slower than single
+runs (BENCHMARKS.md). So where the whole bucket does not fit (`runs_per_chunk`), the engine trains its first runs in
+chunks of growing size from `chunk_candidates`, times their steps and keeps the fastest
+(synthetic.engine.train_in_chunks), once per process and bucket key. A run's numbers do not depend on its bucket
+companions (tests/test_bucket_independence.py), so the chunk size changes no number, only time.
 """
 
 from __future__ import annotations
@@ -58,3 +65,14 @@ def runs_per_chunk(batch: int, width: int, itemsize: int, l2_bytes: int | None =
     if not l2:
         return None
     return max(1, l2 // (L2_SHARE * (batch * width + width * width) * itemsize))
+
+
+CHUNK_CANDIDATES = (1, 2, 4, 8, 16)
+"""Chunk sizes the engine times, and the whole bucket where it has at most 16 runs (a whole bucket of more runs was
+slower than chunks of 16 at every width measured)."""
+
+
+def chunk_candidates(n_runs: int) -> tuple[int, ...]:
+    """The chunk sizes the engine times for a bucket of n_runs runs, ascending."""
+    return tuple(k for k in CHUNK_CANDIDATES if k < n_runs) + ((n_runs,) if n_runs <= CHUNK_CANDIDATES[-1] else ())
+

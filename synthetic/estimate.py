@@ -52,10 +52,11 @@ def _gib(n: float) -> str:
 
 def check_fits(buckets: Sequence[Sequence[RunConfig]], device: torch.device) -> None:
     """ConfigError naming the largest bucket when its estimated memory exceeds the device's (on a CPU a bucket trains
-    in chunks, synthetic.engine.cpu_chunks: the largest chunk is what must fit)."""
-    from synthetic.engine import cpu_chunks
+    in chunks, synthetic.engine.train_in_chunks: the largest chunk it may choose is what must fit)."""
+    from synthetic.engine import largest_cpu_chunk
 
-    parts = [chunk for b in buckets for chunk in cpu_chunks(sorted(b, key=lambda r: -r.model.depth), device)]
+    ordered = [sorted(b, key=lambda r: -r.model.depth) for b in buckets if b]
+    parts = [b[i:i + k] for b in ordered for k in [largest_cpu_chunk(b, device)] for i in range(0, len(b), k)]
     if not parts:
         return
     need, bucket = max(((sum(run_bytes(r) for r in b), b) for b in parts), key=lambda x: x[0])

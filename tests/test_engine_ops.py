@@ -79,14 +79,18 @@ def test_ops_per_step_do_not_depend_on_runs_or_depths(opt, width, monkeypatch):
 @pytest.mark.parametrize("opt", ["adamw", "muon_kimi_adamw", "sophia"])
 @pytest.mark.parametrize("norm, dtype", [("none", "float32"), ("rms", "float64")])
 def test_gpu_code_path_trains_like_the_cpu_choices(opt, norm, dtype, monkeypatch):
-    """The engine's CPU choices (tiled update, buckets in L2-sized chunks, finished runs split off the residual stream)
-    give the records of the code path a GPU takes bit for bit, features and updates included, on a ragged bucket."""
+    """The engine's CPU choices (tiled update, buckets in chunks of sizes it times, finished runs split off the residual
+    stream) give the records of the code path a GPU takes bit for bit, features and updates included, on a ragged
+    bucket."""
     runs = [replace(r, model=replace(r.model, norm=norm), dtype=dtype, measure_at=(0, 5),
                     measurements=("loss", "w_rms", "dw_rms", "h_rms", "dh_rms"))
             for r in bucket((4, 2, 2, 1), 5, opt)]
     monkeypatch.setattr(synthetic.optim, "CPU_TILE_BYTES", 64)   # many tiles
-    monkeypatch.setattr(synthetic.engine, "runs_per_chunk", lambda *a, **k: 3)   # chunks of 3 and 1 runs
-    assert [len(c) for c in synthetic.engine.cpu_chunks(runs, torch.device("cpu"))] == [3, 1]
+    monkeypatch.setattr(synthetic.engine, "runs_per_chunk", lambda *a, **k: 3)   # cut into chunks
+    monkeypatch.setattr(synthetic.engine, "_CHUNK_SIZES", {})
+    chunks = [len(c) for c, _ in synthetic.engine.train_in_chunks(runs, torch.device("cpu"))]
+    assert len(chunks) > 1 and chunks[:2] == [1, 2], chunks
+    monkeypatch.setattr(synthetic.engine, "_CHUNK_SIZES", {})   # train_bucket searches again, in the same chunks
     cpu = train_bucket(runs)
     gpu_code_path(monkeypatch)
     whole = train_bucket(runs)
