@@ -66,8 +66,8 @@ class BucketTiming:
     plain_tflops: float = math.nan
     engine_peak_share: float | None = None
     cpu_chunks: list[int | None] = field(default_factory=list)
-    """Per engine timing, the CPU chunk size its search kept (synthetic.engine.found_chunk_size; None: no search,
-    trained whole)."""
+    """Per engine timing, the CPU chunk size its search kept (synthetic.engine.found_chunk_size; None: no search:
+    trained whole, or in the L2 rule's chunks below synthetic.engine.MIN_TIMED_STEPS steps)."""
     gemm_s: float = math.nan
     """The bucket's matmuls alone (benchmarks.gemm_floor): an estimate of the least time any engine could take."""
     max_ratio: float = math.nan

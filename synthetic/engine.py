@@ -163,7 +163,7 @@ _CHUNK_SIZES: dict[str, int] = {}
 """The chunk size this process found fastest per bucket key (`train_in_chunks`)."""
 
 
-def cpu_splits(runs: Sequence[RunConfig], dev: torch.device) -> int | None:
+def l2_chunk_size(runs: Sequence[RunConfig], dev: torch.device) -> int | None:
     """None where a bucket trains whole on this device (off a CPU, L2 size unknown, or every run's block fits L2
     together: `synthetic.cpu_cache.runs_per_chunk`); otherwise the L2 rule's runs per chunk."""
     if dev.type != "cpu" or not CPU_CHUNKS:
@@ -183,9 +183,9 @@ def chunk_sizes_to_try(runs: Sequence[RunConfig], dev: torch.device) -> tuple[in
 
 
 def largest_cpu_chunk(runs: Sequence[RunConfig], dev: torch.device) -> int:
-    """The most runs `train_in_chunks` may put in one chunk, known without timing anything (for memory estimates)."""
-    fit = cpu_splits(runs, dev)
-    return len(runs) if fit is None else max(fit, chunk_sizes_to_try(runs, dev)[-1])
+    """The most runs `train_in_chunks` may put in one chunk, known without timing anything (for memory estimates):
+    every chunk of a bucket it cuts is at most the largest size it may try."""
+    return len(runs) if l2_chunk_size(runs, dev) is None else chunk_sizes_to_try(runs, dev)[-1]
 
 
 def found_chunk_size(run: RunConfig) -> int | None:
@@ -202,14 +202,15 @@ def train_in_chunks(runs: list[RunConfig], dev: torch.device,
                     on_step: Callable[[int], None] | None = None) -> Iterator[tuple[list[RunConfig], list[RunResult]]]:
     """Train a bucket (deepest run first) in consecutive chunks on this device, yielding each chunk with its results.
 
-    Where the bucket trains whole (`cpu_splits`) that is one chunk. Otherwise, the first time this process meets the
+    Where the bucket trains whole (`l2_chunk_size`) that is one chunk. Otherwise, the first time this process meets the
     bucket's key, its first runs train in one chunk of each size 1, 2, 4, … that the bucket still holds
     (`chunk_sizes_to_try`), each timed by its median step time per run-block; the rest, and every later bucket of that
-    key, train in chunks of the fastest size (with fewer than MIN_TIMED_STEPS steps: the L2 rule's size). The search
-    never stops early: on a VM one chunk's steps can all run 20% slow (G1 at width 256 on a Zen 3 EPYC once timed
-    chunks of 2 slower than single runs, which otherwise measured 5–9% faster). The search is real training, so it
-    costs only the time of its slower chunks, and chunking changes no number (tests/test_bucket_independence.py)."""
-    fit = cpu_splits(runs, dev)
+    key, train in chunks of the fastest size (with fewer than MIN_TIMED_STEPS steps: the L2 rule's size, at most the
+    largest size it may try). The search never stops early: on a VM one chunk's steps can all run 20% slow (G1 at
+    width 256 on a Zen 3 EPYC once timed chunks of 2 slower than single runs, which otherwise measured 5–9% faster).
+    The search is real training, so it costs only the time of its slower chunks, and chunking changes no number
+    (tests/test_bucket_independence.py)."""
+    fit = l2_chunk_size(runs, dev)
     if fit is None:
         yield runs, _train(runs, dev, None, on_step)
         return

@@ -121,3 +121,23 @@ def test_no_chunk_is_tried_that_would_not_fit_the_memory(monkeypatch):
     assert chunk_sizes_to_try(runs, torch.device("cpu")) == (1,)
     monkeypatch.setattr(est, "available_bytes", lambda device: None)
     assert chunk_sizes_to_try(runs, torch.device("cpu")) == (1, 2, 4, 8, 16)
+
+
+def test_the_memory_check_sees_the_largest_chunk_the_engine_may_train(monkeypatch):
+    import synthetic.estimate as est
+    from synthetic.engine import largest_cpu_chunk
+
+    runs, cpu = bucket(32), torch.device("cpu")
+    monkeypatch.setattr(est, "available_bytes", lambda device: None)
+    monkeypatch.setattr(synthetic.engine, "runs_per_chunk", lambda batch, width, itemsize: 20)
+    assert largest_cpu_chunk(runs, cpu) == 16                    # cut: no chunk above the largest size tried
+    monkeypatch.setattr(est, "available_bytes", lambda device: 5 * est.run_bytes(runs[0]))
+    assert largest_cpu_chunk(runs, cpu) == 4
+    monkeypatch.setattr(synthetic.engine, "runs_per_chunk", lambda batch, width, itemsize: 32)
+    assert largest_cpu_chunk(runs, cpu) == 32                    # fits L2 together: trains whole
+    assert largest_cpu_chunk(runs, torch.device("meta")) == 32
+    # too few steps to time: the L2 rule's size, capped by the memory and by the largest size tried
+    monkeypatch.setattr(synthetic.engine, "_CHUNK_SIZES", {})
+    assert search(monkeypatch, {4: 1.0, 2: 1.0}, bucket(10, steps=3), fit=6) == [4, 4, 2]
+    monkeypatch.setattr(est, "available_bytes", lambda device: None)
+    assert search(monkeypatch, {16: 1.0}, bucket(32, steps=3), fit=20) == [16, 16]
