@@ -45,7 +45,10 @@ def _parser() -> argparse.ArgumentParser:
                    help="with --readme: only render README.md from the committed summaries (no training)")
     p.add_argument("--threads", type=int, default=None, metavar="N",
                    help="torch CPU threads for training (and OMP_NUM_THREADS of the subprocesses --readme starts); "
-                        "default: torch's")
+                        "with --jobs, each job's; default: torch's (with --jobs: the cores shared out)")
+    p.add_argument("--jobs", type=int, default=1, metavar="N",
+                   help="with --readme: train N steps side by side, each in a worker process (on a 2-core CPU, "
+                        "--jobs 2 --threads 1 is about 1.5x faster than one process of 2 threads); default 1")
     p.add_argument("--data", default="standin", choices=["standin", "cifar10"],
                    help="Figs 3-6 data: synthetic stand-in (default) or CIFAR-10 python batches")
     p.add_argument("--data-dir", default=None, metavar="DIR", help="directory holding the CIFAR-10 python batches")
@@ -144,6 +147,8 @@ def _readme(args: argparse.Namespace) -> int:
     if ignored:
         raise UsageError(f"--readme regenerates the README's fixed setting; {', '.join(ignored)} cannot go with it")
 
+    if args.render and args.jobs != 1:
+        raise UsageError("--jobs runs training steps side by side; --render trains nothing")
     only = None
     if args.only is not None:
         if args.render:
@@ -159,7 +164,8 @@ def _readme(args: argparse.Namespace) -> int:
         check_writable_dir(out)
     from figures.regenerate import Target
 
-    regenerate(out, device=args.device, render_only=args.render, target=Target(only=only))
+    regenerate(out, device=args.device, render_only=args.render,
+               target=Target(only=only, jobs=args.jobs, threads=args.threads))
     return 0
 
 
@@ -173,6 +179,10 @@ def main(argv: list[str] | None = None) -> int:
             raise UsageError("--render goes with --readme")
         if args.until_decided and args.figure is None:
             raise UsageError("--until-decided goes with --figure")
+        if args.jobs != 1 and not args.readme:
+            raise UsageError("--jobs goes with --readme")
+        if args.jobs < 1:
+            raise UsageError(f"--jobs must be at least 1, got {args.jobs}")
         if args.threads is not None:
             if args.threads < 1:
                 raise UsageError(f"--threads must be at least 1, got {args.threads}")

@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime
 import json
 import os
+import platform
 import re
 import shlex
 import shutil
@@ -30,6 +31,7 @@ from pathlib import Path
 from typing import Callable
 
 from figures import results_table
+from figures.regenerate_steps import Step, StepKind, Where, run_steps, worker_threads
 
 ROOT = Path(__file__).resolve().parent.parent
 GALLERY = ROOT / "figures" / "gallery"
@@ -71,6 +73,11 @@ class Target:
     examples: tuple[tuple[str, str], ...] = EXAMPLES_RUN
     only: tuple[str, ...] | None = None
     """`--only` selectors (`parse_only`): regenerate these steps alone and merge them into the gallery; None: all."""
+    jobs: int = 1
+    """Steps trained side by side, each in a worker process (`figures.regenerate_steps`); 1: one after another here."""
+    threads: int | None = None
+    """`--threads`: torch threads of each worker when `jobs` > 1 (None: the cores shared out among them); with one
+    job, paper_repro.py has set this process's threads already, and this only names them in the command."""
 
     def wants(self, fid: str, step: str) -> bool:
         """Whether this regeneration runs `step` ("figures", "rerun", "kernel" or "examples") of figure `fid`."""
@@ -108,50 +115,27 @@ def machine() -> str:
     return f"{os.cpu_count()}-core {cpu_model()}"
 
 
-def _figures(t: Target, out: Path, device: str, used: set[str]) -> tuple[dict[str, float], dict[str, int]]:
-    """Every figure (and its fresh-seed rerun), each on the sequential schedule of figures.claims.LOOKS (more seeds
-    while a claim is undecided); `used` collects the cache keys of the runs they read or trained. Returns the wall
-    time and the last look of each."""
-    from figures.registry import run_until_decided
+def _plan(t: Target) -> list[Step]:
+    """The steps this regeneration trains, in the order the manifest lists them: per figure its first seeds and
+    fresh-seed rerun, then KERNEL_CHECK's figures on their first seeds under `second_path()`."""
+    from benchmarks.kernel_paths import second_path
 
-    times: dict[str, float] = {}
-    looks: dict[str, int] = {}
-    cache = out / "cache"
+    steps = []
     for fid in t.ids():
-        for offset, sub in ((0, "figures"), (RERUN_SEED_OFFSET, "rerun")):
-            if (offset and fid in NO_RERUN) or not t.wants(fid, sub):
-                continue
-            t0 = time.perf_counter()
-            cmd = f"python paper_repro.py --figure {fid} --until-decided" + (f" --seed-offset {offset}" if offset else "")
-            _, look = run_until_decided(fid, scale=t.scale, device=device, out_dir=out / sub, cache_dir=cache,
-                                        seed_offset=offset, command=cmd, used=used)
-            label = fid + (" (rerun)" if offset else "")
-            times[label] = round(time.perf_counter() - t0, 1)
-            looks[label] = look
-    return times, looks
-
-
-def _kernel_check(t: Target, out: Path) -> tuple[dict[str, float], dict[str, int]]:
-    """KERNEL_CHECK's figures on the first seeds under `second_path()`, each in a subprocess (the variables act at
-    start up) into `out/kernel/figures` with its own cache `out/kernel/cache`."""
-    from benchmarks.kernel_paths import path_env, second_path
-
-    times, looks = {}, {}
+        if t.wants(fid, "figures"):
+            steps.append(Step(fid, StepKind.FIGURES))
+        if fid not in NO_RERUN and t.wants(fid, "rerun"):
+            steps.append(Step(fid, StepKind.RERUN, seed_offset=RERUN_SEED_OFFSET))
     path = second_path()
-    for fid in (i for i in t.ids() if i in KERNEL_CHECK and t.wants(i, "kernel")):
-        t0 = time.perf_counter()
-        argv = [sys.executable, str(ROOT / "paper_repro.py"), "--figure", fid, "--until-decided", "--scale", t.scale,
-                "--out", str(out / "kernel")]
-        done = subprocess.run(argv, cwd=ROOT, env={**path_env(path), "PYTHONPATH": str(ROOT)},
-                              capture_output=True, text=True)
-        if done.returncode != 0:
-            raise RuntimeError(f"{fid} on kernel path {path} failed: "
-                               f"{' '.join(done.stderr.strip().splitlines()[-1:])}")
-        label = f"{fid} ({path} kernel path)"
-        times[label] = round(time.perf_counter() - t0, 1)
-        summary = json.loads((out / "kernel" / "figures" / fid / f"summary_{fid}.json").read_text())
-        looks[label] = int(summary.get("look", 1))
-    return times, looks
+    steps += [Step(fid, StepKind.KERNEL, kernel_path=path)
+              for fid in t.ids() if fid in KERNEL_CHECK and t.wants(fid, "kernel")]
+    return steps
+
+
+def _expected_seconds(t: Target) -> dict[str, float]:
+    """Each step's wall time in the gallery's manifest (the order parallel steps start in), if there is one."""
+    path = t.summaries / "manifest.json"
+    return json.loads(path.read_text()).get("wall_seconds", {}) if path.exists() else {}
 
 
 def _collect(t: Target, out: Path) -> None:
@@ -224,8 +208,14 @@ def parse_only(selectors: list[str] | tuple[str, ...]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(selectors))
 
 
-def only_command(only: tuple[str, ...]) -> str:
-    return "python paper_repro.py --readme --only " + " ".join(shlex.quote(s) for s in only)
+def readme_command(t: Target) -> str:
+    """The command line of this regeneration, as the manifest records it."""
+    cmd = "python paper_repro.py --readme"
+    if t.only is not None:
+        cmd += " --only " + " ".join(shlex.quote(s) for s in t.only)
+    if t.jobs > 1:
+        cmd += f" --jobs {t.jobs}"
+    return cmd + (f" --threads {t.threads}" if t.threads is not None else "")
 
 
 def _manifest(t: Target, times: dict[str, float], total: float, device: str, runs: dict[str, int],
@@ -239,11 +229,17 @@ def _manifest(t: Target, times: dict[str, float], total: float, device: str, run
     from synthetic.version import ENGINE_VERSION
 
     path = t.summaries / "manifest.json"
+    dev = resolve_device(device)
+    if t.jobs == 1:
+        name, threads = device_name(dev), torch.get_num_threads()
+    else:
+        threads = worker_threads(t.jobs, t.threads)
+        name = f"{dev.type} ({platform.machine()}, {t.jobs} jobs side by side of {threads} threads each)"
     here = {"engine_version": ENGINE_VERSION, "date": datetime.date.today().isoformat(), "machine": machine(),
-            "device": device_name(resolve_device(device)), "torch": torch.__version__, "scale": t.scale,
-            "threads": torch.get_num_threads(), "runs": runs, "total_seconds": round(total, 1)}
+            "device": name, "torch": torch.__version__, "scale": t.scale, "jobs": t.jobs,
+            "threads": threads, "runs": runs, "total_seconds": round(total, 1)}
     if t.only is None:
-        m = {**here, "command": "python paper_repro.py --readme", "wall_seconds": times,
+        m = {**here, "command": readme_command(t), "wall_seconds": times,
              "rerun_seed_offset": RERUN_SEED_OFFSET, "examples": dict(t.examples), "looks": looks}
     else:
         m = json.loads(path.read_text())
@@ -252,7 +248,7 @@ def _manifest(t: Target, times: dict[str, float], total: float, device: str, run
                                "regenerate everything (python paper_repro.py --readme)")
         m["wall_seconds"] = {**m["wall_seconds"], **times}
         m["looks"] = {**m.get("looks", {}), **looks}
-        m["parts"] = [*m.get("parts", []), {**here, "command": only_command(t.only), "steps": sorted(times)}]
+        m["parts"] = [*m.get("parts", []), {**here, "command": readme_command(t), "steps": sorted(times)}]
     path.write_text(json.dumps(m, indent=1) + "\n")
 
 
@@ -403,11 +399,12 @@ def regenerate(out: str | Path = "results/readme", device: str = "auto", render_
     if not render_only:
         out = Path(out)
         t0 = time.perf_counter()
-        before, used = _cache_entries(out), set()
-        times, looks = _figures(target, out, device, used)
-        k_times, k_looks = _kernel_check(target, out)
-        times |= k_times
-        looks |= k_looks
+        before = _cache_entries(out)
+        results = run_steps(_plan(target), Where(target.scale, out, device), jobs=target.jobs,
+                            threads=target.threads, expected=_expected_seconds(target))
+        times = {r.label: r.seconds for r in results}
+        looks = {r.label: r.look for r in results}
+        used = set().union(*(r.used for r in results))
         _collect(target, out)
         if target.wants("", "examples"):
             times |= _examples(target, out)

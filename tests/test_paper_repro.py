@@ -49,6 +49,9 @@ def test_table_writes_all_formats_and_matches_theory_cli(tmp_path):
     (("--readme", "--executor", "ray"), "--executor cannot go with it"),
     (("--figure", "3", "--scale", "smoke", "--max-bucket", "0"), "--max-bucket must be >= 1"),
     (("--readme", "--max-bucket", "4"), "--max-bucket cannot go with it"),
+    (("--figure", "3", "--jobs", "2"), "--jobs goes with --readme"),
+    (("--readme", "--jobs", "0"), "--jobs must be at least 1"),
+    (("--readme", "--render", "--jobs", "2"), "--render trains nothing"),
 ])
 def test_bad_input_is_one_line_and_exit_2(tmp_path, args, needle):
     if "cuda" in args:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from figures import regenerate
 from figures.regenerate import BLOCKS, Target, readme_blocks
@@ -121,3 +122,39 @@ def test_the_kernel_path_step_runs_the_figure_under_the_second_path_into_its_own
     assert regenerate.results_table.KERNEL_COLUMN in detail
     manifest = json.loads((t.summaries / "manifest.json").read_text())
     assert manifest["parts"][-1]["steps"] == [f"e1 ({second_path()} kernel path)"]
+
+
+def test_steps_in_parallel_workers_give_the_numbers_of_steps_one_after_another(tmp_path, monkeypatch):
+    """`jobs=2`: e1, its rerun and its kernel-path check in two spawned one-thread workers write the summaries a
+    one-thread regeneration in this process writes, and the manifest names the jobs and threads."""
+    import torch
+
+    from benchmarks.kernel_paths import second_path
+
+    monkeypatch.setattr(regenerate, "KERNEL_CHECK", ("e1",))
+    t = _target(tmp_path)
+    t.gallery.mkdir()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")     # what paper_repro.py --threads 1 sets, for the kernel subprocess
+    try:
+        regenerate.regenerate(tmp_path / "one", device="cpu", target=t, echo=lambda s: None)
+    finally:
+        torch.set_num_threads(threads)
+    one = {p.relative_to(t.summaries): json.loads(p.read_text()) for p in t.summaries.rglob("summary_*.json")}
+    side = Target(**{**t.__dict__, "gallery": tmp_path / "gallery2", "jobs": 2, "threads": 1})
+    side.gallery.mkdir()
+    regenerate.regenerate(tmp_path / "two", device="cpu", target=side, echo=lambda s: None)
+    two = {p.relative_to(side.summaries): json.loads(p.read_text()) for p in side.summaries.rglob("summary_*.json")}
+    assert len(one) == 3 and one.keys() == two.keys()
+    for key in one:
+        assert {k: v for k, v in two[key].items() if k != "provenance"} == \
+            {k: v for k, v in one[key].items() if k != "provenance"} and two[key]["claims"], key
+        assert two[key]["provenance"]["trained_on"] == one[key]["provenance"]["trained_on"], key
+        assert all(", 1 threads, " in t for t in two[key]["provenance"]["trained_on"])
+    manifest = json.loads((side.summaries / "manifest.json").read_text())
+    assert manifest["jobs"] == 2 and manifest["threads"] == 1
+    assert manifest["command"] == "python paper_repro.py --readme --jobs 2 --threads 1"
+    assert list(manifest["wall_seconds"])[:3] == ["e1", "e1 (rerun)", f"e1 ({second_path()} kernel path)"]
+    assert manifest["runs"]["trained"] == one[Path("summary_e1.json")]["provenance"]["n_runs"] * 2
+    assert "2 jobs side by side of 1 threads each" in readme_blocks(side.readme.read_text())["as-of"]

@@ -1,0 +1,156 @@
+"""The training steps of a README regeneration and how they run.
+
+A step is one figure on the sequential seed schedule (figures.claims.LOOKS): its first seeds, its fresh-seed rerun,
+or its first seeds under a second CPU kernel path. Steps are independent (each writes its own summary; runs two steps
+share are cached under one key), so they can run one after another in this process (`jobs=1`, the default) or in
+`jobs` worker processes of `threads` torch threads each. On a 2-core CPU two one-thread workers finish the catalogue
+about 1.5x sooner than one two-thread process (`python paper_repro.py --figure v2-sophia` and its rerun: 212 s one
+after another at 2 threads, 142 s side by side at 1 thread, AMD EPYC Zen 3), since the small matrices of these
+figures do not keep two threads busy. A run's numbers depend on its threads, never on which process trains it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import multiprocessing
+import os
+import subprocess
+import sys
+import time
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+from typing import Callable
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class StepKind(str, Enum):
+    FIGURES = "figures"
+    RERUN = "rerun"
+    KERNEL = "kernel"
+
+
+@dataclass(frozen=True)
+class Step:
+    """One figure's regeneration: `seed_offset` shifts its seeds (the rerun), `kernel_path` names the CPU kernel path
+    it runs under in a subprocess of its own (the kernel check; None: this process's path)."""
+
+    fid: str
+    kind: StepKind
+    seed_offset: int = 0
+    kernel_path: str | None = None
+
+    @property
+    def label(self) -> str:
+        if self.kind is StepKind.RERUN:
+            return f"{self.fid} (rerun)"
+        if self.kind is StepKind.KERNEL:
+            return f"{self.fid} ({self.kernel_path} kernel path)"
+        return self.fid
+
+
+@dataclass(frozen=True)
+class StepResult:
+    label: str
+    seconds: float
+    look: int
+    used: frozenset[str]
+    """Cache keys of the runs the step read or trained (the kernel check's own cache is not counted)."""
+
+
+@dataclass(frozen=True)
+class Where:
+    """What every step shares: the scale, the output root (`figures/`, `rerun/`, `kernel/` and `cache/` below it)
+    and the device."""
+
+    scale: str
+    out: Path
+    device: str
+
+
+def run_step(step: Step, where: Where) -> StepResult:
+    """Train one step (what the cache lacks) and write its summary and figure."""
+    t0 = time.perf_counter()
+    if step.kind is StepKind.KERNEL:
+        look, used = _kernel_step(step, where), frozenset()
+    else:
+        from figures.registry import run_until_decided
+
+        used: set[str] = set()
+        cmd = (f"python paper_repro.py --figure {step.fid} --until-decided"
+               + (f" --seed-offset {step.seed_offset}" if step.seed_offset else ""))
+        _, look = run_until_decided(step.fid, scale=where.scale, device=where.device,
+                                    out_dir=where.out / step.kind.value, cache_dir=where.out / "cache",
+                                    seed_offset=step.seed_offset, command=cmd, used=used)
+        used = frozenset(used)
+    return StepResult(step.label, round(time.perf_counter() - t0, 1), look, used)
+
+
+def _kernel_step(step: Step, where: Where) -> int:
+    """The figure in a subprocess under the kernel path's variables (they act at start up), into `out/kernel` with
+    its own cache; returns its last look."""
+    from benchmarks.kernel_paths import path_env
+
+    argv = [sys.executable, str(ROOT / "paper_repro.py"), "--figure", step.fid, "--until-decided",
+            "--scale", where.scale, "--out", str(where.out / "kernel")]
+    done = subprocess.run(argv, cwd=ROOT, env={**path_env(step.kernel_path), "PYTHONPATH": str(ROOT)},
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"{step.fid} on kernel path {step.kernel_path} failed: "
+                           f"{' '.join(done.stderr.strip().splitlines()[-1:])}")
+    summary = json.loads((where.out / "kernel" / "figures" / step.fid / f"summary_{step.fid}.json").read_text())
+    return int(summary.get("look", 1))
+
+
+def _set_threads(threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
+    os.environ["OMP_NUM_THREADS"] = str(threads)
+
+
+def longest_first(steps: list[Step], expected: dict[str, float]) -> list[Step]:
+    """The order to start steps in parallel: steps of unknown length first, then by expected seconds (a previous
+    regeneration's), longest first, so no long step starts last."""
+    return sorted(steps, key=lambda s: -expected.get(s.label, math.inf))
+
+
+def worker_threads(jobs: int, threads: int | None) -> int:
+    """Torch threads of each of `jobs` workers: `threads`, or the cores shared out among them."""
+    return threads or max(1, (os.cpu_count() or 1) // jobs)
+
+
+def run_steps(steps: list[Step], where: Where, *, jobs: int = 1, threads: int | None = None,
+              expected: dict[str, float] | None = None,
+              echo: Callable[[str], None] = lambda line: print(line, file=sys.stderr)) -> list[StepResult]:
+    """Every step's result, in the order of `steps`. `jobs=1`: one after another in this process (its threads);
+    more: in that many spawned workers of `threads` torch threads each, started longest first (`expected`). Each
+    finished step is echoed with its wall time."""
+    if jobs < 1:
+        raise ValueError(f"jobs must be at least 1, got {jobs}")
+    results: dict[Step, StepResult] = {}
+
+    def done(step: Step, result: StepResult) -> None:
+        results[step] = result
+        echo(f"step {result.label}: {result.seconds:.0f} s, look {result.look} ({len(results)}/{len(steps)} steps)")
+
+    if jobs == 1:
+        for s in steps:
+            done(s, run_step(s, where))
+        return [results[s] for s in steps]
+    threads = worker_threads(jobs, threads)
+    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_set_threads, initargs=(threads,))
+    try:
+        futures: dict[Future, Step] = {pool.submit(run_step, s, where): s
+                                       for s in longest_first(steps, expected or {})}
+        for f in as_completed(futures):
+            done(futures[f], f.result())
+    except BaseException as exc:
+        pool.shutdown(wait=not isinstance(exc, KeyboardInterrupt), cancel_futures=True)
+        raise
+    pool.shutdown()
+    return [results[s] for s in steps]
