@@ -5,7 +5,9 @@
 
 1. Every catalogue figure at the default scale into `DIR/figures` (DIR = `--out`, default `results/readme`, its own
    run cache `DIR/cache`, empty on a fresh clone), and each figure with a fitted claim a second time on fresh seeds
-   (every seed shifted by `RERUN_SEED_OFFSET`) into `DIR/rerun`.
+   (every seed shifted by `RERUN_SEED_OFFSET`) into `DIR/rerun`, and KERNEL_CHECK's figures under a second CPU
+   kernel path into `DIR/kernel`: one step each, run one after another or side by side (`--jobs`,
+   `figures.regenerate_steps`).
 2. The gallery: `figures/gallery/<id>.png`, the summaries `figures/gallery/summaries/[rerun/]summary_<id>.json` (committed),
    the outputs of the README's grid and fit example commands (`figures/gallery/examples/*.txt`), and
    `figures/gallery/summaries/manifest.json`: engine version, date, machine, wall time of each step and in total.

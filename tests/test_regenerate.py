@@ -104,7 +104,7 @@ def test_only_refuses_selectors_that_select_nothing(monkeypatch):
 
 
 def test_the_kernel_path_step_runs_the_figure_under_the_second_path_into_its_own_cache(tmp_path, monkeypatch):
-    """`_kernel_check` (e1 standing in for wd1–wd3): a subprocess under the second path's variables, its own cache, its
+    """The kernel-path step (e1 standing in for wd1–wd3): a subprocess under the second path's variables, its own cache, its
     summary collected into summaries/kernel and rendered in the kernel column."""
     from benchmarks.kernel_paths import second_path
 
