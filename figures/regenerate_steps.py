@@ -1,12 +1,14 @@
 """The training steps of a README regeneration and how they run.
 
 A step is one figure on the sequential seed schedule (figures.claims.LOOKS): its first seeds, its fresh-seed rerun,
-or its first seeds under a second CPU kernel path. Steps are independent (each writes its own summary; runs two steps
-share are cached under one key), so they can run one after another in this process (`jobs=1`, the default) or in
-`jobs` worker processes of `threads` torch threads each. On a 2-core CPU two one-thread workers finish the catalogue
-about 1.5x sooner than one two-thread process (`python paper_repro.py --figure v2-sophia` and its rerun: 212 s one
-after another at 2 threads, 142 s side by side at 1 thread, AMD EPYC Zen 3), since the small matrices of these
-figures do not keep two threads busy. A run's numbers depend on its threads, never on which process trains it.
+or its first seeds under a second CPU kernel path. Each writes its own summary, so steps can run one after another in
+this process (`jobs=1`, the default) or in `jobs` worker processes of `threads` torch threads each; two steps that
+plan a shared run (wd3 fits its law on wd1's and wd2's runs, depth-k reuses Fig. 1's sweeps) never run side by side,
+so the later one reads what the earlier trained. A run's numbers depend on its threads, never on which process trains
+it. On a 2-core AMD EPYC (Zen 3) two one-thread workers did more per second than one two-thread process:
+v2-sophia and its rerun took 142 s side by side against 212 s one after another at 2 threads; wd1 and wd2 on the
+`default` kernel path took 368 s and 70 s at 1 thread beside another step, against 323 s and 79 s alone at 2
+threads (docs/results.md, "Across CPUs"). The figures' small matrices do not keep two threads busy.
 """
 
 from __future__ import annotations
@@ -18,11 +20,14 @@ import os
 import subprocess
 import sys
 import time
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 from typing import Callable
+
+from synthetic.errors import RunsFailedError
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -123,12 +128,33 @@ def worker_threads(jobs: int, threads: int | None) -> int:
     return threads or max(1, (os.cpu_count() or 1) // jobs)
 
 
+def planned_runs(step: Step, where: Where) -> frozenset[tuple[str, str]]:
+    """(cache, key) of every run the step plans up to its last look (its figure's runs and the runs it borrows from
+    other figures; not the sweep extensions, which depend on results): two steps that share one must not train side
+    by side, or both would train it."""
+    from figures.claims import LOOKS
+    from figures.registry import figure_runs, get_spec
+    from figures.spec import FigureContext
+    from synthetic.cache import cache_key
+
+    cache = "kernel" if step.kind is StepKind.KERNEL else "main"
+    ctx = FigureContext(fig_id=step.fid, scale=where.scale, device=where.device, look=max(LOOKS))
+    return frozenset((cache, cache_key(r)) for r in figure_runs(get_spec(step.fid), ctx, step.seed_offset))
+
+
+def next_startable(pending: list[Step], running: list[Step], runs: dict[Step, frozenset]) -> Step | None:
+    """The first pending step that shares no planned run with a running one (None: each waits for one)."""
+    busy = frozenset().union(*(runs[s] for s in running))
+    return next((s for s in pending if not runs[s] & busy), None)
+
+
 def run_steps(steps: list[Step], where: Where, *, jobs: int = 1, threads: int | None = None,
               expected: dict[str, float] | None = None,
-              echo: Callable[[str], None] = lambda line: print(line, file=sys.stderr)) -> list[StepResult]:
-    """Every step's result, in the order of `steps`. `jobs=1`: one after another in this process (its threads);
-    more: in that many spawned workers of `threads` torch threads each, started longest first (`expected`). Each
-    finished step is echoed with its wall time."""
+              echo: Callable[[str], None] = lambda line: print(line, file=sys.stderr),
+              run: Callable[[Step, Where], StepResult] = run_step) -> list[StepResult]:
+    """Every step's result (`run`'s), in the order of `steps`. `jobs=1`: one after another in this process (its
+    threads); more: in that many spawned workers of `threads` torch threads each, longest first (`expected`), never
+    two that share a planned run at once (`next_startable`). Each finished step is echoed with its wall time."""
     if jobs < 1:
         raise ValueError(f"jobs must be at least 1, got {jobs}")
     results: dict[Step, StepResult] = {}
@@ -139,18 +165,27 @@ def run_steps(steps: list[Step], where: Where, *, jobs: int = 1, threads: int | 
 
     if jobs == 1:
         for s in steps:
-            done(s, run_step(s, where))
+            done(s, run(s, where))
         return [results[s] for s in steps]
-    threads = worker_threads(jobs, threads)
+    runs = {s: planned_runs(s, where) for s in steps}
+    pending, running = longest_first(steps, expected or {}), {}
     pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=_set_threads, initargs=(threads,))
+                               initializer=_set_threads, initargs=(worker_threads(jobs, threads),))
     try:
-        futures: dict[Future, Step] = {pool.submit(run_step, s, where): s
-                                       for s in longest_first(steps, expected or {})}
-        for f in as_completed(futures):
-            done(futures[f], f.result())
+        while pending or running:
+            while len(running) < jobs and (step := next_startable(pending, list(running.values()), runs)):
+                pending.remove(step)
+                running[pool.submit(run, step, where)] = step
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for f in finished:
+                step = running.pop(f)
+                try:
+                    done(step, f.result())
+                except BrokenProcessPool as exc:
+                    raise RunsFailedError(f"the worker training step {step.label} died ({exc}); every finished "
+                                          "bucket is cached and will be reused", []) from None
     except BaseException as exc:
-        pool.shutdown(wait=not isinstance(exc, KeyboardInterrupt), cancel_futures=True)
+        pool.shutdown(wait=not isinstance(exc, (KeyboardInterrupt, RunsFailedError)), cancel_futures=True)
         raise
     pool.shutdown()
     return [results[s] for s in steps]

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from figures.regenerate_steps import Step, StepKind, Where, longest_first, run_steps, worker_threads
+from figures.regenerate_steps import (Step, StepKind, Where, longest_first, next_startable, planned_runs, run_steps,
+                                      worker_threads)
 
 
 def test_labels_name_the_step_as_the_manifest_lists_it():
@@ -30,3 +33,50 @@ def test_workers_share_out_the_cores_unless_told(monkeypatch):
 def test_jobs_below_one_are_refused(tmp_path):
     with pytest.raises(ValueError, match="jobs must be at least 1"):
         run_steps([], Where("smoke", tmp_path, "cpu"), jobs=0)
+
+
+def _steps(*labels: str) -> list[Step]:
+    return [Step(label, StepKind.FIGURES) for label in labels]
+
+
+def test_a_step_waits_while_a_running_step_shares_one_of_its_runs():
+    a, b, c, d = _steps("a", "b", "c", "d")
+    runs = {a: frozenset({("main", "k1"), ("main", "k2")}), b: frozenset({("main", "k2")}),
+            c: frozenset({("kernel", "k1")}), d: frozenset()}
+    assert next_startable([b, c, d], [a], runs) is c            # b shares k2 with a; c: k1 in another cache
+    assert next_startable([b, d], [a, c], runs) is d
+    assert next_startable([b], [a], runs) is None
+    assert next_startable([b, c], [], runs) is b
+
+
+def test_planned_runs_name_what_each_step_trains_and_borrows():
+    """wd3 plans wd1's and wd2's runs too (its law's), so it may not train beside them; its rerun and its kernel-path
+    step share nothing with it (other seeds, another cache)."""
+    from figures.claims import LOOKS
+    from figures.registry import get_spec
+    from figures.spec import FigureContext
+    from synthetic.cache import cache_key
+
+    where = Where("smoke", Path("unused"), "cpu")
+    wd1, wd2, wd3 = (planned_runs(Step(f, StepKind.FIGURES), where) for f in ("wd1", "wd2", "wd3"))
+    assert wd1 and wd2 and wd1 | wd2 < wd3
+    ctx = FigureContext("wd1", scale="smoke", look=max(LOOKS))
+    built = get_spec("wd1").build(ctx)
+    assert len(wd1) == len(built) * max(LOOKS) and ("main", cache_key(built[0])) in wd1
+    assert not wd3 & planned_runs(Step("wd3", StepKind.RERUN, seed_offset=1000), where)
+    kernel = planned_runs(Step("wd3", StepKind.KERNEL, kernel_path="default"), where)
+    assert not wd3 & kernel and {k for _, k in kernel} == {k for _, k in wd3}
+
+
+def _worker_dies(step: Step, where: Where):
+    import os
+
+    os._exit(3)
+
+
+def test_a_worker_that_dies_is_one_line_error_naming_its_step(tmp_path):
+    from synthetic.errors import RunsFailedError
+
+    with pytest.raises(RunsFailedError, match=r"the worker training step e1 died"):
+        run_steps([Step("e1", StepKind.FIGURES)], Where("smoke", tmp_path, "cpu"), jobs=2, threads=1,
+                  run=_worker_dies, echo=lambda line: None)
