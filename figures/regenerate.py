@@ -236,7 +236,8 @@ def _manifest(t: Target, times: dict[str, float], total: float, device: str, run
         name, threads = device_name(dev), torch.get_num_threads()
     else:
         threads = worker_threads(t.jobs, t.threads)
-        name = f"{dev.type} ({platform.machine()}, {t.jobs} jobs side by side of {threads} threads each)"
+        name = (f"{device_name(dev)}, {t.jobs} jobs side by side" if dev.type == "cuda" else
+                f"cpu ({platform.machine()}, {t.jobs} jobs side by side of {threads} threads each)")
     here = {"engine_version": ENGINE_VERSION, "date": datetime.date.today().isoformat(), "machine": machine(),
             "device": name, "torch": torch.__version__, "scale": t.scale, "jobs": t.jobs,
             "threads": threads, "runs": runs, "total_seconds": round(total, 1)}
