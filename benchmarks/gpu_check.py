@@ -48,17 +48,19 @@ class Part:
     result: dict | None = None
 
 
-def plan(device: str, smoke: bool, out: Path) -> list[Part]:
-    """The parts, in order, with their commands (smoke: the same path at smoke sizes)."""
+def plan(device: str, smoke: bool, out: Path, bench_steps: int | None = None) -> list[Part]:
+    """The parts, in order, with their commands (smoke: the same path at smoke sizes; bench_steps: fewer training
+    steps per benchmark bucket than the grid's, to fit a short lease, the ratio being a per-step quantity)."""
     py = sys.executable
-    tests = [py, "-m", "pytest", "-q", "-m", "engine_device", "-p", "no:cacheprovider", "--maxfail=5"]
+    tests = [py, "-m", "pytest", "-q", "-rf", "-m", "engine_device", "-p", "no:cacheprovider",
+             "--junitxml", str(out / "tests.xml"), "-o", "junit_family=legacy"]
     if smoke:
         tests += ["-k", "stacked_optimizer_equals_torch_optim and adamw or divergent_run_is_isolated and sgd"]
     bench = [py, "-m", "benchmarks.bench_engine", "--device", device]
     if smoke:
         bench += ["--quick", "--steps", "3", "--widths", "16"]
     else:
-        bench += ["--plain-subsample", "2"]
+        bench += ["--plain-subsample", "2"] + (["--steps", str(bench_steps)] if bench_steps else [])
     parts = [Part("tests", tests, 0.15, env={"SYNTHETIC_TEST_DEVICE": device})]
     for grid in ("G1", "G2"):
         for mode, extra in (("eager", []), ("compiled", ["--compile"])):
@@ -67,6 +69,9 @@ def plan(device: str, smoke: bool, out: Path) -> list[Part]:
             js = out / f"bench_{grid}_{mode}.json"
             parts.append(Part(f"bench {grid} {mode}", [*bench, "--grid", grid, *extra, "--json", str(js)],
                               0.4 / (2 if smoke else 4)))
+    profile = [py, "-m", "benchmarks.profile_paths", "--device", device, "--top", "12"]
+    for grid, sizes in PROFILES[smoke]:
+        parts.append(Part(f"profile {grid}", [*profile, "--grid", grid, *sizes], 0.05))
     for fig, scale, share in FIGURES[smoke]:
         parts.append(Part(f"figure {fig} {scale}", [py, str(ROOT / "paper_repro.py"), "--figure", fig, "--scale",
                                                     scale, "--device", device, "--out", str(out / f"fig_{fig}")],
@@ -74,7 +79,18 @@ def plan(device: str, smoke: bool, out: Path) -> list[Part]:
     return parts
 
 
-FIGURES = {False: (("1", "default", 0.25), ("3", "paper", 0.2)), True: (("e1", "smoke", 0.25), ("3", "smoke", 0.2))}
+PROFILES = {False: (("G1", ["--width", "128", "--depth", "8", "--runs", "32", "--steps", "20"]),
+                    ("G2", ["--width", "64", "--depth", "2", "4", "8", "16", "32", "64", "--steps", "20"])),
+            True: (("G2", ["--width", "16", "--depth", "1", "2", "--steps", "2"]),)}
+"""torch.profiler tables of the smallest (launch-bound) buckets of each grid: where a slow bucket's time goes."""
+
+
+def part_id(name: str) -> str:
+    """A part's name as `--parts` takes it: `bench G1 eager` -> `bench-G1-eager`."""
+    return name.replace(" ", "-")
+
+
+FIGURES = {False: (("1", "default", 0.25), ("3", "paper", 0.1)), True: (("e1", "smoke", 0.25), ("3", "smoke", 0.2))}
 """(figure, scale, budget share) of the figure parts; smoke: quick figures on the same path."""
 
 
@@ -178,9 +194,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--smoke", action="store_true", help="the same path at smoke sizes (a minute on a CPU)")
     ap.add_argument("--out", default="results/gpu_check", help="folder for gpu_check.md and gpu_check.json")
     ap.add_argument("--budget-s", type=float, default=540.0, help="wall-clock budget for every part together")
+    ap.add_argument("--bench-steps", type=int, help="training steps per benchmark bucket (default: the grid's)")
+    ap.add_argument("--parts", nargs="+", metavar="PART",
+                    help="run only these parts (names as in the report, spaces as '-': tests, bench-G1-eager, "
+                         "bench-G1-compiled, bench-G2-eager, bench-G2-compiled, profile-G1, profile-G2, "
+                         "figure-1-default, figure-3-paper)")
     args = ap.parse_args(argv)
     if not args.budget_s > 0:
         ap.error(f"--budget-s must be > 0 (got {args.budget_s})")
+    if args.bench_steps is not None and args.bench_steps < 1:
+        ap.error(f"--bench-steps must be >= 1 (got {args.bench_steps})")
     problem = output_dir_problem(args.out)
     if problem:
         ap.error(f"--out: {problem}")
@@ -193,7 +216,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"device {env['device_name']} ({env['device']}), torch {env['torch']}, CUDA {env['cuda']}, fp32 peak "
           f"{env['peak']['fp32']} TFLOP/s (TF32 {env['peak']['tf32']})", flush=True)
     start = time.perf_counter()
-    parts = plan(env["device"], args.smoke, out)
+    parts = plan(env["device"], args.smoke, out, args.bench_steps)
+    if args.parts:
+        known = {part_id(p.name) for p in parts}
+        unknown = sorted(set(args.parts) - known)
+        if unknown:
+            ap.error(f"--parts: unknown {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+        parts = [p for p in parts if part_id(p.name) in args.parts]
     total_share = sum(p.share for p in parts)
     for i, part in enumerate(parts):
         left = args.budget_s - (time.perf_counter() - start)
@@ -206,7 +235,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     share = None
     if g1:
         share = next((b["peak_share"] for b in g1["G1"]["buckets"] if b["width"] == 1024), None)
-    comps = {fig: compare_verdicts(fig, out / f"fig_{fig}" / "figures") for fig, _, _ in FIGURES[args.smoke]}
+    comps = {fig: compare_verdicts(fig, out / f"fig_{fig}" / "figures") for fig, _, _ in FIGURES[args.smoke]
+             if any(p.name.startswith(f"figure {fig} ") for p in parts)}
     import datetime
 
     rep = {"date": datetime.date.today().isoformat(), "environment": env, "smoke": args.smoke,

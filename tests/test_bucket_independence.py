@@ -1,4 +1,5 @@
-"""A run's numbers do not depend on its bucket companions: trained alone or with others, bit for bit (CPU).
+"""A run's numbers do not depend on its bucket companions: trained alone or with others, bit for bit on a CPU, to
+round-off on CUDA (conftest.CUDA_ROUNDOFF_RTOL).
 
 Before `synthetic.models._linear` kept a lone run on the batched kernel, a run trained alone differed from the same
 run in a bucket in the last bits (torch's CPU bmm sends a single matrix-vector product, d_out = 1 or batch 1, to
@@ -14,6 +15,7 @@ from theory.bridge import BaseHP
 
 from synthetic.config import ModelConfig, OptimConfig, RunConfig
 from synthetic.engine import train_bucket
+from conftest import same_numbers_check
 
 MEASURED = ("loss", "test_loss", "h_rms", "dh_rms", "sigma1", "spectrum", "dw_rms", "g1_weight")
 ETAS = {"adamw": (1e-3, 1e-2), "sgd": (0.01, 0.05), "muon_kimi_adamw": (1e-3, 1e-2)}
@@ -33,19 +35,31 @@ def values(result) -> list[tuple]:
     return [(r.step, r.layer, r.quantity, r.index, r.value) for r in result.records]
 
 
+def check_same(same_numbers, a, b, dtype: str, what: str) -> None:
+    """The same records: keys exactly, values by `same_numbers` (bit for bit on a CPU)."""
+    assert [v[:-1] for v in values(a)] == [v[:-1] for v in values(b)], what
+    eigh = a.config.optim.name in EIGH_RULES
+    same_numbers([v[-1] for v in values(a)], [v[-1] for v in values(b)], dtype, what, eigh=eigh)
+
+
+EIGH_RULES = ("shampoo_adamw", "shampoo", "soap")
+"""Rules whose step decomposes a preconditioner with torch.linalg.eigh (conftest.CUDA_EIGH_RTOL)."""
+
+
 @pytest.mark.parametrize("opt, dtype, batch, d_out", [
     ("adamw", "float32", 32, 1), ("sgd", "float32", 32, 1), ("muon_kimi_adamw", "float32", 32, 1),
     ("adamw", "float64", 32, 1), ("sgd", "float32", 1, 1), ("adamw", "float32", 16, 8),
 ])
 @pytest.mark.engine_device
-def test_run_alone_equals_the_same_run_in_any_bucket(opt, dtype, batch, d_out, engine_device):
+def test_run_alone_equals_the_same_run_in_any_bucket(opt, dtype, batch, d_out, engine_device, same_numbers):
     runs = bucket(opt, dtype, batch, d_out)
     together = train_bucket(runs, engine_device)
     pair = train_bucket([runs[3], runs[1]], engine_device)
     for i, run in enumerate(runs):
         alone = train_bucket([run], engine_device)[0]
-        assert values(alone) == values(together[i]), f"run {i} alone differs from run {i} in a bucket of four"
-    assert values(pair[0]) == values(together[3]) and values(pair[1]) == values(together[1])
+        check_same(same_numbers, alone, together[i], dtype, f"run {i} alone differs from run {i} in a bucket of four")
+    check_same(same_numbers, pair[0], together[3], dtype, "run 3 in a pair")
+    check_same(same_numbers, pair[1], together[1], dtype, "run 1 in a pair")
     assert values(together[0]) != values(together[1])   # companions really differ: the comparison is not vacuous
 
 
@@ -58,7 +72,7 @@ RAGGED_MEASURED = MEASURED + ("sigma1_pi", "g3_alignment", "gain", "claim_e1", "
                                               ("sophia", "none", "float32"), ("adamw", "rms", "float32"),
                                               ("adamw", "layer", "float64"), ("sgd", "rms", "float64")])
 @pytest.mark.engine_device
-def test_run_in_a_ragged_depth_bucket_equals_the_run_alone(opt, norm, dtype, engine_device):
+def test_run_in_a_ragged_depth_bucket_equals_the_run_alone(opt, norm, dtype, engine_device, same_numbers):
     """Runs of one width and depths 1, 2, 4 (given in mixed order) train as one ragged bucket; every record equals
     the run's own single-run training bit for bit, records come back in the order the runs were given."""
     eta = {"sgd": 0.05, "sophia": 1e-3}.get(opt, 3e-3)
@@ -72,6 +86,22 @@ def test_run_in_a_ragged_depth_bucket_equals_the_run_alone(opt, norm, dtype, eng
     for run, res in zip(runs, together):
         assert res.config == run
         alone = train_bucket([run], engine_device)[0]
-        assert values(alone) == values(res), f"depth {run.model.depth} seed {run.seed} differs in the ragged bucket"
+        check_same(same_numbers, alone, res, dtype, f"depth {run.model.depth} seed {run.seed} differs in the ragged bucket")
         layers = {r.layer for r in res.records}
         assert f"block{run.model.depth}.1" in layers and f"block{run.model.depth + 1}.1" not in layers
+
+
+def test_the_comparison_is_exact_on_a_cpu_and_to_round_off_on_cuda():
+    one_ulp = [1.0, 1.0 + 2.0 ** -23, float("nan"), 0.0]
+    seen = {}
+    same_numbers_check("cuda", seen.__setitem__)([1.0, 1.0, float("nan"), 0.0], one_ulp, "float32")
+    assert seen["max_rel_diff"] == 2.0 ** -23 / (1.0 + 2.0 ** -23)
+    with pytest.raises(AssertionError):
+        same_numbers_check("cuda")([1.0], [1.0 + 2e-3], "float32")      # past float32's 1e-3
+    with pytest.raises(AssertionError):
+        same_numbers_check("cuda")([1.0], [1.0 + 1e-8], "float64")      # past float64's 1e-9
+    same_numbers_check("cuda")([1.0], [1.0 + 2e-2], "float32", eigh=True)   # an eigensolver's tolerance
+    with pytest.raises(AssertionError):
+        same_numbers_check("cuda")([1.0], [1.0 + 5e-2], "float32", eigh=True)
+    with pytest.raises(AssertionError):
+        same_numbers_check("cpu")([1.0], [1.0 + 2.0 ** -52], "float64")  # a CPU asks for bits
