@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import functools
 import math
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Sequence
 
@@ -57,6 +58,11 @@ def bias_groups(k: int) -> list[str]:
 def group_layer_names(group: str, depth: int) -> list[str]:
     """Layer names (records.py convention) of the matrices or biases stored in a parameter group."""
     return Group.of(group).layer_names(depth)
+
+
+PARALLEL_INIT_MIN_NUMBERS = 1 << 18
+"""A bucket's init is drawn on several threads from this many numbers on (~8 ms of one generator's float64 randn at
+~35 M/s on the CPUs measured, against ~1 ms to start a thread pool)."""
 
 
 @dataclass(frozen=True)
@@ -306,21 +312,38 @@ class StackedResidualNet:
         """Per hidden group, block l's rows of its gradient buffer (where `_BlockLinear` writes)."""
 
     def _init_params(self, init_vars, seeds, bias_init_zero) -> dict[str, Tensor]:
+        """Each run's draws from its own CPU generator (float64, scaled, then cast), written into the packed tensors;
+        the runs are drawn in parallel on torch's intra-op threads (a generator's randn is one thread, and the
+        init of a large bucket is mostly that: 32 runs of width 1024 take ~15 s alone), which changes no number."""
         order = weight_groups(self.cfg.k) + (bias_groups(self.cfg.k) if self.cfg.bias else [])
-        per_run: dict[str, list[Tensor]] = {g: [] for g in order}
-        for m, seed in enumerate(seeds):
-            shapes = param_shapes(replace(self.cfg, depth=self.layout.depths[m]))
-            gen = torch.Generator(device="cpu").manual_seed(int(seed))
+        shapes = [param_shapes(replace(self.cfg, depth=d)) for d in self.layout.depths]
+        stacked = {g: Group.of(g).stacked_over_blocks for g in order}
+        packed = {g: torch.empty((self.layout.P, *shapes[0][g][1:]) if stacked[g] else (self.M, *shapes[0][g]),
+                                 dtype=self.dtype) for g in order}
+        start = self.layout.start
+
+        def draw(m: int) -> None:
+            gen = torch.Generator(device="cpu").manual_seed(int(seeds[m]))
             for g in order:
-                role = group_role(g)
+                rows = [start[l] + m for l in range(self.layout.depths[m])] if stacked[g] else [m]
                 if Group.of(g).is_bias and bias_init_zero:
-                    per_run[g].append(torch.zeros(shapes[g], dtype=torch.float64))
+                    for r in rows:
+                        packed[g][r].zero_()
                     continue
-                std = math.sqrt(float(init_vars[role][m]))
-                per_run[g].append(torch.randn(shapes[g], generator=gen, dtype=torch.float64) * std)
-        packed = {g: (torch.stack([per_run[g][m][l] for l, n in enumerate(self._active) for m in range(n)])
-                      if Group.of(g).stacked_over_blocks else torch.stack(per_run[g])) for g in order}
-        return {g: t.to(device=self.device, dtype=self.dtype).requires_grad_(True) for g, t in packed.items()}
+                std = math.sqrt(float(init_vars[group_role(g)][m]))
+                value = torch.randn(shapes[m][g], generator=gen, dtype=torch.float64) * std
+                for i, r in enumerate(rows):
+                    packed[g][r].copy_(value[i] if stacked[g] else value)
+
+        workers = min(self.M, torch.get_num_threads())
+        numbers = sum(math.prod(shape) for per_run in shapes for shape in per_run.values())
+        if workers > 1 and numbers >= PARALLEL_INIT_MIN_NUMBERS:
+            with ThreadPoolExecutor(workers) as pool:
+                list(pool.map(draw, range(self.M)))
+        else:
+            for m in range(self.M):
+                draw(m)
+        return {g: t.to(device=self.device).requires_grad_(True) for g, t in packed.items()}
 
     def block(self, params: dict[str, Tensor], group: str, m: int, l: int) -> Tensor:
         """Run m's matrix (or bias) of block l (0-based) in a packed hidden group."""

@@ -8,6 +8,7 @@ import torch
 from theory.bridge import BaseHP
 
 from synthetic.config import ModelConfig, OptimConfig, RunConfig
+from synthetic import models
 from synthetic.engine import build, per_run_loss
 from synthetic.models import DIRECT_PROBE_SHAPES, DIRECT_WEIGHT_GRAD_DTYPES, BlockLayout, direct_weight_grad_ok
 
@@ -42,6 +43,36 @@ def test_packed_init_is_each_runs_own_draw():
                 assert torch.equal(model.block(model.params, g, m, l), alone.block(alone.params, g, 0, l))
         assert torch.equal(model.unpacked(model.params, "hidden.1", m, m + 1, run.model.depth),
                            alone.unpacked(alone.params, "hidden.1"))
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_packed_init_equals_the_plain_loops_draw_on_any_thread_count(threads, monkeypatch):
+    """Every group of every run in a ragged float32 bucket (biases drawn too) equals benchmarks.plain_loop's own
+    implementation of the init convention, whether the runs are drawn one after another or on two threads."""
+    from benchmarks.plain_loop import PlainResidualMLP, plain_hparams
+
+    monkeypatch.setattr(models, "PARALLEL_INIT_MIN_NUMBERS", 0)     # the thread pool even for this small bucket
+
+    runs = [RunConfig(model=ModelConfig(width=8, depth=d, k=2, d_out=2, bias=True), optim=OptimConfig(name="adamw"),
+                      seed=s, bias_init_zero=False, base=BaseHP(sigma2=2.0, n_base=1, L_base=1))
+            for d, s in ((3, 5), (3, 9), (2, 6), (1, 7))]
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        model, _ = build(runs, torch.device("cpu"))
+    finally:
+        torch.set_num_threads(before)
+    for m, run in enumerate(runs):
+        hp = plain_hparams(run)
+        plain = PlainResidualMLP(run.model, hp)
+        plain.init_from_seed(run.seed, hp, bias_init_zero=False)
+        assert torch.equal(model.params["input"][m], plain.input.weight.detach())
+        assert torch.equal(model.params["input_bias"][m], plain.input.bias.detach())
+        assert torch.equal(model.params["output"][m], plain.output.weight.detach())
+        for l, block in enumerate(plain.blocks):
+            for i, layer in enumerate(block, start=1):
+                assert torch.equal(model.block(model.params, f"hidden.{i}", m, l), layer.weight.detach())
+                assert torch.equal(model.block(model.params, f"hidden_bias.{i}", m, l), layer.bias.detach())
 
 
 @pytest.mark.golden
