@@ -74,8 +74,8 @@ def plan(device: str, smoke: bool, out: Path, bench_steps: int | None = None) ->
         parts.append(Part(f"profile {grid}", [*profile, "--grid", grid, *sizes], 0.05))
     for fig, scale, share in FIGURES[smoke]:
         parts.append(Part(f"figure {fig} {scale}", [py, str(ROOT / "paper_repro.py"), "--figure", fig, "--scale",
-                                                    scale, "--device", device, "--out", str(out / f"fig_{fig}")],
-                          share))
+                                                    scale, "--until-decided", "--device", device, "--out",
+                                                    str(out / f"fig_{fig}")], share))
     return parts
 
 
@@ -139,17 +139,22 @@ def bench_numbers(path: Path) -> dict | None:
     return out
 
 
-def verdicts(summary: Path) -> dict[str, str]:
+def verdicts(summary: Path) -> dict[str, tuple[str, int | None]]:
+    """Each claim's verdict and the seeds it was reached with."""
     if not summary.exists():
         return {}
-    return {c["key"]: c["verdict"] for c in json.loads(summary.read_text()).get("claims", [])}
+    return {c["key"]: (c["verdict"], (c.get("estimate") or {}).get("n"))
+            for c in json.loads(summary.read_text()).get("claims", [])}
 
 
 def compare_verdicts(fig: str, new_root: Path) -> dict:
-    """The figure's claims on the device against the committed CPU summary: same verdict, or both."""
+    """The figure's claims on the device against the committed CPU summary (both run until decided, so each at
+    the look that decided it): verdicts and seeds."""
     new = verdicts(new_root / fig / f"summary_{fig}.json")
     cpu = verdicts(SUMMARIES / f"summary_{fig}.json")
-    return {key: {"device": v, "cpu": cpu.get(key), "same": v == cpu.get(key)} for key, v in new.items()}
+    return {key: {"device": v, "device_seeds": n, "cpu": cpu.get(key, (None, None))[0],
+                  "cpu_seeds": cpu.get(key, (None, None))[1], "same": v == cpu.get(key, (None, None))[0]}
+            for key, (v, n) in new.items()}
 
 
 def report_markdown(rep: dict) -> str:
@@ -178,7 +183,8 @@ def report_markdown(rep: dict) -> str:
     for fig, comp in rep["verdicts"].items():
         same = sum(c["same"] for c in comp.values())
         lines += ["", f"**{fig}**: {same} of {len(comp)} verdicts equal the committed CPU summary's"]
-        lines += [f"- {k}: device {c['device']}, CPU {c['cpu']}" for k, c in comp.items() if not c["same"]]
+        lines += [f"- {k}: device {c['device']} ({c['device_seeds']} seeds), CPU {c['cpu']} ({c['cpu_seeds']} seeds)"
+                  for k, c in comp.items() if not c["same"]]
     for p in rep["parts"]:
         if p["status"] != "ok" and p["output_tail"]:
             lines += ["", f"Output of {p['name']} (tail):", "", "```", p["output_tail"][-1500:].rstrip(), "```"]
