@@ -34,6 +34,7 @@ from typing import Callable
 
 from figures import results_table
 from figures.regenerate_steps import Step, StepKind, Where, run_steps, worker_threads
+from synthetic.errors import RunsFailedError
 
 ROOT = Path(__file__).resolve().parent.parent
 GALLERY = ROOT / "figures" / "gallery"
@@ -173,7 +174,7 @@ def _examples(t: Target, out: Path) -> dict[str, float]:
                               env={**os.environ, "PYTHONPATH": str(ROOT)})
         times[f"{name} example"] = round(time.perf_counter() - t0, 1)
         if done.returncode != 0:
-            raise RuntimeError(f"example {name!r} failed: {' '.join(done.stderr.strip().splitlines()[-1:])}")
+            raise RunsFailedError(f"example {name!r} failed: {' '.join(done.stderr.strip().splitlines()[-1:])}", [])
         (t.example_outputs / f"{name}.txt").write_text(done.stdout)
     return times
 

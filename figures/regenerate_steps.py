@@ -104,8 +104,8 @@ def _kernel_step(step: Step, where: Where) -> int:
     done = subprocess.run(argv, cwd=ROOT, env={**path_env(step.kernel_path), "PYTHONPATH": str(ROOT)},
                           capture_output=True, text=True)
     if done.returncode != 0:
-        raise RuntimeError(f"{step.fid} on kernel path {step.kernel_path} failed: "
-                           f"{' '.join(done.stderr.strip().splitlines()[-1:])}")
+        raise RunsFailedError(f"{step.label} failed: {' '.join(done.stderr.strip().splitlines()[-1:])}; every "
+                              "finished bucket is cached", [])
     summary = json.loads((where.out / "kernel" / "figures" / step.fid / f"summary_{step.fid}.json").read_text())
     return int(summary.get("look", 1))
 

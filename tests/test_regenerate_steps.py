@@ -80,3 +80,18 @@ def test_a_worker_that_dies_is_one_line_error_naming_its_step(tmp_path):
     with pytest.raises(RunsFailedError, match=r"the worker training step e1 died"):
         run_steps([Step("e1", StepKind.FIGURES)], Where("smoke", tmp_path, "cpu"), jobs=2, threads=1,
                   run=_worker_dies, echo=lambda line: None)
+
+
+def test_a_failing_kernel_path_check_is_one_line_error_naming_its_step(tmp_path, monkeypatch):
+    import subprocess
+
+    from figures import regenerate_steps
+    from synthetic.errors import RunsFailedError
+
+    def fails(argv, **kwargs):
+        return subprocess.CompletedProcess(argv, 1, "", "Traceback …\nMemoryError: out of memory\n")
+
+    monkeypatch.setattr(regenerate_steps.subprocess, "run", fails)
+    step = Step("e1", StepKind.KERNEL, kernel_path="default")
+    with pytest.raises(RunsFailedError, match=r"^e1 \(default kernel path\) failed: MemoryError: out of memory; "):
+        regenerate_steps._kernel_step(step, Where("smoke", tmp_path, "cpu"))
