@@ -86,7 +86,8 @@ def test_run_in_a_ragged_depth_bucket_equals_the_run_alone(opt, norm, dtype, eng
     for run, res in zip(runs, together):
         assert res.config == run
         alone = train_bucket([run], engine_device)[0]
-        check_same(same_numbers, alone, res, dtype, f"depth {run.model.depth} seed {run.seed} differs in the ragged bucket")
+        check_same(same_numbers, alone, res, dtype,
+                   f"depth {run.model.depth} seed {run.seed} differs in the ragged bucket")
         layers = {r.layer for r in res.records}
         assert f"block{run.model.depth}.1" in layers and f"block{run.model.depth + 1}.1" not in layers
 
