@@ -9,8 +9,12 @@ share of `--budget-s` (a part that runs out is stopped and reported as such; wha
 3. `bench_engine` on G1 and G2 at the GPU sizes (widths to 2048, depths to 64; the plain loop subsampled and
    extrapolated by parameter count), eager and with the fused (compiled) update, and the width-1024 G1 bucket's
    share of fp32 peak;
-4. Fig. 1 at the default scale and, if the budget still allows, Fig. 3 at `--scale paper`, on the device, with their
-   verdicts compared with the committed CPU summaries (figures/gallery/summaries).
+4. torch.profiler tables of the smallest G1 and G2 buckets (where a launch-bound step's time goes);
+5. Fig. 1 at the default scale and, if the budget still allows, Fig. 3 at `--scale paper`, on the device, each until
+   its claims are decided, with their verdicts and seeds compared with the committed CPU summaries
+   (figures/gallery/summaries).
+
+`--parts` runs a subset and `--bench-steps N` shortens the benchmark buckets, to fit a short lease.
 
 `--smoke --device cpu` walks the same path at smoke sizes in under a minute (tests/test_gpu_check.py runs it), so the
 script cannot rot before a GPU arrives. Writes `gpu_check.md` and `gpu_check.json` (every number and command) under
@@ -50,7 +54,8 @@ class Part:
 
 def plan(device: str, smoke: bool, out: Path, bench_steps: int | None = None) -> list[Part]:
     """The parts, in order, with their commands (smoke: the same path at smoke sizes; bench_steps: fewer training
-    steps per benchmark bucket than the grid's, to fit a short lease, the ratio being a per-step quantity)."""
+    steps per benchmark bucket than the grid's, to fit a short lease; the ratio then spreads the fixed costs, the
+    init included, over fewer steps, and is lower)."""
     py = sys.executable
     tests = [py, "-m", "pytest", "-q", "-rf", "-m", "engine_device", "-p", "no:cacheprovider",
              "--junitxml", str(out / "tests.xml"), "-o", "junit_family=legacy"]
