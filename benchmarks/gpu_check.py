@@ -215,24 +215,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         ap.error(f"--budget-s must be > 0 (got {args.budget_s})")
     if args.bench_steps is not None and args.bench_steps < 1:
         ap.error(f"--bench-steps must be >= 1 (got {args.bench_steps})")
+    if args.bench_steps is not None and args.smoke:
+        ap.error("--bench-steps goes without --smoke (the smoke sizes fix their own steps)")
     problem = output_dir_problem(args.out)
     if problem:
         ap.error(f"--out: {problem}")
+    out = Path(args.out).resolve()     # the parts run from the repository root
+    known = {part_id(p.name) for p in plan(args.device, args.smoke, out)}
+    unknown = sorted(set(args.parts or ()) - known)
+    if unknown:
+        ap.error(f"--parts: unknown {', '.join(unknown)} (known: {', '.join(sorted(known))})")
     try:
         env = environment(args.device)
     except Exception as exc:  # an absent CUDA, a bad device string: one line
         ap.error(f"--device {args.device}: {' '.join(str(exc).split())}")
-    out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    (out / "tests.xml").unlink(missing_ok=True)     # never report an earlier run's tests
     print(f"device {env['device_name']} ({env['device']}), torch {env['torch']}, CUDA {env['cuda']}, fp32 peak "
           f"{env['peak']['fp32']} TFLOP/s (TF32 {env['peak']['tf32']})", flush=True)
     start = time.perf_counter()
     parts = plan(env["device"], args.smoke, out, args.bench_steps)
     if args.parts:
-        known = {part_id(p.name) for p in parts}
-        unknown = sorted(set(args.parts) - known)
-        if unknown:
-            ap.error(f"--parts: unknown {', '.join(unknown)} (known: {', '.join(sorted(known))})")
         parts = [p for p in parts if part_id(p.name) in args.parts]
     total_share = sum(p.share for p in parts)
     for i, part in enumerate(parts):

@@ -174,7 +174,7 @@ def _examples(t: Target, out: Path) -> dict[str, float]:
                               env={**os.environ, "PYTHONPATH": str(ROOT)})
         times[f"{name} example"] = round(time.perf_counter() - t0, 1)
         if done.returncode != 0:
-            raise RunsFailedError(f"example {name!r} failed: {' '.join(done.stderr.strip().splitlines()[-1:])}", [])
+            raise RunsFailedError(f"example {name!r} failed: {' '.join(done.stderr.strip().splitlines()[-1:])}")
         (t.example_outputs / f"{name}.txt").write_text(done.stdout)
     return times
 

@@ -105,7 +105,7 @@ def _kernel_step(step: Step, where: Where) -> int:
                           capture_output=True, text=True)
     if done.returncode != 0:
         raise RunsFailedError(f"{step.label} failed: {' '.join(done.stderr.strip().splitlines()[-1:])}; every "
-                              "finished bucket is cached", [])
+                              "finished bucket is cached")
     summary = json.loads((where.out / "kernel" / "figures" / step.fid / f"summary_{step.fid}.json").read_text())
     return int(summary.get("look", 1))
 

@@ -23,8 +23,12 @@ class CacheError(SyntheticError):
 
 
 class RunsFailedError(SyntheticError):
-    """Runs whose bucket failed on a distributed executor after its retries; every other run was stored."""
+    """Runs (or a regeneration step) that failed: a bucket on a distributed executor after its retries, a step of
+    `paper_repro.py --readme`; every other run was stored. Picklable, so a worker process can raise it."""
 
-    def __init__(self, message: str, run_ids: list[str]) -> None:
+    def __init__(self, message: str, run_ids: list[str] | None = None) -> None:
         super().__init__(message)
-        self.run_ids = run_ids
+        self.run_ids = list(run_ids or [])
+
+    def __reduce__(self):
+        return type(self), (self.args[0], self.run_ids)

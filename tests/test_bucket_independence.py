@@ -105,4 +105,14 @@ def test_the_comparison_is_exact_on_a_cpu_and_to_round_off_on_cuda():
     with pytest.raises(AssertionError):
         same_numbers_check("cuda")([1.0], [1.0 + 5e-2], "float32", eigh=True)
     with pytest.raises(AssertionError):
+        same_numbers_check("cuda")([1.0], [1.0 + 2e-2], "float64", eigh=True)   # float32's allowance only
+    for inf in (float("inf"), float("-inf")):
+        with pytest.raises(AssertionError):
+            same_numbers_check("cuda")([1.0], [inf], "float32")
+    same_numbers_check("cuda")([float("inf")], [float("inf")], "float32")
+    seen = {}
+    with pytest.raises(AssertionError):
+        same_numbers_check("cuda", seen.__setitem__)([1.0, 1.0, 1.0], [1.0 + 2e-3, 1.0 + 4e-3, 1.0], "float32")
+    assert abs(seen["max_rel_diff"] - 4e-3 / (1.0 + 4e-3)) < 1e-15     # the worst, recorded before failing
+    with pytest.raises(AssertionError):
         same_numbers_check("cpu")([1.0], [1.0 + 2.0 ** -52], "float64")  # a CPU asks for bits

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from benchmarks import gpu_check
 
 
@@ -50,6 +52,19 @@ def test_parts_selects_and_an_unknown_part_is_one_line(tmp_path):
                           cwd=Path(__file__).resolve().parent.parent)
     assert done.returncode == 2 and "unknown bench-G3" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    with pytest.raises(SystemExit) as exit_:
+        gpu_check.main(["--smoke", "--device", "cpu", "--out", str(tmp_path), "--bench-steps", "5"])
+    assert exit_.value.code == 2
+
+
+def test_relative_out_is_the_callers_folder_and_an_old_tests_xml_is_not_reported(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "rel").mkdir()
+    (tmp_path / "rel" / "tests.xml").write_text("an earlier run's")
+    assert gpu_check.main(["--smoke", "--device", "cpu", "--out", "rel", "--parts", "bench-G1-eager"]) == 0
+    rep = json.loads((tmp_path / "rel" / "gpu_check.json").read_text())
+    assert rep["parts"][0]["result"]["G1"]["ratio"] > 0     # read back from rel/, though the part ran in ROOT
+    assert not (tmp_path / "rel" / "tests.xml").exists()
 
 
 def test_a_spent_budget_skips_the_rest_and_still_writes_the_report(tmp_path):

@@ -74,6 +74,25 @@ def _worker_dies(step: Step, where: Where):
     os._exit(3)
 
 
+def _step_fails(step: Step, where: Where):
+    from synthetic.errors import RunsFailedError
+
+    raise RunsFailedError(f"{step.label} failed: boom; every finished bucket is cached")
+
+
+def test_a_step_that_fails_in_a_worker_keeps_its_own_message(tmp_path):
+    """The worker's RunsFailedError crosses the process boundary (it pickles) with its message."""
+    import pickle
+
+    from synthetic.errors import RunsFailedError
+
+    back = pickle.loads(pickle.dumps(RunsFailedError("two failed", ["a", "b"])))
+    assert str(back) == "two failed" and back.run_ids == ["a", "b"]
+    with pytest.raises(RunsFailedError, match=r"^e1 failed: boom; every finished bucket is cached$"):
+        run_steps([Step("e1", StepKind.FIGURES)], Where("smoke", tmp_path, "cpu"), jobs=2, threads=1,
+                  run=_step_fails, echo=lambda line: None)
+
+
 def test_a_worker_that_dies_is_one_line_error_naming_its_step(tmp_path):
     from synthetic.errors import RunsFailedError
 
