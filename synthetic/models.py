@@ -320,12 +320,11 @@ class StackedResidualNet:
         stacked = {g: Group.of(g).stacked_over_blocks for g in order}
         packed = {g: torch.empty((self.layout.P, *shapes[0][g][1:]) if stacked[g] else (self.M, *shapes[0][g]),
                                  dtype=self.dtype) for g in order}
-        start = self.layout.start
 
         def draw(m: int) -> None:
             gen = torch.Generator(device="cpu").manual_seed(int(seeds[m]))
             for g in order:
-                rows = [start[l] + m for l in range(self.layout.depths[m])] if stacked[g] else [m]
+                rows = [self.layout.row(m, l) for l in range(self.layout.depths[m])] if stacked[g] else [m]
                 if Group.of(g).is_bias and bias_init_zero:
                     for r in rows:
                         packed[g][r].zero_()
