@@ -10,7 +10,8 @@ share of `--budget-s` (a part that runs out is stopped and reported as such; wha
    extrapolated by parameter count), eager and with the fused (compiled) update, and the width-1024 G1 bucket's
    share of fp32 peak;
 4. torch.profiler tables of the smallest G1 and G2 buckets (where a launch-bound step's time goes);
-5. Fig. 1 at the default scale and, if the budget still allows, Fig. 3 at `--scale paper`, on the device, each until
+5. benchmarks.cuda_graph_probe on those buckets (the step replayed as a CUDA graph: how much faster, same losses?);
+6. Fig. 1 at the default scale and, if the budget still allows, Fig. 3 at `--scale paper`, on the device, each until
    its claims are decided, with their verdicts and seeds compared with the committed CPU summaries
    (figures/gallery/summaries).
 
@@ -77,6 +78,8 @@ def plan(device: str, smoke: bool, out: Path, bench_steps: int | None = None) ->
     profile = [py, "-m", "benchmarks.profile_paths", "--device", device, "--top", "12"]
     for grid, sizes in PROFILES[smoke]:
         parts.append(Part(f"profile {grid}", [*profile, "--grid", grid, *sizes], 0.05))
+    graph = [py, "-m", "benchmarks.cuda_graph_probe", "--device", device, "--json", str(out / "graph_probe.json")]
+    parts.append(Part("graph probe", graph + (["--quick", "--steps", "3"] if smoke else []), 0.08))
     for fig, scale, share in FIGURES[smoke]:
         parts.append(Part(f"figure {fig} {scale}", [py, str(ROOT / "paper_repro.py"), "--figure", fig, "--scale",
                                                     scale, "--until-decided", "--device", device, "--out",
@@ -95,7 +98,7 @@ def part_id(name: str) -> str:
     return name.replace(" ", "-")
 
 
-FIGURES = {False: (("1", "default", 0.25), ("3", "paper", 0.1)), True: (("e1", "smoke", 0.25), ("3", "smoke", 0.2))}
+FIGURES = {False: (("1", "default", 0.2), ("3", "paper", 0.07)), True: (("e1", "smoke", 0.25), ("3", "smoke", 0.2))}
 """(figure, scale, budget share) of the figure parts; smoke: quick figures on the same path."""
 
 
@@ -144,6 +147,23 @@ def bench_numbers(path: Path) -> dict | None:
     return out
 
 
+def graph_numbers(path: Path) -> dict | None:
+    """Per probed bucket: ms per step eagerly and replayed as a CUDA graph (benchmarks.cuda_graph_probe JSON)."""
+    if not path.exists():
+        return None
+    return {f"{b['grid']} width {b['width']}": {k: b[k] for k in ("depths", "runs", "steps", "eager_ms", "graph",
+                                                                   "graph_update") if k in b}
+            for b in json.loads(path.read_text())["buckets"]}
+
+
+def _graph_line(name: str, way: dict) -> str:
+    if "error" in way:
+        return f"{name}: capture failed ({way['error']})"
+    return (f"{name} {way['ms_per_step']:.2f} ms/step ({way['speedup']:.1f}×; replay alone {way['replay_ms']:.2f} ms"
+            + (f", eager update {way['update_ms']:.2f} ms" if "update_ms" in way else "")
+            + f"; losses vs eager: max rel diff {way['max_rel_diff']:.2e})")
+
+
 def verdicts(summary: Path) -> dict[str, tuple[str, int | None]]:
     """Each claim's verdict and the seeds it was reached with."""
     if not summary.exists():
@@ -182,6 +202,13 @@ def report_markdown(rep: dict) -> str:
                 lines += [f"- width {b['width']} depths {b['depths']}: {b['ratio']:.2f}×"
                           + (f", {100 * b['peak_share']:.1f}% of fp32 peak" if b["peak_share"] is not None else "")
                           for b in g["buckets"]]
+    for p in rep["parts"]:
+        if p["result"] and p["name"] == "graph probe":
+            lines += ["", "**graph probe** (the step replayed as a CUDA graph, benchmarks.cuda_graph_probe):"]
+            lines += [f"- {bucket} ({b['runs']} runs, depths {b['depths']}, {b['steps']} steps): eager "
+                      f"{b['eager_ms']:.2f} ms/step" + "".join(f"; {_graph_line(w, b[w])}"
+                                                            for w in ("graph", "graph_update") if w in b)
+                      for bucket, b in p["result"].items()]
     share = rep.get("g1_width1024_peak_share")
     lines += ["", "Width-1024 G1 bucket, share of fp32 peak: "
               + ("not measured" if share is None else f"{100 * share:.1f}% (target ≥ 40%)")]
@@ -209,7 +236,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--parts", nargs="+", metavar="PART",
                     help="run only these parts (names as in the report, spaces as '-': tests, bench-G1-eager, "
                          "bench-G1-compiled, bench-G2-eager, bench-G2-compiled, profile-G1, profile-G2, "
-                         "figure-1-default, figure-3-paper)")
+                         "graph-probe, figure-1-default, figure-3-paper)")
     args = ap.parse_args(argv)
     if not args.budget_s > 0:
         ap.error(f"--budget-s must be > 0 (got {args.budget_s})")
@@ -244,6 +271,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         run_part(part, left * part.share / remaining_share if i < len(parts) - 1 else left)
         if part.name.startswith("bench"):
             part.result = bench_numbers(Path(part.argv[part.argv.index("--json") + 1]))
+        elif part.name == "graph probe":
+            part.result = graph_numbers(Path(part.argv[part.argv.index("--json") + 1]))
         print(f"{part.name}: {part.status} ({part.seconds} s)", flush=True)
     g1 = next((p.result for p in parts if p.name == "bench G1 eager" and p.result), None)
     share = None

@@ -17,24 +17,28 @@ def test_smoke_path_runs_every_part_and_reports_it(tmp_path):
     assert gpu_check.main(["--smoke", "--device", "cpu", "--out", str(tmp_path), "--budget-s", "300"]) == 0
     rep = json.loads((tmp_path / "gpu_check.json").read_text())
     assert [p["name"] for p in rep["parts"]] == ["tests", "bench G1 eager", "bench G2 eager", "profile G2",
-                                                 "figure e1 smoke", "figure 3 smoke"]
+                                                 "graph probe", "figure e1 smoke", "figure 3 smoke"]
     assert all(p["status"] == "ok" for p in rep["parts"])
     assert "[100%]" in rep["parts"][0]["output_tail"]           # pytest -q ran the selected device tests
     for part in rep["parts"][1:3]:
         (grid,) = part["result"]
         assert part["result"][grid]["losses_ok"] and part["result"][grid]["ratio"] > 0
     assert "aten::" in rep["parts"][3]["output_tail"]           # the profiler's table of operators
+    probe = rep["parts"][4]["result"]                              # the CUDA-graph probe: on a CPU, the eager way only
+    assert set(probe) == {"G1 width 16", "G2 width 16"} and all(b["eager_ms"] > 0 and "graph" not in b
+                                                                  for b in probe.values())
     assert (tmp_path / "tests.xml").exists()
     assert rep["verdicts"]["3"] and all(c["device"] for c in rep["verdicts"]["3"].values())
     md = (tmp_path / "gpu_check.md").read_text()
-    for text in ("torch", "fp32 peak", "| tests | ok", "bench G1 eager", "share of fp32 peak", "verdicts equal"):
+    for text in ("torch", "fp32 peak", "| tests | ok", "bench G1 eager", "share of fp32 peak", "verdicts equal",
+                 "**graph probe**"):
         assert text in md, text
 
 
 def test_the_full_plan_has_every_item_of_the_check(tmp_path):
     names = [p.name for p in gpu_check.plan("cuda", False, tmp_path)]
     assert names == ["tests", "bench G1 eager", "bench G1 compiled", "bench G2 eager", "bench G2 compiled",
-                     "profile G1", "profile G2", "figure 1 default", "figure 3 paper"]
+                     "profile G1", "profile G2", "graph probe", "figure 1 default", "figure 3 paper"]
     plan = {p.name: p for p in gpu_check.plan("cuda", False, tmp_path)}
     assert plan["tests"].env == {"SYNTHETIC_TEST_DEVICE": "cuda"} and "engine_device" in plan["tests"].argv
     assert "--compile" in plan["bench G1 compiled"].argv and "--quick" not in plan["bench G1 eager"].argv
