@@ -278,12 +278,33 @@ def _part_line(p: dict) -> str:
             f"replaced them above (each step's wall time: docs/results.md).\n")
 
 
+FIGURE_BUDGET_S = 7200.0
+"""The verdicts issue's budget: every figure and its fresh-seed rerun from an empty cache within 2 hours at 2 threads
+on a 2-core CPU."""
+
+
+def budget_line(wall_seconds: dict[str, float], from_cache: int, fids) -> str:
+    """The figures' and their reruns' step times added up, against FIGURE_BUDGET_S (the other steps apart)."""
+    labels = {Step(fid, kind).label for fid in fids for kind in (StepKind.FIGURES, StepKind.RERUN)}
+    figs = sum(v for k, v in wall_seconds.items() if k in labels)
+    rest = sum(wall_seconds.values()) - figs
+    where = "within" if figs <= FIGURE_BUDGET_S else "over"
+    cached = (f"; {from_cache} of the runs came from an earlier cache, so an empty cache takes longer"
+              if from_cache else "")
+    return (f"Every figure and its fresh-seed rerun: {figs:.0f} s ({figs / 3600:.2f} h) added up step by step, "
+            f"{where} the budget of {FIGURE_BUDGET_S / 3600:g} hours{cached}; the second kernel path and the "
+            f"examples: {rest:.0f} s more.\n")
+
+
 def _wall_times(t: Target, m: dict) -> str:
+    from figures.registry import all_specs
+
     looks = m.get("looks", {})
     parts = [f"{k}: {v:.0f} s" + (f" (look {looks[k]})" if looks.get(k, 1) > 1 else "")
              for k, v in m["wall_seconds"].items()]
     by = f"`{m['command']}`" + (" and the parts the \"as of\" line lists" if m.get("parts") else "")
-    return f"Wall time of each step of {by}: " + ", ".join(parts) + ".\n"
+    return (f"Wall time of each step of {by}: " + ", ".join(parts) + ".\n\n"
+            + budget_line(m["wall_seconds"], (m.get("runs") or {}).get("from_cache", 0), all_specs()))
 
 
 def _protocol(t: Target, m: dict) -> str:

@@ -158,3 +158,15 @@ def test_steps_in_parallel_workers_give_the_numbers_of_steps_one_after_another(t
     assert list(manifest["wall_seconds"])[:3] == ["e1", "e1 (rerun)", f"e1 ({second_path()} kernel path)"]
     assert manifest["runs"]["trained"] == one[Path("summary_e1.json")]["provenance"]["n_runs"] * 2
     assert "2 jobs side by side of 1 threads each" in readme_blocks(side.readme.read_text())["as-of"]
+
+
+def test_budget_line_adds_up_figures_and_their_reruns_only():
+    times = {"1": 3000.0, "1 (rerun)": 3000.0, "e1": 100.0, "e1 (rerun)": 100.0, "wd1 (avx2 kernel path)": 500.0,
+             "grid example": 70.0}
+    line = regenerate.budget_line(times, 0, ["1", "e1"])
+    assert "6200 s (1.72 h)" in line and "within the budget of 2 hours" in line and "570 s more" in line
+    assert "cache" not in line
+    over = regenerate.budget_line({**times, "1": 4000.0}, 12, ["1", "e1"])
+    assert "7200 s (2.00 h)" in over and "within" in over                      # the budget itself is within
+    over = regenerate.budget_line({**times, "1": 4001.0}, 12, ["1", "e1"])
+    assert "over the budget" in over and "12 of the runs came from an earlier cache" in over
