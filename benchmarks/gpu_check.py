@@ -79,7 +79,7 @@ def plan(device: str, smoke: bool, out: Path, bench_steps: int | None = None) ->
     for grid, sizes in PROFILES[smoke]:
         parts.append(Part(f"profile {grid}", [*profile, "--grid", grid, *sizes], 0.05))
     graph = [py, "-m", "benchmarks.cuda_graph_probe", "--device", device, "--json", str(out / "graph_probe.json")]
-    parts.append(Part("graph probe", graph + (["--quick", "--steps", "3"] if smoke else []), 0.08))
+    parts.append(Part("graph probe", graph + (["--quick", "--steps", "6"] if smoke else []), 0.08))
     for fig, scale, share in FIGURES[smoke]:
         parts.append(Part(f"figure {fig} {scale}", [py, str(ROOT / "paper_repro.py"), "--figure", fig, "--scale",
                                                     scale, "--until-decided", "--device", device, "--out",
@@ -117,6 +117,8 @@ def environment(device: str) -> dict:
 
 def run_part(part: Part, seconds: float) -> None:
     """Run one part with a hard time limit; its status says how it ended."""
+    if "--json" in part.argv:  # never report an earlier run's numbers as this part's
+        Path(part.argv[part.argv.index("--json") + 1]).unlink(missing_ok=True)
     if seconds < 5:
         part.status = "skipped: budget spent"
         return
@@ -158,10 +160,12 @@ def graph_numbers(path: Path) -> dict | None:
 
 def _graph_line(name: str, way: dict) -> str:
     if "error" in way:
-        return f"{name}: capture failed ({way['error']})"
+        return f"{name}: failed ({way['error']})"
     return (f"{name} {way['ms_per_step']:.2f} ms/step ({way['speedup']:.1f}×; replay alone {way['replay_ms']:.2f} ms"
             + (f", eager update {way['update_ms']:.2f} ms" if "update_ms" in way else "")
-            + f"; losses vs eager: max rel diff {way['max_rel_diff']:.2e})")
+            + "; losses vs eager: " + ("bit for bit" if way.get("first_diff_step") is None else
+                                       f"first differ at step {way['first_diff_step']}, max rel diff "
+                                       f"{way['max_rel_diff']:.2e}") + ")")
 
 
 def verdicts(summary: Path) -> dict[str, tuple[str, int | None]]:

@@ -48,10 +48,41 @@ def test_max_rel_diff():
 
 def test_cli_on_a_cpu_runs_the_eager_way_and_refuses_bad_input(tmp_path, capsys):
     out = tmp_path / "probe.json"
-    assert probe.main(["--device", "cpu", "--quick", "--steps", "3", "--grid", "G2", "--json", str(out)]) == 0
+    assert probe.main(["--device", "cpu", "--quick", "--steps", "6", "--grid", "G2", "--json", str(out)]) == 0
     assert "graphs need CUDA" in capsys.readouterr().out
     (row,) = json.loads(out.read_text())["buckets"]
     assert row["grid"] == "G2" and row["depths"] == [1, 2] and row["eager_ms"] > 0 and "graph" not in row
-    with pytest.raises(SystemExit) as exc:
-        probe.main(["--steps", "1"])
-    assert exc.value.code == 2
+    for bad in (["--steps", str(probe.MIN_STEPS - 1)], ["--device", "cpu", "--way", "graph"]):
+        with pytest.raises(SystemExit) as exc:
+            probe.main(bad)
+        assert exc.value.code == 2
+
+
+def test_first_difference_and_the_first_cause_of_a_failure():
+    a = torch.tensor([[1.0, math.nan], [2.0, 3.0], [4.0, 5.0]])
+    assert probe.first_difference(a, a.clone()) is None                  # NaN equals NaN here
+    b = a.clone()
+    b[1, 1] = 3.0000002
+    assert probe.first_difference(a, b) == 1
+    try:
+        try:
+            raise ValueError("operation not permitted when stream is capturing")
+        except ValueError:
+            raise RuntimeError("capture_end failed\nmore text")
+    except RuntimeError as exc:
+        assert str(probe.innermost(exc)) == "operation not permitted when stream is capturing"
+
+
+def test_a_way_that_fails_is_reported_in_one_line_and_the_report_says_so():
+    row, eager = probe.eager_row("G2", torch.device("cpu"), probe.MIN_STEPS, quick=True)
+    failed = probe.graph_way(row, eager, "graph", torch.device("cpu"), quick=True)   # no CUDA: the stream fails
+    assert set(failed) == {"error"} and "\n" not in failed["error"]
+    row["graph"] = failed
+    row["graph_update"] = probe._child("G2", "graph_update", torch.device("cpu"), probe.MIN_STEPS, quick=True)
+    assert "exit 2" in row["graph_update"]["error"] and "--way needs CUDA" in row["graph_update"]["error"]
+    text = probe.describe(row)
+    assert "graph: failed (" in text and "graph_update: failed (its process ended with exit 2" in text
+    ok = {"ms_per_step": 1.0, "speedup": 5.0, "replay_ms": 0.5, "max_rel_diff": 0.0, "first_diff_step": None}
+    assert "losses vs eager: bit for bit" in probe.describe({**row, "graph": ok})
+    moved = {**ok, "first_diff_step": 4, "max_rel_diff": 2e-3}
+    assert "first differ at step 4, max rel diff 2.00e-03" in probe.describe({**row, "graph_update": moved})

@@ -72,9 +72,13 @@ def test_relative_out_is_the_callers_folder_and_an_old_tests_xml_is_not_reported
 
 
 def test_a_spent_budget_skips_the_rest_and_still_writes_the_report(tmp_path):
+    stale = {"grids": [{"grid": "G1", "ratio": 99.0}]}          # an earlier call's numbers in the same folder
+    for name in ("bench_G1_eager.json", "graph_probe.json"):
+        (tmp_path / name).write_text(json.dumps(stale))
     assert gpu_check.main(["--smoke", "--device", "cpu", "--out", str(tmp_path), "--budget-s", "0.5"]) == 1
     rep = json.loads((tmp_path / "gpu_check.json").read_text())
-    assert all(p["status"] == "skipped: budget spent" for p in rep["parts"])
+    assert all(p["status"] == "skipped: budget spent" and p["result"] is None for p in rep["parts"])
+    assert not (tmp_path / "bench_G1_eager.json").exists() and not (tmp_path / "graph_probe.json").exists()
     assert (tmp_path / "gpu_check.md").exists()
 
 

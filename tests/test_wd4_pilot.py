@@ -32,3 +32,29 @@ def test_the_pilot_runs_are_wd4s_runs_at_d0():
     assert {(r.steps, r.data.n_train, r.data.noise) for r in runs} == {(next(iter(wd4_plan("default")))[1].steps,
                                                                         s.transfer_n_train, s.transfer_noise)}
     assert any(r.canonical_json() in plan for r in runs)              # the base point is wd4's own run at d0
+
+
+def test_loss_at_reads_the_first_measured_step_from_the_given_one():
+    from synthetic.records import Record
+
+    recs = [Record("r", t, "model", "test_loss", 0, v) for t, v in ((10, 0.9), (40, 0.5), (100, 0.3))]
+    recs.append(Record("r", 40, "model", "loss", 0, 7.0))            # another quantity is not read
+    assert wd4_pilot.loss_at(recs, 25.0) == (40, 0.5)
+    assert wd4_pilot.loss_at(recs, 40.0) == (40, 0.5)
+    assert wd4_pilot.loss_at(recs, 500.0) == (100, 0.3)
+
+
+def test_timescale_argmins_pick_each_readout_and_count_coinciding_rules_once():
+    import types
+
+    def row(rule, mult, own, final, seed=0, cfg=None):
+        cfg = cfg or types.SimpleNamespace(canonical_json=lambda m=mult, s=seed, r=rule: f"{r}-{m}-{s}")
+        return {"rule": rule, "sweep": "lam", "seed": seed, "mult": mult, "own_loss": own, "final_loss": final,
+                "config": cfg, "own_step": 1}
+
+    shared = {m: types.SimpleNamespace(canonical_json=lambda m=m: f"x-{m}") for m in (0.5, 1.0, 2.0)}
+    rows = [row("a", m, o, f, cfg=shared[m]) for m, o, f in ((0.5, 0.3, 0.2), (1.0, 0.1, 0.25), (2.0, 0.2, 0.3))]
+    rows += [row("b", m, o, f, cfg=shared[m]) for m, o, f in ((0.5, 0.3, 0.2), (1.0, 0.1, 0.25), (2.0, 0.2, 0.3))]
+    rows += [row("c", m, o, f) for m, o, f in ((0.5, 0.3, 0.2), (1.0, 0.4, math.nan), (2.0, 0.2, 0.3))]
+    picks = wd4_pilot.timescale_argmins(rows)
+    assert [(g["rule"], g["own"], g["shared"]) for g in picks] == [("a", 1.0, 0.5), ("c", 2.0, 0.5)]
