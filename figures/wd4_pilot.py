@@ -11,6 +11,12 @@ reads nothing at the transfer widths, so choosing wd4's base (η_b, λ_b) from i
 difference from the η's best point, over seeds: the seeds are different tasks, so the comparison within a seed is
 what a sweep's optimum reads), the number the choice reads: the base is the η whose λ curve has the largest
 resolution, at the λ of its minimum when that minimum is inside the grid.
+
+    python -m figures.wd4_pilot --timescales WIDTH
+
+asks another question, of wd4's own plan: every run trains the steps of the slowest (its smallest η·λ multiplier),
+16 times the timescales the largest multipliers need. Would training each run only to its own timescales read the
+same optima? It trains wd4's runs at WIDTH and prints each sweep's optimum read both ways (docs/decisions.md).
 """
 
 from __future__ import annotations
@@ -69,6 +75,69 @@ def table(results, points: list[tuple[float, float]], n_seeds: int) -> list[dict
     return rows
 
 
+def loss_at(records, step: float) -> tuple[int, float]:
+    """(step, test loss) at the first measured step at or after `step` (the last measured step if none is)."""
+    steps, vals = ws.series(records, "test_loss", ("model",))
+    k = min(int(np.searchsorted(steps, step)), len(steps) - 1)
+    return int(steps[k]), float(vals[k])
+
+
+def timescale_rows(plan, results, per_tau: float) -> list[dict]:
+    """Per planned wd4 run: its sweep, multiplier, the step where `per_tau` of its own EMA timescales 1/(η2 λ2) end,
+    the test loss measured there, and its final test loss (wd4_loss, what wd4 reads at the plan's shared steps)."""
+    rows = []
+    for (labels, cfg), res in zip(plan, results):
+        eta2, lam2 = ws.hidden_eta_lam(cfg)
+        at, early = loss_at(res.records, per_tau / (eta2 * lam2))
+        rows.append({"rule": labels["rule"], "sweep": labels["sweep"], "seed": cfg.seed, "config": cfg,
+                     "mult": labels["eta_mult" if labels["sweep"] == "eta" else "lam_mult"], "own_step": at,
+                     "own_loss": early, "final_loss": wd4_loss(res)})
+    return rows
+
+
+def timescale_argmins(rows: list[dict]) -> list[dict]:
+    """Per distinct sweep and seed (rules whose runs coincide, as at d0, counted once): the multiplier of least
+    test loss read at each run's own timescales and at the shared steps."""
+    groups: dict[tuple, list[dict]] = {}
+    for r in rows:
+        groups.setdefault((r["rule"], r["sweep"], r["seed"]), []).append(r)
+    out, seen = [], set()
+    for (rule, sweep, seed), members in groups.items():
+        ident = (sweep, seed, tuple(sorted(m["config"].canonical_json() for m in members)))
+        if ident in seen:
+            continue
+        seen.add(ident)
+        pick = lambda key: members[int(np.nanargmin([m[key] for m in members]))]["mult"]  # noqa: E731
+        out.append({"rule": rule, "sweep": sweep, "seed": seed, "own": pick("own_loss"), "shared": pick("final_loss"),
+                    "members": members})
+    return out
+
+
+def timescale_check(scale: str, width: int, cache: str) -> int:
+    """Would training each wd4 run only to its own timescales (far fewer steps for the larger multipliers) read the
+    same optima as the plan's shared steps? Trains (or reads) wd4's planned runs at `width` and prints both readouts."""
+    from figures.wd_runs import wd4_plan
+    from synthetic.grid import run_grid
+
+    s = ws.setting(scale)
+    per_tau = s.transfer_steps_per_tau or s.steps_per_tau
+    plan = [(labels, cfg) for labels, cfg in wd4_plan(scale) if labels["width"] == width]
+    if not plan:
+        print(f"error: wd4 plans no run at width {width} (its widths: {list(s.transfer_widths)})", file=sys.stderr)
+        return 2
+    results = run_grid([cfg for _, cfg in plan], cache_dir=cache, progress=True)
+    picks = timescale_argmins(timescale_rows(plan, results, per_tau))
+    print(f"wd4 at width {width}, {plan[0][1].steps} shared steps; test loss read at each run's own {per_tau:g} "
+          f"timescales (the first measured step from there) / at the shared steps (mean of the last 10%):")
+    for g in picks:
+        points = " ".join(f"{m['mult']:g}: {m['own_loss']:.4f} (step {m['own_step']}) / {m['final_loss']:.4f}"
+                          for m in g["members"])
+        print(f"- {g['rule']} {g['sweep']} seed {g['seed']}: best {g['own']:g} / {g['shared']:g}; {points}")
+    same = sum(g["own"] == g["shared"] for g in picks)
+    print(f"the two readouts pick the same multiplier in {same} of {len(picks)} distinct sweeps")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--scale", default="default", choices=("smoke", "default", "paper"))
@@ -77,6 +146,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cache", default="results/cache")
     p.add_argument("--n-train", type=int, default=None, help="a finite training set (default: wd4's)")
     p.add_argument("--noise", type=float, default=None, help="the teacher's label noise (default: wd4's)")
+    p.add_argument("--timescales", type=int, metavar="WIDTH",
+                   help="instead: wd4's planned runs at WIDTH, their optima read at each run's own timescales and at "
+                        "the shared steps (timescale_check)")
     a = p.parse_args(argv)
     import torch
 
@@ -84,6 +156,8 @@ def main(argv: list[str] | None = None) -> int:
 
     if a.threads:
         torch.set_num_threads(a.threads)
+    if a.timescales is not None:
+        return timescale_check(a.scale, a.timescales, a.cache)
     seeds = tuple(range(a.seeds))
     runs, points = pilot_runs(a.scale, seeds, a.n_train, a.noise)
     results = run_grid(runs, cache_dir=a.cache, progress=True)
