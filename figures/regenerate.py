@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import math
 import os
 import platform
 import re
@@ -398,10 +399,33 @@ def render_readme(t: Target = Target()) -> None:
         path.write_text(text)
 
 
+REJUDGE_RTOL = 1e-9
+"""Numbers of a re-judged claim within this relative difference of the committed ones count as the same: the claims'
+fits (numpy's least squares) round differently in the last bits on another CPU, and a render must not rewrite the
+committed summaries for that."""
+
+
+def same_up_to_roundoff(a, b, rtol: float = REJUDGE_RTOL) -> bool:
+    """Equal JSON values, floats within `rtol` of the larger magnitude (NaN equal to NaN, infinities to themselves)."""
+    if isinstance(a, float) or isinstance(b, float):
+        if not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in (a, b)):
+            return False
+        if math.isnan(a) or math.isnan(b):
+            return math.isnan(a) and math.isnan(b)
+        if math.isinf(a) or math.isinf(b):
+            return a == b
+        return abs(a - b) <= rtol * max(abs(a), abs(b))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(same_up_to_roundoff(a[k], b[k], rtol) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(same_up_to_roundoff(x, y, rtol) for x, y in zip(a, b))
+    return a == b
+
+
 def rejudge(t: Target = Target()) -> int:
     """Judge every committed summary's claims again from its numbers (`FigureSpec.claims` is a function of the
     summary alone), so a change of a criterion or a claim's text needs no retraining; returns the summaries
-    rewritten."""
+    rewritten (not those whose claims come out the same up to round-off, `same_up_to_roundoff`)."""
     from figures.registry import all_specs, claims_of
 
     specs, n = all_specs(), 0
@@ -411,7 +435,7 @@ def rejudge(t: Target = Target()) -> int:
             continue
         summary = json.loads(path.read_text())
         claims = claims_of(specs[fid], summary)
-        if summary.get("claims") != claims:
+        if not same_up_to_roundoff(summary.get("claims"), claims):
             summary["claims"] = claims
             path.write_text(json.dumps(summary, indent=1, sort_keys=True) + "\n")
             n += 1
