@@ -188,3 +188,16 @@ def test_budget_line_adds_up_figures_and_their_reruns_only():
     assert "7200 s (2.00 h)" in over and "within" in over                      # the budget itself is within
     over = regenerate.budget_line({**times, "1": 4001.0}, 12, ["1", "e1"])
     assert "over the budget" in over and "12 of the runs came from an earlier cache" in over
+
+
+def test_budget_line_judges_a_side_by_side_regeneration_by_its_whole_wall_time():
+    times = {"1": 5000.0, "1 (rerun)": 5000.0, "wd1 (avx2 kernel path)": 500.0}
+    side = regenerate.budget_line(times, 0, ["1"], whole_seconds=7000.0, jobs=2)
+    assert "over the budget" in side                                         # the steps added up: 10000 s
+    assert "`--jobs 2`" in side and "7000 s (1.94 h)" in side and "fit the budget side by side" in side
+    late = regenerate.budget_line(times, 0, ["1"], whole_seconds=7201.0, jobs=2)
+    assert "does not show" in late and "fit the budget" not in late
+    cached = regenerate.budget_line(times, 3, ["1"], whole_seconds=7000.0, jobs=2)
+    assert "does not show" in cached                                         # runs read from a cache cost nothing
+    assert regenerate.budget_line(times, 0, ["1"], whole_seconds=7000.0, jobs=1) == regenerate.budget_line(
+        times, 0, ["1"])
