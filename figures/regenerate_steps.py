@@ -13,6 +13,7 @@ threads (docs/results.md, "Across CPUs"). The figures' small matrices do not kee
 
 from __future__ import annotations
 
+import datetime
 import json
 import math
 import multiprocessing
@@ -148,20 +149,40 @@ def next_startable(pending: list[Step], running: list[Step], runs: dict[Step, fr
     return next((s for s in pending if not runs[s] & busy), None)
 
 
+STEP_LOG = "steps.jsonl"
+"""Under the output root: one JSON line per start of `run_steps` and per finished step (its time, look, and the wall
+time since the start), so an interrupted regeneration still records what finished and when."""
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+
+
+def _log(where: Where, entry: dict) -> None:
+    where.out.mkdir(parents=True, exist_ok=True)
+    with open(where.out / STEP_LOG, "a") as f:
+        f.write(json.dumps(entry) + "\n")
+
+
 def run_steps(steps: list[Step], where: Where, *, jobs: int = 1, threads: int | None = None,
               expected: dict[str, float] | None = None,
               echo: Callable[[str], None] = lambda line: print(line, file=sys.stderr),
               run: Callable[[Step, Where], StepResult] = run_step) -> list[StepResult]:
     """Every step's result (`run`'s), in the order of `steps`. `jobs=1`: one after another in this process (its
     threads); more: in that many spawned workers of `threads` torch threads each, longest first (`expected`), never
-    two that share a planned run at once (`next_startable`). Each finished step is echoed with its wall time."""
+    two that share a planned run at once (`next_startable`). Each finished step is echoed with its wall time
+    and logged (`STEP_LOG`)."""
     if jobs < 1:
         raise ValueError(f"jobs must be at least 1, got {jobs}")
     results: dict[Step, StepResult] = {}
+    t0 = time.perf_counter()
+    _log(where, {"started": _now(), "steps": len(steps), "jobs": jobs, "threads": threads})
 
     def done(step: Step, result: StepResult) -> None:
         results[step] = result
         echo(f"step {result.label}: {result.seconds:.0f} s, look {result.look} ({len(results)}/{len(steps)} steps)")
+        _log(where, {"step": result.label, "seconds": result.seconds, "look": result.look,
+                     "wall_seconds": round(time.perf_counter() - t0, 1), "finished": _now()})
 
     if jobs == 1:
         for s in steps:

@@ -114,3 +114,22 @@ def test_a_failing_kernel_path_check_is_one_line_error_naming_its_step(tmp_path,
     step = Step("e1", StepKind.KERNEL, kernel_path="default")
     with pytest.raises(RunsFailedError, match=r"^e1 \(default kernel path\) failed: MemoryError: out of memory; "):
         regenerate_steps._kernel_step(step, Where("smoke", tmp_path, "cpu"))
+
+
+def test_each_finished_step_is_logged_so_an_interrupted_regeneration_keeps_its_times(tmp_path):
+    import json
+
+    from figures.regenerate_steps import STEP_LOG, StepResult
+
+    def run(step, where):
+        if step.fid == "stop":
+            raise KeyboardInterrupt
+        return StepResult(step.label, 12.5, 2, frozenset())
+
+    steps = [Step("e1", StepKind.FIGURES), Step("e1", StepKind.RERUN, 1000), Step("stop", StepKind.FIGURES)]
+    with pytest.raises(KeyboardInterrupt):
+        run_steps(steps, Where("smoke", tmp_path, "cpu"), run=run, echo=lambda line: None)
+    start, *finished = [json.loads(line) for line in (tmp_path / STEP_LOG).read_text().splitlines()]
+    assert start["steps"] == 3 and start["jobs"] == 1 and start["started"].endswith("+00:00")
+    assert [(e["step"], e["seconds"], e["look"]) for e in finished] == [("e1", 12.5, 2), ("e1 (rerun)", 12.5, 2)]
+    assert all(0 <= e["wall_seconds"] < 60 for e in finished)
