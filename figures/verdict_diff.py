@@ -15,50 +15,48 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from figures.claims import Estimate, Verdict, fmt
+
 RUNS = (("", "first run"), ("rerun", "fresh seeds"), ("kernel", "second kernel path"))
 """The summary folders of a gallery (relative to it) and what each holds."""
 
 
 @dataclass(frozen=True)
-class Verdict:
-    """One claim's verdict and its point estimate and interval, as a summary records them."""
+class Judged:
+    """One claim's verdict and estimate, as a summary records them."""
 
-    verdict: str
-    value: float | None
-    lo: float | None
-    hi: float | None
+    verdict: Verdict
+    estimate: Estimate | None
 
     def text(self) -> str:
-        if self.value is None:
-            return self.verdict
-        return f"{self.verdict} ({self.value:+.3g} [{self.lo:+.3g}, {self.hi:+.3g}])"
+        return self.verdict.value + (f" ({fmt(self.estimate)})" if self.estimate is not None else "")
 
 
-def verdicts(gallery: Path) -> dict[tuple[str, str], Verdict]:
-    """(run, claim key) → Verdict for every claim of every summary in the gallery's folders."""
+def verdicts(gallery: Path) -> dict[tuple[str, str], Judged]:
+    """(run, claim key) → Judged for every claim of every summary in the gallery's folders."""
     if not gallery.is_dir():
         raise ValueError(f"{gallery} is not a folder of summaries")
-    out: dict[tuple[str, str], Verdict] = {}
+    out: dict[tuple[str, str], Judged] = {}
     for sub, run in RUNS:
         folder = gallery / sub if sub else gallery
         for path in sorted(folder.glob("summary_*.json")):
             try:
                 for c in json.loads(path.read_text()).get("claims") or []:
-                    est = c.get("estimate") or {}
-                    out[(run, c["key"])] = Verdict(c["verdict"], est.get("value"), est.get("lo"), est.get("hi"))
-            except (json.JSONDecodeError, KeyError, AttributeError, TypeError) as exc:
+                    est = Estimate.from_dict(c["estimate"]) if c.get("estimate") else None
+                    out[(run, c["key"])] = Judged(Verdict(c["verdict"]), est)
+            except (json.JSONDecodeError, KeyError, AttributeError, TypeError, ValueError) as exc:
                 raise ValueError(f"{path}: not a summary with claims ({type(exc).__name__}: {exc})") from None
     return out
 
 
-def change(before: str, after: str) -> str:
+def change(before: Verdict, after: Verdict) -> str:
     """'same', 'flip' (holds ↔ fails) or 'borderline' (to or from anything else, such as undecided)."""
     if before == after:
         return "same"
-    return "flip" if {before, after} == {"holds", "fails"} else "borderline"
+    return "flip" if before.decided and after.decided else "borderline"
 
 
-def diff(before: dict[tuple[str, str], Verdict], after: dict[tuple[str, str], Verdict]) -> list[tuple]:
+def diff(before: dict[tuple[str, str], Judged], after: dict[tuple[str, str], Judged]) -> list[tuple]:
     """(run, key, before, after, change) for each claim whose verdict differs or that only one gallery has."""
     rows = []
     order = {run: i for i, (_, run) in enumerate(RUNS)}

@@ -2,12 +2,16 @@
 
 import json
 
+from scipy import stats
+
 from figures import verdict_diff
+from figures.claims import LEVEL
 
 
 def _summary(folder, fid, verdicts):
     folder.mkdir(parents=True, exist_ok=True)
-    claims = [{"key": k, "verdict": v, "estimate": {"value": 0.5, "lo": 0.25, "hi": 0.75}} for k, v in verdicts.items()]
+    claims = [{"key": k, "verdict": v, "estimate": {"value": 0.5, "se": 0.1, "df": 4.0, "n": 5}}
+              for k, v in verdicts.items()]
     (folder / f"summary_{fid}.json").write_text(json.dumps({"claims": claims}))
 
 
@@ -25,7 +29,9 @@ def test_flips_borderlines_and_missing_claims_are_told_apart(tmp_path, capsys):
     out = capsys.readouterr().out
     assert out.startswith("4 claim verdicts compared with 5: 2 flip between holds and fails, 1 move to or from "
                           "undecided, 1 are in one gallery only.")
-    assert "| first run | `x.flip` | holds (+0.5 [+0.25, +0.75]) | fails (+0.5 [+0.25, +0.75]) | flip |" in out
+    half = stats.t.ppf(1 - (1 - LEVEL) / 2, 4.0) * 0.1                      # two-sided, 5 seeds
+    est = f"+0.500 [{0.5 - half:+.3f}, {0.5 + half:+.3f}]"
+    assert f"| first run | `x.flip` | holds ({est}) | fails ({est}) | flip |" in out
 
 
 def test_the_same_gallery_has_no_differences(tmp_path, capsys):
