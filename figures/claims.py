@@ -41,6 +41,10 @@ LEVEL = 1.0 - ALPHA / len(LOOKS)
 """Interval level at every look (Bonferroni over the looks: 1 − 0.05/2 = 97.5%)."""
 
 
+SAME_ACROSS_SEEDS = 1e-9
+"""Relative spread under which per-seed values count as equal (float64 round-off is about 1e-15; the smallest real
+seed spread in the gallery is about 1e-6)."""
+
 TOLERANCES: dict[str, "Tolerance"] = {}
 """Every declared tolerance by name (`tolerance`), for the README's list."""
 
@@ -81,12 +85,15 @@ class Estimate:
 
     @staticmethod
     def of_seeds(values: Sequence[float], method: str = "seed_t") -> "Estimate":
-        """Mean, standard error and n − 1 degrees of freedom of per-seed estimates (non-finite ones dropped)."""
+        """Mean, standard error and n − 1 degrees of freedom of per-seed estimates (non-finite ones dropped). Per-seed
+        values that agree to round-off (SAME_ACROSS_SEEDS) give no interval: their spread is then structural (a
+        statistic clipped or read off a grid), not the sampling noise a t-interval describes, and a zero-width
+        interval would decide a claim on a point."""
         v = np.asarray([x for x in values if x is not None], dtype=np.float64)
         v = v[np.isfinite(v)]
         if v.size == 0:
             return Estimate(math.nan, n=0, method=method)
-        if v.size < 2:
+        if v.size < 2 or np.ptp(v) <= SAME_ACROSS_SEEDS * max(1.0, float(np.abs(v).max())):
             return Estimate(float(v.mean()), n=int(v.size), method=method)
         return Estimate(float(v.mean()), float(v.std(ddof=1) / math.sqrt(v.size)), float(v.size - 1), int(v.size),
                         method)

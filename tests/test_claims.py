@@ -62,6 +62,14 @@ def test_a_conjunction_holds_only_when_every_part_holds_and_fails_when_one_fails
     assert Claim("k", "t", Shown(), ok).verdict == Verdict.SHOWN
 
 
+def test_equal_per_seed_values_give_no_interval():
+    """A zero-width t-interval would decide a claim on a point: values equal to round-off have no interval."""
+    same = Estimate.of_seeds([0.5, 0.5 + 1e-15, 0.5 - 2e-15, 0.5])
+    assert same.value == pytest.approx(0.5) and same.n == 4 and not same.has_interval
+    assert Above(0.0).judge(same) == Verdict.UNDECIDED and Within(0.5, TOL).judge(same) == Verdict.UNDECIDED
+    assert Estimate.of_seeds([0.5, 0.5 + 1e-6, 0.5 - 1e-6]).has_interval
+
+
 def test_seed_interval_equals_scipys_t_interval():
     v = [0.31, 0.12, 0.55, 0.27, 0.40]
     e = Estimate.of_seeds(v)

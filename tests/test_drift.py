@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from figures.claims import LEVEL, LOOKS, Verdict
-from figures.drift import contrast, per_seed_rates, span_doublings
+from figures.claims import LEVEL, LOOKS, Above, Verdict
+from figures.drift import Drift, contrast, per_seed_rates, span_doublings
 from figures.transfer_claims import drift_claims
 from figures.transfer_metric import Sweep, per_seed_optima
 
@@ -54,6 +54,20 @@ def test_an_optimum_off_the_grid_is_censored_and_keeps_the_rule_from_holding():
     assert rule.conditions and rule.verdict == Verdict.UNDECIDED
 
 
+def test_a_contrast_equal_on_every_seed_is_not_decided():
+    """wd4's λ sweeps: both rules sweep the same actual λ at every width (the rules differ by one grid step per
+    doubling), so each seed's rates differ by exactly the rules' exponent difference and |r_fixed| − |r_Fan| is the
+    same on every seed. That spread is structural: no interval, and the contrast stays undecided."""
+    fan = {"0": 0.335, "1": 0.59, "2": 0.44}
+    rule = Drift(fan, 0, SHAPES)
+    other = Drift({k: v + 0.5 for k, v in fan.items()}, 0, SHAPES)
+    c = contrast(rule, other)
+    assert c.value == pytest.approx(0.5) and not c.has_interval
+    assert Above(0.0).judge(c) == Verdict.UNDECIDED
+    jittered = Drift({k: v + 0.5 + 1e-6 * i for i, (k, v) in enumerate(fan.items())}, 0, SHAPES)
+    assert contrast(rule, jittered).has_interval   # a real spread, however small, keeps its interval
+
+
 def _coverage(rate: float, n: int, level: float, reps: int, seed: int) -> float:
     rng = np.random.default_rng(seed)
     hits = 0
@@ -63,9 +77,10 @@ def _coverage(rate: float, n: int, level: float, reps: int, seed: int) -> float:
     return hits / reps
 
 
-@pytest.mark.parametrize("n", [4 * k for k in LOOKS])
+@pytest.mark.parametrize("n", [n * k for n in (3, 4) for k in LOOKS])
 def test_the_drift_interval_covers_at_the_seed_counts_used(n):
     """Simulated sweeps (noisy per-seed optima and log losses, a seed offset shared by the shapes): the t-interval of
-    the mean per-seed rate covers the true drift at its nominal level, at 4 seeds and at the second look's 8."""
+    the mean per-seed rate covers the true drift at its nominal level, at 3 (wd4) and 4 seeds and at the second
+    look's 6 and 8."""
     assert 0.93 <= _coverage(0.3, n, 0.95, reps=1500, seed=n) <= 0.97
     assert abs(_coverage(0.3, n, LEVEL, reps=1500, seed=n + 1) - LEVEL) <= 0.015
