@@ -149,12 +149,16 @@ class Estimate:
         n = int(d.get("n_seeds") or d.get("n") or 0)
         method = str(d.get("method", "seed_t"))
         if d.get("se") is not None and d.get("df") is not None:
-            return Estimate(v, _num(d["se"]), _num(d["df"]), n, method)
-        lo, hi = _num(d.get("ci_low", d.get("lo"))), _num(d.get("ci_high", d.get("hi")))
-        if d.get("n_seeds") is None or not all(map(math.isfinite, (v, lo, hi))) or n < 2:
-            return Estimate(v, n=n, method=method)
-        df = n - 1
-        return Estimate(v, (hi - lo) / 2 / float(stats.t.ppf(0.975, df)), float(df), n, method)
+            se, df = _num(d["se"]), _num(d["df"])
+        else:
+            lo, hi = _num(d.get("ci_low", d.get("lo"))), _num(d.get("ci_high", d.get("hi")))
+            if d.get("n_seeds") is None or not all(map(math.isfinite, (v, lo, hi))) or n < 2:
+                return Estimate(v, n=n, method=method)
+            df = float(n - 1)
+            se = (hi - lo) / 2 / float(stats.t.ppf(0.975, df))
+        if method != "exact" and n >= 2 and se * math.sqrt(n) <= SAME_ACROSS_SEEDS * max(1.0, abs(v)):
+            return Estimate(v, n=n, method=method)   # per-seed slopes equal to round-off: no interval, as of_seeds
+        return Estimate(v, se, df, n, method)
 
 
 def _num(x: Any, default: float = math.nan) -> float:
@@ -256,6 +260,9 @@ class Claim:
     expected_note: str = ""
     conditions: tuple[str, ...] = field(default=())
     """Reasons that keep the claim from holding whatever its interval (e.g. an optimum that is not bracketed)."""
+    fail_conditions: tuple[str, ...] = field(default=())
+    """Reasons that keep the claim from failing whatever its interval (an optimum whose true position could move the
+    estimate into the tolerance)."""
     parts: tuple[Estimate, ...] = field(default=())
     """A conjunction ("every panel is flat"): holds when every part holds, fails when one fails (an
     intersection-union test: no correction needed for holds); `estimate` is then the part shown."""
@@ -266,7 +273,7 @@ class Claim:
         if Verdict.SHOWN in judged:
             return Verdict.SHOWN
         if Verdict.FAILS in judged:
-            return Verdict.FAILS
+            return Verdict.UNDECIDED if self.fail_conditions else Verdict.FAILS
         if all(v == Verdict.HOLDS for v in judged):
             return Verdict.UNDECIDED if self.conditions else Verdict.HOLDS
         return Verdict.UNDECIDED
@@ -281,7 +288,8 @@ class Claim:
     def as_dict(self) -> dict[str, Any]:
         return {"key": self.key, "claim": self.text, "expected": self.expected, "estimate": self.estimate.as_dict(),
                 "parts": [e.as_dict() for e in self.parts], "detail": self.detail,
-                "conditions": list(self.conditions), "verdict": self.verdict.value}
+                "conditions": list(self.conditions), "fail_conditions": list(self.fail_conditions),
+                "verdict": self.verdict.value}
 
 
 def farthest(parts: Sequence[Estimate], center: float = 0.0) -> Estimate:

@@ -11,7 +11,11 @@ per-seed contrast |r_other,s| − |r_rule,s|: the mean absolute drift of one min
 drifts less.
 
 A per-seed optimum that is not bracketed (on the grid's edge, next to a diverged point) is still used at its grid
-point, and reported as censored: a claim that rests on censored optima cannot hold (figures.claims.Claim.conditions).
+point, and reported as censored. Its true position lies beyond the edge (or, next to a diverged point, on either
+side), so it moves that seed's least-squares rate one way: by δ·(x_i − x̄)/Σ(x − x̄)² for a shift δ of the point at
+x_i. `Drift.toward` counts the censored optima that could bring a seed's rate nearer 0, `Drift.away` those that could
+take it farther. A claim that a rate is small cannot hold on any censored optimum; one that a rate is large (it
+drifts) cannot be decided in its favour on an optimum that may overstate it (figures.transfer_claims).
 """
 
 from __future__ import annotations
@@ -25,14 +29,21 @@ import numpy as np
 from figures.claims import Estimate
 
 
+EDGE_SIDE = {"low_edge": (-1,), "high_edge": (1,), "next_to_divergence": (-1, 1)}
+"""Which way a censored optimum's true position may lie from its grid point (−1 lower, +1 higher)."""
+
+
 @dataclass(frozen=True)
 class Drift:
-    """Per-seed drift rates (octaves per doubling) of one sweep over shapes, and how many per-seed optima were not
-    bracketed."""
+    """Per-seed drift rates (octaves per doubling) of one sweep over shapes, how many per-seed optima were not
+    bracketed, and of those how many could bring their seed's rate nearer 0 (`toward`) or take it farther (`away`;
+    an optimum next to a diverged point counts in both, one at the shapes' mean log in neither)."""
 
     per_seed: dict[str, float]
     censored: int
     shapes: tuple[int, ...]
+    toward: int = 0
+    away: int = 0
 
     @property
     def estimate(self) -> Estimate:
@@ -43,20 +54,26 @@ def per_seed_rates(analysis: Mapping[str, Mapping]) -> Drift:
     """The drift of one transfer analysis (figures.transfer_metric.transfer's output, as stored in a summary: shape
     label -> entry with `per_seed`); seeds missing at some shape use the shapes they have (≥ 2)."""
     shapes = sorted(int(k) for k, v in analysis.items() if k != "base" and "per_seed" in v)
-    points: dict[str, list[tuple[float, float]]] = {}
+    points: dict[str, list[tuple[float, float, str]]] = {}
     censored = 0
     for shape in shapes:
         for seed, o in analysis[str(shape)]["per_seed"].items():
             if o.get("x") is None:
                 continue
             censored += o.get("where") != "inside"
-            points.setdefault(seed, []).append((math.log2(shape), float(o["x"])))
-    rates = {}
+            points.setdefault(seed, []).append((math.log2(shape), float(o["x"]), str(o.get("where", "inside"))))
+    rates, toward, away = {}, 0, 0
     for seed, pts in points.items():
-        if len({p[0] for p in pts}) >= 2:
-            x, y = np.array(pts).T
-            rates[seed] = float(np.polyfit(x, y, 1)[0])
-    return Drift(rates, censored, tuple(shapes))
+        x = np.array([p[0] for p in pts])
+        if len(set(x)) < 2:
+            continue
+        rate = float(np.polyfit(x, np.array([p[1] for p in pts]), 1)[0])
+        rates[seed] = rate
+        for xi, _, where in pts:
+            moves = {side * np.sign(xi - x.mean()) for side in EDGE_SIDE.get(where, ())} - {0}
+            toward += any(m == -np.sign(rate) or rate == 0 for m in moves)
+            away += any(m == np.sign(rate) or rate == 0 for m in moves)
+    return Drift(rates, censored, tuple(shapes), toward, away)
 
 
 def contrast(rule: Drift, other: Drift) -> Estimate:

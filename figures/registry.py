@@ -153,12 +153,13 @@ def figure_runs(spec: FigureSpec, ctx: FigureContext, seed_offset: int = 0) -> l
 
 
 def claims_of(spec: FigureSpec, summary: dict) -> list[dict]:
-    """The figure's claims judged on its summary as it is written (JSON: non-finite numbers as null)."""
+    """The figure's claims judged on its summary as it is written (JSON: non-finite numbers as null, keys sorted, so
+    that judging the written file again (figures.rejudge) sums per-seed values in the same order)."""
     import json
 
     from figures.plotting import _jsonable
 
-    written = json.loads(json.dumps(_jsonable(summary)))
+    written = json.loads(json.dumps(_jsonable(summary), sort_keys=True))
     return [c.as_dict() for c in spec.claims(written)]
 
 

@@ -89,6 +89,8 @@ def _measured(c: Mapping[str, Any]) -> str:
         text += f"; {c['detail']}"
     if c.get("conditions"):
         text += "; cannot hold: " + ", ".join(c["conditions"])
+    if c.get("fail_conditions"):
+        text += "; cannot fail: " + ", ".join(c["fail_conditions"])
     return text
 
 

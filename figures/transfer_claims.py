@@ -45,7 +45,10 @@ def drift_claims(s: Mapping[str, Any], *, key: str, label: str, rule: str, other
     """Three claims of one sweep family (keys and summary entries formatted with `rule`/`other` and `axis`; the
     shapes are `over`, default `axis`): `rule` transfers (drift within ±DRIFT_TOL, and every per-seed optimum
     bracketed), `other` drifts (its rate outside the band; within it when `other_transfers`), and `rule` drifts less
-    than `other` (paired contrast above 0, unless not `with_contrast`)."""
+    than `other` (paired contrast above 0, unless not `with_contrast`). A verdict that a censored optimum could
+    overturn is not given (figures.drift: `toward`, `away`): a rate judged small needs every optimum bracketed, a rate
+    judged large none that could bring it nearer 0, and the contrast neither the rule's rate larger nor the other's
+    smaller."""
     keys_axis, axis = axis, over or axis
     symbol = {"width": "n", "depth": "L"}.get(axis, axis)
     d_rule = per_seed_rates(s[analysis_key.format(param=rule, axis=keys_axis)])
@@ -56,20 +59,44 @@ def drift_claims(s: Mapping[str, Any], *, key: str, label: str, rule: str, other
               f"{axis}; secondary: {names[rule]} "
               f"{_secondary(s, summary_key.format(param=rule, axis=keys_axis), symbol)}; {names[other]} "
               f"{_secondary(s, summary_key.format(param=other, axis=keys_axis), symbol)}")
-    censored = (f"{d_rule.censored} per-seed optima of {names[rule]} not bracketed",) if d_rule.censored else ()
+    small_rule, large_rule = _small(d_rule, names[rule]), _large(d_rule, names[rule])
+    small_other, large_other = _small(d_other, names[other]), _large(d_other, names[other])
     out = [Claim(f"{key}.{rule}.drift", f"{label}: {names[rule]}'s {knob}* drift over {axis} (octaves per doubling)",
-                 Within(0.0, DRIFT_TOL), d_rule.estimate, detail, conditions=censored)]
+                 Within(0.0, DRIFT_TOL), d_rule.estimate, detail, conditions=small_rule, fail_conditions=large_rule)]
     if other_transfers:
         out.append(Claim(f"{key}.{other}.drift", f"{label}: {names[other]}'s {knob}* drift over {axis} (octaves per "
                                                  f"doubling)", Within(0.0, DRIFT_TOL), d_other.estimate,
                          f"{names[other]}: {_rate(d_other)}", expected_note=other_expected,
-                         conditions=(f"{d_other.censored} per-seed optima not bracketed",) if d_other.censored else ()))
+                         conditions=small_other, fail_conditions=large_other))
     else:
         out.append(Claim(f"{key}.{other}.drift", f"{label}: {names[other]}'s {knob}* drifts over {axis}",
                          Outside(0.0, DRIFT_TOL), d_other.estimate, f"{names[other]}: {_rate(d_other)}",
-                         expected_note=other_expected))
+                         expected_note=other_expected, conditions=large_other, fail_conditions=small_other))
     if with_contrast:
         out.append(Claim(f"{key}.contrast", f"{label}: {names[rule]} drifts less than {names[other]} over {axis} "
                                             f"(paired per seed: |rate {names[other]}| − |rate {names[rule]}|)",
-                         Above(0.0), contrast(d_rule, d_other), f"over {span:.0f} doublings of {axis}"))
+                         Above(0.0), contrast(d_rule, d_other), f"over {span:.0f} doublings of {axis}",
+                         conditions=_away(d_rule, names[rule]) + _toward(d_other, names[other]),
+                         fail_conditions=_toward(d_rule, names[rule]) + _away(d_other, names[other])))
     return out
+
+
+def _small(d: Drift, name: str) -> tuple[str, ...]:
+    """What keeps "the rate is small" from being decided in its favour: any optimum not bracketed."""
+    return (f"{d.censored} per-seed optima of {name} not bracketed",) if d.censored else ()
+
+
+def _large(d: Drift, name: str) -> tuple[str, ...]:
+    """What keeps "the rate is large" from being decided in its favour: optima whose true position could bring a
+    seed's rate nearer 0."""
+    return _toward(d, name)
+
+
+def _toward(d: Drift, name: str) -> tuple[str, ...]:
+    return (f"{d.toward} per-seed optima of {name} not bracketed on the side that could bring its rate nearer 0",) \
+        if d.toward else ()
+
+
+def _away(d: Drift, name: str) -> tuple[str, ...]:
+    return (f"{d.away} per-seed optima of {name} not bracketed on the side that could take its rate farther from 0",) \
+        if d.away else ()

@@ -84,3 +84,42 @@ def test_the_drift_interval_covers_at_the_seed_counts_used(n):
     look's 6 and 8."""
     assert 0.93 <= _coverage(0.3, n, 0.95, reps=1500, seed=n) <= 0.97
     assert abs(_coverage(0.3, n, LEVEL, reps=1500, seed=n + 1) - LEVEL) <= 0.015
+
+
+def _sweeps(xs: dict[int, tuple[float, str]], seeds=("0", "1")) -> dict:
+    """An analysis with the optimum (x, where) at each shape, seed i's rate 0.005·i steeper."""
+    return {str(shape): {"per_seed": {s: {"x": x + 0.005 * i * k, "where": w} for i, s in enumerate(seeds)}}
+            for k, (shape, (x, w)) in enumerate(xs.items())}
+
+
+@pytest.mark.parametrize("where_small, where_large, toward, away", [
+    ("low_edge", "inside", 0, 2),            # rate > 0; the smallest shape's optimum may be lower: steeper
+    ("high_edge", "inside", 2, 0),           # ... may be higher: flatter
+    ("inside", "high_edge", 0, 2),           # the largest shape's optimum may be higher: steeper
+    ("next_to_divergence", "inside", 2, 2),  # either side
+])
+def test_a_censored_optimum_moves_its_seeds_rate_one_way(where_small, where_large, toward, away):
+    d = per_seed_rates(_sweeps({32: (-6.0, where_small), 64: (-5.5, "inside"), 128: (-5.0, "inside"),
+                                256: (-4.5, where_large)}))
+    assert (d.censored, d.toward, d.away) == (2, toward, away)
+    assert all(r == pytest.approx(0.5, abs=0.03) for r in d.per_seed.values())
+
+
+def test_an_optimum_at_the_mean_shape_moves_no_rate():
+    d = per_seed_rates(_sweeps({32: (-6.0, "inside"), 64: (-5.5, "high_edge"), 128: (-5.0, "inside")}))
+    assert (d.censored, d.toward, d.away) == (2, 0, 0)
+
+
+def test_censoring_blocks_only_the_verdicts_it_could_overturn():
+    """SP drifting down with its largest shape's optimum on the low edge (its true optimum lower still): "SP drifts"
+    may hold, it cannot fail; μP's transfer claim cannot hold on censored optima (figures.transfer_claims)."""
+    sp = _sweeps({32: (-3.0, "inside"), 64: (-4.0, "inside"), 128: (-5.0, "inside"), 256: (-6.0, "low_edge")},
+                 seeds=tuple(str(i) for i in range(6)))
+    mu = _sweeps({32: (-5.0, "inside"), 64: (-5.0, "inside"), 128: (-5.0, "inside"), 256: (-5.0, "high_edge")},
+                 seeds=tuple(str(i) for i in range(6)))
+    rule, other, contrast_claim = drift_claims({"transfer.mup_k2.width": mu, "transfer.sp.width": sp}, key="t",
+                                               label="t", rule="mup_k2", other="sp", axis="width")
+    assert other.verdict == Verdict.HOLDS and other.fail_conditions and not other.conditions
+    assert rule.conditions and rule.verdict == Verdict.UNDECIDED
+    assert contrast_claim.conditions   # μP's censored optima could take its rate farther from 0
+    assert contrast_claim.verdict == Verdict.UNDECIDED
