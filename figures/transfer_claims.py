@@ -46,9 +46,10 @@ def drift_claims(s: Mapping[str, Any], *, key: str, label: str, rule: str, other
     shapes are `over`, default `axis`): `rule` transfers (drift within ±DRIFT_TOL, and every per-seed optimum
     bracketed), `other` drifts (its rate outside the band; within it when `other_transfers`), and `rule` drifts less
     than `other` (paired contrast above 0, unless not `with_contrast`). A verdict that a censored optimum could
-    overturn is not given (figures.drift: `toward`, `away`): a rate judged small needs every optimum bracketed, a rate
-    judged large none that could bring it nearer 0, and the contrast neither the rule's rate larger nor the other's
-    smaller."""
+    overturn is not given (figures.drift: `toward`): a rate judged small needs every optimum bracketed (a true
+    optimum may lie any distance beyond its edge, so even one that first moves a rate toward 0 can carry it past),
+    a rate judged large none that could bring it nearer 0; the contrast holds only where the rule's rate is judged
+    small and the other's large in that sense, and fails only where the reverse is."""
     keys_axis, axis = axis, over or axis
     symbol = {"width": "n", "depth": "L"}.get(axis, axis)
     d_rule = per_seed_rates(s[analysis_key.format(param=rule, axis=keys_axis)])
@@ -76,8 +77,8 @@ def drift_claims(s: Mapping[str, Any], *, key: str, label: str, rule: str, other
         out.append(Claim(f"{key}.contrast", f"{label}: {names[rule]} drifts less than {names[other]} over {axis} "
                                             f"(paired per seed: |rate {names[other]}| − |rate {names[rule]}|)",
                          Above(0.0), contrast(d_rule, d_other), f"over {span:.0f} doublings of {axis}",
-                         conditions=_away(d_rule, names[rule]) + _toward(d_other, names[other]),
-                         fail_conditions=_toward(d_rule, names[rule]) + _away(d_other, names[other])))
+                         conditions=small_rule + _toward(d_other, names[other]),
+                         fail_conditions=_toward(d_rule, names[rule]) + small_other))
     return out
 
 
@@ -95,8 +96,3 @@ def _large(d: Drift, name: str) -> tuple[str, ...]:
 def _toward(d: Drift, name: str) -> tuple[str, ...]:
     return (f"{d.toward} per-seed optima of {name} not bracketed on the side that could bring its rate nearer 0",) \
         if d.toward else ()
-
-
-def _away(d: Drift, name: str) -> tuple[str, ...]:
-    return (f"{d.away} per-seed optima of {name} not bracketed on the side that could take its rate farther from 0",) \
-        if d.away else ()

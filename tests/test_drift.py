@@ -121,5 +121,5 @@ def test_censoring_blocks_only_the_verdicts_it_could_overturn():
                                                label="t", rule="mup_k2", other="sp", axis="width")
     assert other.verdict == Verdict.HOLDS and other.fail_conditions and not other.conditions
     assert rule.conditions and rule.verdict == Verdict.UNDECIDED
-    assert contrast_claim.conditions   # μP's censored optima could take its rate farther from 0
+    assert contrast_claim.conditions   # μP's rate rests on an optimum not bracketed
     assert contrast_claim.verdict == Verdict.UNDECIDED
