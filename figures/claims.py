@@ -45,6 +45,13 @@ SAME_ACROSS_SEEDS = 1e-9
 """Relative spread under which per-seed values count as equal (float64 round-off is about 1e-15; the smallest real
 seed spread in the gallery is about 1e-6)."""
 
+
+def _equal_across_seeds(sd: float, value: float) -> bool:
+    """Whether per-seed values with sample standard deviation `sd` around `value` agree to round-off: their spread is
+    then structural (a statistic clipped or read off a grid), not the sampling noise a t-interval describes, and a
+    zero-width interval would decide a claim on a point."""
+    return sd <= SAME_ACROSS_SEEDS * max(1.0, abs(value))
+
 TOLERANCES: dict[str, "Tolerance"] = {}
 """Every declared tolerance by name (`tolerance`), for the README's list."""
 
@@ -85,18 +92,17 @@ class Estimate:
 
     @staticmethod
     def of_seeds(values: Sequence[float], method: str = "seed_t") -> "Estimate":
-        """Mean, standard error and n − 1 degrees of freedom of per-seed estimates (non-finite ones dropped). Per-seed
-        values that agree to round-off (SAME_ACROSS_SEEDS) give no interval: their spread is then structural (a
-        statistic clipped or read off a grid), not the sampling noise a t-interval describes, and a zero-width
-        interval would decide a claim on a point."""
+        """Mean, standard error and n − 1 degrees of freedom of per-seed estimates (non-finite ones dropped); no
+        interval for fewer than two or for values equal to round-off (`_equal_across_seeds`)."""
         v = np.asarray([x for x in values if x is not None], dtype=np.float64)
         v = v[np.isfinite(v)]
         if v.size == 0:
             return Estimate(math.nan, n=0, method=method)
-        if v.size < 2 or np.ptp(v) <= SAME_ACROSS_SEEDS * max(1.0, float(np.abs(v).max())):
-            return Estimate(float(v.mean()), n=int(v.size), method=method)
-        return Estimate(float(v.mean()), float(v.std(ddof=1) / math.sqrt(v.size)), float(v.size - 1), int(v.size),
-                        method)
+        mean = float(v.mean())
+        sd = float(v.std(ddof=1)) if v.size >= 2 else math.nan
+        if not sd > 0 or _equal_across_seeds(sd, mean):
+            return Estimate(mean, n=int(v.size), method=method)
+        return Estimate(mean, sd / math.sqrt(v.size), float(v.size - 1), int(v.size), method)
 
     @staticmethod
     def exact(value: float) -> "Estimate":
@@ -156,8 +162,8 @@ class Estimate:
                 return Estimate(v, n=n, method=method)
             df = float(n - 1)
             se = (hi - lo) / 2 / float(stats.t.ppf(0.975, df))
-        if method != "exact" and n >= 2 and se * math.sqrt(n) <= SAME_ACROSS_SEEDS * max(1.0, abs(v)):
-            return Estimate(v, n=n, method=method)   # per-seed slopes equal to round-off: no interval, as of_seeds
+        if method != "exact" and n >= 2 and _equal_across_seeds(se * math.sqrt(n), v):
+            return Estimate(v, n=n, method=method)
         return Estimate(v, se, df, n, method)
 
 

@@ -13,9 +13,8 @@ drifts less.
 A per-seed optimum that is not bracketed (on the grid's edge, next to a diverged point) is still used at its grid
 point, and reported as censored. Its true position lies beyond the edge (or, next to a diverged point, on either
 side), so it moves that seed's least-squares rate one way: by δ·(x_i − x̄)/Σ(x − x̄)² for a shift δ of the point at
-x_i. `Drift.toward` counts the censored optima that could bring a seed's rate nearer 0, `Drift.away` those that could
-take it farther (the distance is unknown, so one that moves a rate toward 0 may also carry it past 0). A claim that a
-rate is small cannot be decided in its favour on any censored optimum; one that a rate is large (it drifts) not on
+x_i. `Drift.toward` counts the censored optima that could bring a seed's rate nearer 0 (the distance is unknown, so
+one that moves a rate toward 0 may also carry it past 0). A claim that a rate is small cannot be decided in its favour on any censored optimum; one that a rate is large (it drifts) not on
 one that could bring it nearer 0 (figures.transfer_claims).
 """
 
@@ -37,14 +36,13 @@ EDGE_SIDE = {"low_edge": (-1,), "high_edge": (1,), "next_to_divergence": (-1, 1)
 @dataclass(frozen=True)
 class Drift:
     """Per-seed drift rates (octaves per doubling) of one sweep over shapes, how many per-seed optima were not
-    bracketed, and of those how many could bring their seed's rate nearer 0 (`toward`) or take it farther (`away`;
-    an optimum next to a diverged point counts in both, one at the shapes' mean log in neither)."""
+    bracketed, and of those how many could bring their seed's rate nearer 0 (`toward`; an optimum next to a diverged
+    point may lie on either side and counts, one at the shapes' mean log moves no rate and does not)."""
 
     per_seed: dict[str, float]
     censored: int
     shapes: tuple[int, ...]
     toward: int = 0
-    away: int = 0
 
     @property
     def estimate(self) -> Estimate:
@@ -63,7 +61,7 @@ def per_seed_rates(analysis: Mapping[str, Mapping]) -> Drift:
                 continue
             censored += o.get("where") != "inside"
             points.setdefault(seed, []).append((math.log2(shape), float(o["x"]), str(o.get("where", "inside"))))
-    rates, toward, away = {}, 0, 0
+    rates, toward = {}, 0
     for seed, pts in points.items():
         x = np.array([p[0] for p in pts])
         if len(set(x)) < 2:
@@ -73,8 +71,7 @@ def per_seed_rates(analysis: Mapping[str, Mapping]) -> Drift:
         for xi, _, where in pts:
             moves = {side * np.sign(xi - x.mean()) for side in EDGE_SIDE.get(where, ())} - {0}
             toward += any(m == -np.sign(rate) or rate == 0 for m in moves)
-            away += any(m == np.sign(rate) or rate == 0 for m in moves)
-    return Drift(rates, censored, tuple(shapes), toward, away)
+    return Drift(rates, censored, tuple(shapes), toward)
 
 
 def contrast(rule: Drift, other: Drift) -> Estimate:
