@@ -9,6 +9,7 @@ within a bucket too. Runs read from the cache count as done and not in the rate.
 
 from __future__ import annotations
 
+import math
 import sys
 import threading
 import time
@@ -36,7 +37,7 @@ class Progress:
         self.done = self.steps = self.cached = 0
         self.start = time.monotonic()
         self.shown = False
-        self._last_log = 0.0
+        self._last_log = -math.inf   # the first line is due at once, however recently the machine booted
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None

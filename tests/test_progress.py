@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import io
+import time
 
+import pytest
+
+import synthetic.progress as progress
 from synthetic.config import ModelConfig, RunConfig
 from synthetic.grid import run_grid
 from synthetic.progress import Progress, clock
@@ -26,7 +30,16 @@ def test_the_line_counts_runs_steps_rate_and_eta():
     assert line.startswith("[######" + "." * 18 + "]")      # a quarter of 24
 
 
-def test_a_log_gets_a_line_every_log_every_seconds_and_a_terminal_one_redrawn_line():
+@pytest.fixture(params=["this machine's clock", "a machine booted a minute ago"])
+def clock_since_boot(request, monkeypatch):
+    """time.monotonic counts from an unspecified point, on Linux the boot: a machine up for less than `log_every`
+    must log its first line too."""
+    if request.param != "this machine's clock":
+        booted = time.perf_counter() - 60.0
+        monkeypatch.setattr(progress.time, "monotonic", lambda: time.perf_counter() - booted)
+
+
+def test_a_log_gets_a_line_every_log_every_seconds_and_a_terminal_one_redrawn_line(clock_since_boot):
     log = io.StringIO()
     with Progress(4, total_steps=40, stream=log, delay=0.0, log_every=3600.0) as bar:
         bar.add_steps(10)
