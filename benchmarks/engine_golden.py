@@ -1,7 +1,7 @@
 """The engine's golden records: a fixed set of small buckets whose every record value is pinned, with a tolerance that
 holds on any CPU kernel path and still catches a change of the numbers.
 
-    python -m benchmarks.engine_golden --check           # compare with tests/golden/engine_records.json
+    python -m benchmarks.engine_golden --check           # compare with tests/golden/engine_records.json, and by how much
     python -m benchmarks.engine_golden --spread          # the deviation of every kernel path × thread count
     python -m benchmarks.engine_golden --update          # rewrite the golden file (values, spread, tolerances)
 
@@ -207,8 +207,11 @@ def main(argv: list[str] | None = None) -> int:
             Path(args.dump).write_text(text)
         return 0
     if args.check:
-        problems = mismatches(current, load_golden())
+        golden = load_golden()
+        problems = mismatches(current, golden)
         print(describe_line())
+        print("largest deviation from the golden values (units of round-off × (step + 1) × scale): "
+              + ", ".join(f"{d} {v:.17g}" for d, v in sorted(deviations(current, golden["runs"]).items())))
         print("\n".join(problems) if problems else "every record within its tolerance")
         return 1 if problems else 0
     print(describe_line(), flush=True)
