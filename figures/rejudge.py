@@ -22,8 +22,9 @@ from figures.registry import UnknownFigureError, claims_of, get_spec
 
 
 ROUND_OFF = 1e-9
-"""Relative difference under which two numbers of a summary are the same: numpy's sums take the CPU's SIMD path
-(AVX512 and AVX2 add in other orders), so claims judged again on another CPU differ in their last bits."""
+"""Relative difference under which two numbers of a summary are the same: numpy's least squares (OpenBLAS, whose
+kernels are picked by the CPU at run time) and its SIMD loops round differently on another CPU, so claims judged
+again there differ in their last bits (the committed wd4 summary on a Zen 4, judged on a Zen 3)."""
 
 
 def same_to_round_off(a: object, b: object) -> bool:

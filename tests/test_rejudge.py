@@ -53,7 +53,8 @@ def test_no_summaries_is_one_error_line(tmp_path, capsys):
 
 
 def test_round_off_is_not_a_change():
-    """numpy sums in another order on another CPU's SIMD path; a last-bit difference is not a rewrite, a 1e-6 one is."""
+    """numpy rounds differently on another CPU (figures.rejudge.ROUND_OFF): a last-bit difference is not a rewrite, a
+    1e-6 one is."""
     a = {"estimate": {"value": 0.3107869533139537, "n": 6, "lo": None}, "parts": [1.0, "x"]}
     assert same_to_round_off(a, {"estimate": {"value": 0.3107869533139536, "n": 6, "lo": None}, "parts": [1, "x"]})
     assert not same_to_round_off(a, {"estimate": {"value": 0.3107879533139537, "n": 6, "lo": None}, "parts": [1.0, "x"]})
