@@ -26,6 +26,7 @@ from benchmarks.grids import FULL
 from synthetic.config import RunConfig
 from synthetic.engine import build, full_precision, per_run_loss
 from synthetic.errors import ConfigError, SyntheticError
+from synthetic.inductor_cache import separate_inductor_cache
 from synthetic.rules.base import require_compiler
 from theory.cli import OneLineParser
 
@@ -57,6 +58,8 @@ class Trainer:
         self.alive = torch.ones(len(runs), dtype=torch.bool)
         self.loss_kind = cfg.loss
         forward: Callable = self._loss
+        if compiled:
+            separate_inductor_cache()
         self.forward = torch.compile(forward, dynamic=False) if compiled else forward
         self.t = 0
         self.losses: list[torch.Tensor] = []

@@ -145,6 +145,10 @@ def compiled_multi(kernel):
 def compiled(fn):
     """`torch.compile(fn)` (dynamic shapes, one graph), built once per function."""
     if fn not in _COMPILED:
+        from synthetic.inductor_cache import separate_inductor_cache
+
+        separate_inductor_cache()
+
         import torch
         import torch._dynamo
 
@@ -169,6 +173,9 @@ def require_compiler() -> None:
     if _COMPILER_OK is None:
         import torch
 
+        from synthetic.inductor_cache import separate_inductor_cache
+
+        separate_inductor_cache()
         try:
             torch.compile(lambda x: x * 2 + 1, fullgraph=True)(torch.ones(3))
             _COMPILER_OK = True
