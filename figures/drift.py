@@ -14,8 +14,9 @@ A per-seed optimum that is not bracketed (on the grid's edge, next to a diverged
 point, and reported as censored. Its true position lies beyond the edge (or, next to a diverged point, on either
 side), so it moves that seed's least-squares rate one way: by δ·(x_i − x̄)/Σ(x − x̄)² for a shift δ of the point at
 x_i. `Drift.toward` counts the censored optima that could bring a seed's rate nearer 0 (the distance is unknown, so
-one that moves a rate toward 0 may also carry it past 0). A claim that a rate is small cannot be decided in its favour on any censored optimum; one that a rate is large (it drifts) not on
-one that could bring it nearer 0 (figures.transfer_claims).
+one that moves a rate toward 0 may also carry it past 0). A claim that a rate is small cannot be decided in its
+favour on any censored optimum; one that a rate is large (it drifts) not on one that could bring it nearer 0
+(figures.transfer_claims).
 """
 
 from __future__ import annotations

@@ -57,6 +57,7 @@ def test_round_off_is_not_a_change():
     1e-6 one is."""
     a = {"estimate": {"value": 0.3107869533139537, "n": 6, "lo": None}, "parts": [1.0, "x"]}
     assert same_to_round_off(a, {"estimate": {"value": 0.3107869533139536, "n": 6, "lo": None}, "parts": [1, "x"]})
-    assert not same_to_round_off(a, {"estimate": {"value": 0.3107879533139537, "n": 6, "lo": None}, "parts": [1.0, "x"]})
+    off = {"estimate": {"value": 0.3107879533139537, "n": 6, "lo": None}, "parts": [1.0, "x"]}   # 3e-6 relative
+    assert not same_to_round_off(a, off)
     assert not same_to_round_off(a, {"estimate": {"value": 0.3107869533139537, "n": 6}, "parts": [1.0, "x"]})
     assert not same_to_round_off(a, {**a, "parts": [1.0]})
