@@ -115,6 +115,31 @@ def test_the_tolerance_scales_with_round_off_steps_and_the_quantity():
     assert "another order" in msg
 
 
+def test_check_prints_the_largest_deviation_in_tolerance_units(monkeypatch, capsys):
+    """`--check`'s deviation line: |v − v₀| / (u_d · (t + 1) · s), s the quantity's largest |value| in the run, the
+    largest per dtype; a changed divergence step is an infinite deviation."""
+    u32, u64 = engine_golden.UNIT_ROUNDOFF["float32"], engine_golden.UNIT_ROUNDOFF["float64"]
+    golden_runs = {
+        "a": {"dtype": "float32", "diverged_at": None, "values": {"0 model loss 0": 2.0, "4 model loss 0": -4.0}},
+        "b": {"dtype": "float64", "diverged_at": None, "values": {"9 h1 dh_rms 0": 0.5}}}
+    now = {"a": {"dtype": "float32", "diverged_at": None,
+                 "values": {"0 model loss 0": 2.0 + 3 * u32 * 4.0, "4 model loss 0": -4.0 - 35 * u32 * 4.0}},
+           "b": {"dtype": "float64", "diverged_at": None, "values": {"9 h1 dh_rms 0": 0.5 + 20 * u64 * 0.5}}}
+    assert engine_golden.deviations(now, golden_runs) == pytest.approx({"float32": 7.0, "float64": 2.0})
+    assert engine_golden.deviations({**now, "b": {**now["b"], "diverged_at": 5}}, golden_runs)["float64"] == math.inf
+    doc = {"engine_version": ENGINE_VERSION, "tolerance_constant": {"float32": 6.5, "float64": 100.0},
+           "runs": golden_runs}
+    monkeypatch.setattr(engine_golden, "load_golden", lambda: doc)
+    monkeypatch.setattr(engine_golden, "record_values", lambda **kw: now)
+    assert engine_golden.main(["--check"]) == 1                          # 7 units against a constant of 6.5
+    out = capsys.readouterr().out
+    line = next(l for l in out.splitlines() if l.startswith("largest deviation"))
+    (f32, f64) = line.split(": ", 1)[1].split(", ")
+    assert f32.split()[0] == "float32" and float(f32.split()[1]) == pytest.approx(7.0)
+    assert f64.split()[0] == "float64" and float(f64.split()[1]) == pytest.approx(2.0)
+    assert "4 model loss 0" in out
+
+
 def test_the_run_key_depends_on_the_engine_version(monkeypatch):
     run = engine_golden.fixed_buckets()[0][0]
     before = run_id(run)
