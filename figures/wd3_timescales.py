@@ -1,21 +1,21 @@
-"""Would wd3's runs, each trained only to its own `steps_per_tau` EMA timescales 1/(η₂λ₂), measure the σ₁ width
-exponents that the shared steps measure?
+"""Do wd3's runs, each trained only to its own EMA timescales, measure the σ₁ width exponents of the shared steps?
 
-wd3 trains every run the steps of its slowest (e = 0 at the largest width: 8 times the width ratio more timescales
-for e = 1), which makes it the catalogue's longest figure. A run's first T steps do not depend on how long it trains
-(a fresh batch every step from the seed's stream, a constant learning rate), so one training answers the question:
-wd3's plan is trained with each run's own steady window measured too, and every run is read twice, over the last
-10% of its own timescales (`own_readout`) and of the shared steps (wd3's readout). Per rule and seed, the difference
-of the two width exponents; its seed t-interval says whether the cheaper plan measures the same thing.
+wd3 trains every run the steps of its slowest (λ₂ const at the largest width: `steps_per_tau` EMA timescales
+1/(η₂λ₂) there, up to 8 times as many, the width ratio, for the others), which makes it the catalogue's longest
+figure. A run's first T steps do not depend on how long it trains (a fresh batch every step from the seed's stream, a
+constant learning rate; tests/test_wd3_timescales.py checks it record for record), so one training answers the
+question: wd3's plan is trained with each run's own steady window measured too, and every run is read twice
+(`readout`), over the last 10% of its own timescales and of the shared steps (wd3's readout). Per rule and seed, the
+difference of the two width exponents; its seed t-interval, on the schedule of looks, says whether the cheaper plan
+measures the same thing (`TOLERANCE`).
 
-    python -m figures.wd3_timescales [--scale default] [--threads N] [--cache DIR]
+    python -m figures.wd3_timescales [--scale default] [--threads N] [--cache DIR] [--look 2]
 
 The outcome and the choice it led to are in docs/decisions.md ("wd3's steps").
 """
 
 from __future__ import annotations
 
-import argparse
 import sys
 from dataclasses import replace
 
@@ -24,6 +24,7 @@ from figures.claims import LOOKS, Estimate, fmt
 from figures.registry import LOOK_SEED_STRIDE
 from figures.wd_analysis import _per_seed_exponents, scalars
 from figures.wd_runs import PRIMARY, wd3_plan
+from theory.cli import OneLineParser
 from synthetic.engine import RunResult
 
 TRAINING_LOSS = "loss"
@@ -88,7 +89,7 @@ def cost(plan, scale: str) -> tuple[int, int]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = OneLineParser(prog="python -m figures.wd3_timescales", description=__doc__.splitlines()[0], raise_errors=False)
     p.add_argument("--scale", default="default", choices=("smoke", "default", "paper"))
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--cache", default="results/cache")
@@ -96,6 +97,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="the look of the sequential schedule (figures.claims.LOOKS): at look k, k copies of the plan's "
                         "seeds (figures.registry.figure_runs)")
     a = p.parse_args(argv)
+    if a.threads is not None and a.threads < 1:
+        p.error("--threads must be at least 1")
     import torch
 
     from synthetic.grid import run_grid

@@ -21,7 +21,6 @@ same optima? It trains wd4's runs at WIDTH and prints each sweep's optimum read 
 
 from __future__ import annotations
 
-import argparse
 import math
 import sys
 from dataclasses import replace
@@ -31,6 +30,7 @@ import numpy as np
 from figures import wd_setup as ws
 from figures.wd_analysis import wd4_loss
 from figures.wd_runs import WD4_RULES, mup_steps, rule_e
+from theory.cli import OneLineParser
 
 ETA_MULTS = tuple(2.0 ** k for k in (0, -2, -4))
 LAM_SHIFTS = tuple(2.0 ** k for k in (-6, -4, -2, 0, 2, 4, 6, 8))
@@ -139,7 +139,7 @@ def timescale_check(scale: str, width: int, cache: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = OneLineParser(prog="python -m figures.wd4_pilot", description=__doc__.splitlines()[0], raise_errors=False)
     p.add_argument("--scale", default="default", choices=("smoke", "default", "paper"))
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--threads", type=int, default=None)
@@ -150,6 +150,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="instead: wd4's planned runs at WIDTH, their optima read at each run's own timescales and at "
                         "the shared steps (timescale_check)")
     a = p.parse_args(argv)
+    if a.threads is not None and a.threads < 1:
+        p.error("--threads must be at least 1")
     import torch
 
     from synthetic.grid import run_grid

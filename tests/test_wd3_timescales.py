@@ -49,3 +49,12 @@ def test_differences_are_paired_per_seed():
     d = t.differences(exps)["r"]
     assert d.n == 3 and d.value == pytest.approx((0.1 + 0.2 + 0.0) / 3)
     assert d.se == pytest.approx(0.1 / 3 ** 0.5)            # sd of (0.1, 0.2, 0.0) is 0.1
+
+
+def test_bad_input_is_one_line_and_exit_2(capsys):
+    for argv in (["--threads", "0"], ["--look", "3"]):
+        with pytest.raises(SystemExit) as e:
+            t.main(argv)
+        assert e.value.code == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and err.startswith("python -m figures.wd3_timescales: error:")
