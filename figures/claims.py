@@ -35,8 +35,9 @@ ALPHA = 0.05
 """Error rate of a claim over all its looks."""
 LOOKS = (1, 2)
 """Seed multipliers of the sequential schedule: a figure runs its declared seeds, and when one of its claims is
-undecided it is run again with twice as many seeds (its seeds plus as many new ones), the cap (the 2-hour budget of
-the whole catalogue and its rerun on a 2-core CPU admits one doubling)."""
+undecided it is run again with twice as many seeds (its seeds plus as many new ones), the cap: one doubling (the
+2-hour budget aimed at for the whole catalogue and its rerun on a 2-core CPU is already exceeded with it,
+docs/results.md, "The budget")."""
 LEVEL = 1.0 - ALPHA / len(LOOKS)
 """Interval level at every look (Bonferroni over the looks: 1 − 0.05/2 = 97.5%)."""
 

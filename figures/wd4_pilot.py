@@ -30,7 +30,7 @@ import numpy as np
 from figures import wd_setup as ws
 from figures.wd_analysis import wd4_loss
 from figures.wd_runs import WD4_RULES, mup_steps, rule_e
-from theory.cli import OneLineParser
+from theory.cli import OneLineParser, output_dir_problem
 
 ETA_MULTS = tuple(2.0 ** k for k in (0, -2, -4))
 LAM_SHIFTS = tuple(2.0 ** k for k in (-6, -4, -2, 0, 2, 4, 6, 8))
@@ -152,6 +152,8 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     if a.threads is not None and a.threads < 1:
         p.error("--threads must be at least 1")
+    if (problem := output_dir_problem(a.cache)) is not None:
+        p.error(f"--cache: {problem}")
     import torch
 
     from synthetic.grid import run_grid

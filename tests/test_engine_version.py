@@ -116,8 +116,8 @@ def test_the_tolerance_scales_with_round_off_steps_and_the_quantity():
 
 
 def test_check_prints_the_largest_deviation_in_tolerance_units(monkeypatch, capsys):
-    """`--check`'s deviation line: |v − v₀| / (u_d · (t + 1) · s), s the quantity's largest |value| in the run, the
-    largest per dtype; a changed divergence step is an infinite deviation."""
+    """`--check`'s deviation line: |v − v₀| / (u_d · (t + 1) · s), s the quantity's largest |value| in the run,
+    the largest per dtype; a changed divergence step is an infinite deviation."""
     u32, u64 = engine_golden.UNIT_ROUNDOFF["float32"], engine_golden.UNIT_ROUNDOFF["float64"]
     golden_runs = {
         "a": {"dtype": "float32", "diverged_at": None, "values": {"0 model loss 0": 2.0, "4 model loss 0": -4.0}},

@@ -6,9 +6,12 @@ from dataclasses import replace
 import pytest
 
 from figures import wd3_timescales as t
+from figures.claims import Estimate
 from figures import wd_setup as ws
 from figures.wd_runs import wd3_plan
+from synthetic.engine import RunResult, run_id
 from synthetic.grid import run_grid
+from synthetic.records import Record
 
 SCALE = "smoke"
 
@@ -29,8 +32,10 @@ def test_a_longer_run_read_over_its_own_timescales_is_the_run_trained_to_them(tm
         read = t.readout(lr, t.own_steps(c, SCALE), t.own_measure_at(c, SCALE))
         assert _rows(read) == _rows(sr)
         assert read.config == sr.config and read.diverged_at == sr.diverged_at
-        # and the shared readout of the longer run is the planned run's
-        assert t.readout(lr, c.steps, c.measure_at).config == c
+        # and the shared readout of the longer run is the planned run: its config, its measurement steps
+        shared = t.readout(lr, c.steps, c.measure_at)
+        assert shared.config == c and shared.run_id == run_id(c)
+        assert {r.step for r in shared.records if r.quantity != t.TRAINING_LOSS} == set(c.measure_at)
 
 
 def test_own_steps_give_each_run_the_plans_timescales():
@@ -45,14 +50,39 @@ def test_own_steps_give_each_run_the_plans_timescales():
 
 
 def test_differences_are_paired_per_seed():
-    exps = {"r": {"own": {0: 0.5, 1: 0.7, 2: 0.3}, "shared": {0: 0.4, 1: 0.5, 2: 0.3, 3: 9.0}}}
+    # seeds in another order in each, one missing in the middle of one: pairing is by seed, not by position
+    exps = {"r": {"own": {2: 0.3, 0: 0.5, 3: 0.7}, "shared": {3: 0.5, 2: 0.3, 1: 9.0, 0: 0.4}}}
     d = t.differences(exps)["r"]
     assert d.n == 3 and d.value == pytest.approx((0.1 + 0.2 + 0.0) / 3)
     assert d.se == pytest.approx(0.1 / 3 ** 0.5)            # sd of (0.1, 0.2, 0.0) is 0.1
 
 
+def test_equivalence_uses_the_whole_interval():
+    assert t.TOLERANCE == pytest.approx(0.05)
+    assert t.equivalent(Estimate(0.01, 0.01, 9.0, 10)) == "yes"          # ±2.26·0.01 stays inside ±0.05
+    assert t.equivalent(Estimate(0.03, 0.01, 9.0, 10)) == "undecided"    # upper end 0.053
+    assert t.equivalent(Estimate(0.09, 0.01, 9.0, 10)) == "no"           # lower end 0.067
+    assert t.equivalent(Estimate(-0.09, 0.01, 9.0, 10)) == "no"
+
+
+def _result(steps_recorded, diverged_at):
+    cfg = wd3_plan(SCALE)[0][2]
+    recs = [Record("x", s, "model", "loss", 0, 1.0) for s in range(max(steps_recorded) + 1)]
+    recs += [Record("x", s, "block1.1", "sigma1", 0, float(s)) for s in steps_recorded]
+    return RunResult(replace(cfg, steps=max(steps_recorded), measure_at=tuple(steps_recorded)), "x", recs, diverged_at)
+
+
+def test_readout_truncates_records_and_divergence_and_names_the_shorter_run():
+    res = _result((10, 20, 30, 40), diverged_at=35)
+    read = t.readout(res, 30, (20, 30))
+    assert sorted({r.step for r in read.records if r.quantity == "sigma1"}) == [20, 30]
+    assert sorted({r.step for r in read.records if r.quantity == "loss"}) == list(range(31))
+    assert read.diverged_at is None and read.run_id == run_id(read.config) != res.run_id
+    assert t.readout(_result((10, 20, 30, 40), diverged_at=25), 30, (20, 30)).diverged_at == 25
+
+
 def test_bad_input_is_one_line_and_exit_2(capsys):
-    for argv in (["--threads", "0"], ["--look", "3"]):
+    for argv in (["--threads", "0"], ["--look", "3"], ["--cache", __file__]):
         with pytest.raises(SystemExit) as e:
             t.main(argv)
         assert e.value.code == 2
