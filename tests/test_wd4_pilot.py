@@ -58,3 +58,12 @@ def test_timescale_argmins_pick_each_readout_and_count_coinciding_rules_once():
     rows += [row("c", m, o, f) for m, o, f in ((0.5, 0.3, 0.2), (1.0, 0.4, math.nan), (2.0, 0.2, 0.3))]
     picks = wd4_pilot.timescale_argmins(rows)
     assert [(g["rule"], g["own"], g["shared"]) for g in picks] == [("a", 1.0, 0.5), ("c", 2.0, 0.5)]
+
+
+def test_bad_input_is_one_line_and_exit_2(capsys):
+    for argv in (["--threads", "0"], ["--cache", __file__]):
+        with pytest.raises(SystemExit) as e:
+            wd4_pilot.main(argv)
+        assert e.value.code == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and err.startswith("python -m figures.wd4_pilot: error:")
