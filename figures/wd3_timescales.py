@@ -21,11 +21,11 @@ from dataclasses import replace
 
 from figures import wd_setup as ws
 from figures.claims import LOOKS, Estimate, fmt
+from figures.pilot_cli import parse_pilot, pilot_parser
 from figures.registry import LOOK_SEED_STRIDE
 from figures.wd_analysis import _per_seed_exponents, scalars
 from figures.wd_runs import FLAT_TOL, PRIMARY, wd3_plan
 from synthetic.engine import RunResult, run_id
-from theory.cli import OneLineParser, output_dir_problem
 
 TRAINING_LOSS = "loss"
 """The one quantity the engine records at every step rather than at the measurement steps."""
@@ -100,24 +100,13 @@ def cost(plan, scale: str) -> tuple[int, int]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = OneLineParser(prog="python -m figures.wd3_timescales", description=__doc__.splitlines()[0], raise_errors=False)
-    p.add_argument("--scale", default="default", choices=("smoke", "default", "paper"))
-    p.add_argument("--threads", type=int, default=None)
-    p.add_argument("--cache", default="results/cache")
+    p = pilot_parser("python -m figures.wd3_timescales", __doc__)
     p.add_argument("--look", type=int, default=1, choices=LOOKS,
                    help="the look of the sequential schedule (figures.claims.LOOKS): at look k, k copies of the plan's "
                         "seeds (figures.registry.figure_runs)")
-    a = p.parse_args(argv)
-    if a.threads is not None and a.threads < 1:
-        p.error("--threads must be at least 1")
-    if (problem := output_dir_problem(a.cache)) is not None:
-        p.error(f"--cache: {problem}")
-    import torch
-
+    a = parse_pilot(p, argv)
     from synthetic.grid import run_grid
 
-    if a.threads:
-        torch.set_num_threads(a.threads)
     plan = [(rule, e, replace(cfg, seed=cfg.seed + i * LOOK_SEED_STRIDE))
             for i in range(a.look) for rule, e, cfg in wd3_plan(a.scale)]
     results = run_grid([with_own_window(cfg, a.scale) for _, _, cfg in plan], cache_dir=a.cache, progress=True)

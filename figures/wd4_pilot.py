@@ -28,9 +28,9 @@ from dataclasses import replace
 import numpy as np
 
 from figures import wd_setup as ws
+from figures.pilot_cli import parse_pilot, pilot_parser
 from figures.wd_analysis import wd4_loss
 from figures.wd_runs import WD4_RULES, mup_steps, rule_e
-from theory.cli import OneLineParser, output_dir_problem
 
 ETA_MULTS = tuple(2.0 ** k for k in (0, -2, -4))
 LAM_SHIFTS = tuple(2.0 ** k for k in (-6, -4, -2, 0, 2, 4, 6, 8))
@@ -139,27 +139,16 @@ def timescale_check(scale: str, width: int, cache: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = OneLineParser(prog="python -m figures.wd4_pilot", description=__doc__.splitlines()[0], raise_errors=False)
-    p.add_argument("--scale", default="default", choices=("smoke", "default", "paper"))
+    p = pilot_parser("python -m figures.wd4_pilot", __doc__)
     p.add_argument("--seeds", type=int, default=3)
-    p.add_argument("--threads", type=int, default=None)
-    p.add_argument("--cache", default="results/cache")
     p.add_argument("--n-train", type=int, default=None, help="a finite training set (default: wd4's)")
     p.add_argument("--noise", type=float, default=None, help="the teacher's label noise (default: wd4's)")
     p.add_argument("--timescales", type=int, metavar="WIDTH",
                    help="instead: wd4's planned runs at WIDTH, their optima read at each run's own timescales and at "
                         "the shared steps (timescale_check)")
-    a = p.parse_args(argv)
-    if a.threads is not None and a.threads < 1:
-        p.error("--threads must be at least 1")
-    if (problem := output_dir_problem(a.cache)) is not None:
-        p.error(f"--cache: {problem}")
-    import torch
-
+    a = parse_pilot(p, argv)
     from synthetic.grid import run_grid
 
-    if a.threads:
-        torch.set_num_threads(a.threads)
     if a.timescales is not None:
         return timescale_check(a.scale, a.timescales, a.cache)
     seeds = tuple(range(a.seeds))
