@@ -7,7 +7,7 @@ constant learning rate; tests/test_wd3_timescales.py checks it record for record
 question: wd3's plan is trained with each run's own steady window measured too, and every run is read twice
 (`readout`), over the last 10% of its own timescales and of the shared steps (wd3's readout). Per rule and seed, the
 difference of the two width exponents; its seed t-interval, on the schedule of looks, says whether the cheaper plan
-measures the same thing (`TOLERANCE`).
+measures the same thing (`SAME`, at `TOLERANCE`).
 
     python -m figures.wd3_timescales [--scale default] [--threads N] [--cache DIR] [--look 2]
 
@@ -20,7 +20,7 @@ import sys
 from dataclasses import replace
 
 from figures import wd_setup as ws
-from figures.claims import LOOKS, Estimate, fmt
+from figures.claims import LOOKS, Estimate, Tolerance, Within, fmt
 from figures.pilot_cli import parse_pilot, pilot_parser
 from figures.registry import LOOK_SEED_STRIDE
 from figures.wd_analysis import _per_seed_exponents, scalars
@@ -29,9 +29,12 @@ from synthetic.engine import RunResult, run_id
 
 TRAINING_LOSS = "loss"
 """The one quantity the engine records at every step rather than at the measurement steps."""
-TOLERANCE = FLAT_TOL / 2
-"""Largest |difference| of a rule's exponent, own steps minus shared, that the whole interval must stay within for
-the cheaper plan to count as measuring the same thing: half of wd3's exponent tolerance (figures.wd_runs.FLAT_TOL)."""
+TOLERANCE = Tolerance("WD3_TIMESCALES", FLAT_TOL / 2,
+                      "half of wd3's exponent tolerance (figures.wd_runs.FLAT_TOL): a difference the cheaper plan may "
+                      "make without moving a wd3 verdict by more than half its band")
+SAME = Within(0.0, TOLERANCE)
+"""The criterion, on each rule's paired difference of exponents (own steps minus shared): holds when the whole
+interval lies within ±TOLERANCE (the cheaper plan measures the same thing), fails when wholly outside."""
 
 
 def own_steps(config, scale: str) -> int:
@@ -83,16 +86,6 @@ def differences(exps: dict[str, dict[str, dict[int, float]]]) -> dict[str, Estim
             for rule, d in exps.items()}
 
 
-def equivalent(d: Estimate, tolerance: float = TOLERANCE) -> str:
-    """"yes" when the whole interval lies within ±tolerance, "no" when it lies wholly outside, else "undecided"."""
-    lo, hi = d.interval()
-    if -tolerance <= lo and hi <= tolerance:
-        return "yes"
-    if hi < -tolerance or lo > tolerance:
-        return "no"
-    return "undecided"
-
-
 def cost(plan, scale: str) -> tuple[int, int]:
     """(steps the shared plan trains, steps the own-timescales plan would), summed over distinct runs."""
     distinct = {cfg.canonical_json(): cfg for _, _, cfg in plan}.values()
@@ -116,12 +109,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"wd3 at scale {a.scale}, look {a.look} ({n_seeds} seeds): {plan[0][2].steps} shared steps; σ₁'s width "
           f"exponent ({PRIMARY}) read over the last 10% of each run's own {ws.setting(a.scale).steps_per_tau:g} "
           f"timescales / of the shared steps")
-    print(f"| rule | own timescales | shared steps | own − shared (paired, per seed) | within ±{TOLERANCE:g} |")
+    print("| rule | own timescales | shared steps | own − shared (paired, per seed) | "
+          f"same within ±{TOLERANCE.value:g} |")
     print("|---|---|---|---|---|")
     diffs = differences(exps)
     for rule, d in exps.items():
         own_e, shared_e = (Estimate.of_seeds(list(d[h].values())) for h in ("own", "shared"))
-        print(f"| {rule} | {fmt(own_e)} | {fmt(shared_e)} | {fmt(diffs[rule], 4)} | {equivalent(diffs[rule])} |")
+        print(f"| {rule} | {fmt(own_e)} | {fmt(shared_e)} | {fmt(diffs[rule], 4)} | {SAME.judge(diffs[rule]).value} |")
     print(f"steps over distinct runs: {shared_steps} shared, {own} own ({own / shared_steps:.2f} of the shared; "
           "steps, not time: runs of other steps train in buckets of their own)")
     return 0

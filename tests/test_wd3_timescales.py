@@ -57,12 +57,11 @@ def test_differences_are_paired_per_seed():
     assert d.se == pytest.approx(0.1 / 3 ** 0.5)            # sd of (0.1, 0.2, 0.0) is 0.1
 
 
-def test_equivalence_uses_the_whole_interval():
-    assert t.TOLERANCE == pytest.approx(0.05)
-    assert t.equivalent(Estimate(0.01, 0.01, 9.0, 10)) == "yes"          # ±2.26·0.01 stays inside ±0.05
-    assert t.equivalent(Estimate(0.03, 0.01, 9.0, 10)) == "undecided"    # upper end 0.053
-    assert t.equivalent(Estimate(0.09, 0.01, 9.0, 10)) == "no"           # lower end 0.067
-    assert t.equivalent(Estimate(-0.09, 0.01, 9.0, 10)) == "no"
+def test_the_criterion_is_equivalence_within_half_of_wd3s_tolerance():
+    assert t.TOLERANCE.value == pytest.approx(0.05)
+    assert t.SAME.judge(Estimate(0.01, 0.01, 9.0, 10)).value == "holds"       # ±2.26·0.01 stays inside ±0.05
+    assert t.SAME.judge(Estimate(0.03, 0.01, 9.0, 10)).value == "undecided"   # upper end 0.053
+    assert t.SAME.judge(Estimate(0.09, 0.01, 9.0, 10)).value == "fails"       # lower end 0.067
 
 
 def _result(steps_recorded, diverged_at):
