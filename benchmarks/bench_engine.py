@@ -113,13 +113,19 @@ def compare(engine_loss: float, plain_loss: float, check: LossCheck, run: RunCon
                                 "lam": run.base.lam, "seed": run.seed, "engine": engine_loss, "plain": plain_loss})
 
 
-def engine_call(bucket: Sequence[RunConfig], device: torch.device, fused: bool) -> list[RunResult]:
+UPDATES = {"tiled": {}, "compiled": {"fused": True}, "one_pass": {"one_pass": True}}
+"""The engine's update paths and the OptimConfig fields that choose them: the eager tiled passes (default), one
+compiled kernel per rule (`--compile`), torch's fused AdamW per run (`--one-pass`, synthetic.one_pass)."""
+UPDATE_NOTES = {"tiled": "off", "compiled": "fused update (OptimConfig.fused, torch.compile)",
+                "one_pass": "one-pass AdamW (OptimConfig.one_pass, torch's fused kernel)"}
+
+
+def engine_call(bucket: Sequence[RunConfig], device: torch.device, update: str) -> list[RunResult]:
     """The engine on a bucket, each call searching its CPU chunk size afresh (synthetic.engine.train_in_chunks), so
-    every timing includes that search; `fused`: its element-wise update as one compiled kernel per group
-    (OptimConfig.fused)."""
+    every timing includes that search; `update`: a key of UPDATES."""
     forget_chunk_sizes()
-    if fused:
-        bucket = [replace(r, optim=replace(r.optim, fused=True)) for r in bucket]
+    if UPDATES[update]:
+        bucket = [replace(r, optim=replace(r.optim, **UPDATES[update])) for r in bucket]
     return train_bucket(bucket, device)
 
 
@@ -138,19 +144,19 @@ def plain_scale(bucket: Sequence[RunConfig], subset: Sequence[int]) -> float:
             / sum(parameter_count(bucket[i].model) for i in subset))
 
 
-def warm_up(buckets: list[list[RunConfig]], device: torch.device, compile_step: bool) -> None:
+def warm_up(buckets: list[list[RunConfig]], device: torch.device, update: str) -> None:
     """Pay one-time costs (thread pools, CUDA context, cuBLAS handles, bridge caches) before any timing."""
     small = [replace(r, steps=2) for r in buckets[0][:2]]
-    engine_call(small, device, compile_step)
+    engine_call(small, device, update)
     train_plain(small[0], device)
     synchronize(device)
 
 
 def bench_grid(spec: GridSpec, device: torch.device, peak: Peak, *, repeats: int, plain_limit: int | None,
-               rtol: float, compile_step: bool, log) -> dict:
+               rtol: float, update: str, log) -> dict:
     runs = spec.runs()
     buckets = bucketize(runs)
-    warm_up(buckets, device, compile_step)
+    warm_up(buckets, device, update)
     rows: list[BucketTiming] = []
     check = LossCheck(rtol)
     for bucket in buckets:
@@ -161,7 +167,7 @@ def bench_grid(spec: GridSpec, device: torch.device, peak: Peak, *, repeats: int
         subset = plain_subset(bucket, plain_limit)
         row.plain_runs_timed = len(subset)
         for _ in range(repeats):  # interleaved, best of `repeats` for each path
-            results, seconds, cpu = timed(lambda: engine_call(bucket, device, compile_step), device)
+            results, seconds, cpu = timed(lambda: engine_call(bucket, device, update), device)
             row.engine_s, row.engine_cpu_s = min(row.engine_s, seconds), min(row.engine_cpu_s, cpu)
             row.cpu_chunks.append(found_chunk_size(bucket[0]))
             plain, seconds, cpu = timed(lambda: [train_plain(bucket[i], device) for i in subset], device)
@@ -250,7 +256,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--steps", type=int, help="override the number of training steps")
     p.add_argument("--widths", type=int, nargs="+", help="override the widths")
     p.add_argument("--depths", type=int, nargs="+", help="override the depths")
-    p.add_argument("--compile", action="store_true", help="the engine with its fused update (OptimConfig.fused: one torch.compile kernel per rule)")
+    path = p.add_mutually_exclusive_group()
+    path.add_argument("--compile", action="store_true",
+                      help="the engine with its fused update (OptimConfig.fused: one torch.compile kernel per rule)")
+    path.add_argument("--one-pass", action="store_true",
+                      help="the engine with its one-pass AdamW (OptimConfig.one_pass: torch's fused kernel, eager)")
     p.add_argument("--tf32", action="store_true", help="allow TF32 matmuls (off by default)")
     p.add_argument("--peak-tflops", type=float, help="fp32 peak of this device in TFLOP/s (needed on CPU)")
     p.add_argument("--plain-subsample", type=int, metavar="N",
@@ -283,7 +293,7 @@ def run(args: argparse.Namespace, log=print) -> dict:
         torch.set_num_threads(args.threads)
     precision = set_precision(args.tf32)
     peak = peak_for(device, args.peak_tflops)
-    compile_step = bool(args.compile)
+    update = "compiled" if args.compile else "one_pass" if getattr(args, "one_pass", False) else "tiled"
     header = {
         "date": datetime.date.today().isoformat(), "device": str(device), "device_name": device_name(device),
         "torch": torch.__version__, "python": sys.version.split()[0], "threads": torch.get_num_threads(),
@@ -291,7 +301,7 @@ def run(args: argparse.Namespace, log=print) -> dict:
         "engine_precision_note": "synthetic.engine.train_bucket runs under full_precision() (TF32 off) whatever "
                                  "--tf32 says" if args.tf32 else None,
         "peak": asdict(peak), "quick": args.quick,
-        "compile": "fused update (OptimConfig.fused, torch.compile)" if compile_step else "off",
+        "compile": UPDATE_NOTES["compiled"] if update == "compiled" else "off", "update": UPDATE_NOTES[update],
         "cpu": describe() if device.type == "cpu" else None,
         "load_avg_start": os.getloadavg() if hasattr(os, "getloadavg") else None,
         "engine_version": ENGINE_VERSION, "command": command_line(),
@@ -300,14 +310,14 @@ def run(args: argparse.Namespace, log=print) -> dict:
         f"date {header['date']}")
     log(f"precision: {precision}" + (f" ({header['engine_precision_note']})" if header["engine_precision_note"] else ""))
     log(f"fp32 peak: {'unknown' if peak.fp32 is None else f'{peak.fp32:g} TFLOP/s'} ({peak.name}); "
-        f"compile: {header['compile']}")
+        f"update: {header['update']}")
     results = []
     for name in (GRIDS if args.grid == "all" else (args.grid,)):
         spec = select_spec(name, args.quick, args.steps, args.widths, args.depths)
         log(f"{name}: widths {list(spec.widths)} depths {list(spec.depths)} batch {spec.batch} steps {spec.steps}, "
             f"{len(spec.etas) * len(spec.lams) * len(spec.seeds)} runs per shape")
         result = bench_grid(spec, device, peak, repeats=args.repeats, plain_limit=args.plain_subsample,
-                            rtol=args.rtol, compile_step=compile_step, log=log)
+                            rtol=args.rtol, update=update, log=log)
         log(summary_line(result))
         if result["plain_extrapolated"]:
             log("  (* plain-loop time extrapolated from the subsample by parameter count; losses compared on those runs only)")

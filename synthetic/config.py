@@ -112,6 +112,10 @@ class OptimConfig:
     """The element-wise rules (AdamW, SGD, Lion) update each group in one compiled kernel (torch.compile; needs a C++
     compiler on a CPU) instead of the eager, tiled passes. Same formulas; the last bits differ (the compiler reorders
     and replaces divisions by constants), so it is part of the run's identity. BENCHMARKS.md has its speed."""
+    one_pass: bool = False
+    """AdamW's groups updated in one pass per tensor by torch's fused AdamW kernel (synthetic.one_pass; eager, no
+    compiler; on a CPU from torch 2.4) instead of the eager, tiled passes; the other rules of a hybrid keep theirs.
+    Same formulas; the last bits differ, so it is part of the run's identity. BENCHMARKS.md has its speed."""
     rho: float = 0.05
     """Sophia's clip scale ρ (App. E), a rule setting and so part of the run's identity."""
     hessian_every: int = 10
@@ -151,6 +155,7 @@ OPTIONAL_DEFAULTS: tuple[tuple[tuple[str, ...], Any], ...] = ((("model", "final_
                                                              (("base", "sigma2_input"), None),
                                                              (("schedule",), asdict(ScheduleConfig())),
                                                              (("optim", "fused"), False),
+                                                             (("optim", "one_pass"), False),
                                                              (("optim", "rho"), 0.05),
                                                              (("optim", "hessian_every"), 10),
                                                              (("optim", "rule_settings"), []))
@@ -300,9 +305,14 @@ class RunConfig:
         if isinstance(o.rho, bool) or not isinstance(o.rho, (int, float)) or not 0 < o.rho < math.inf:
             raise ConfigError(f"rho must be a finite number > 0 (got {o.rho!r})")
         positive_int(o.hessian_every, "hessian_every")
-        from synthetic.rules import role_rules
+        from synthetic.rules import get_rule, role_rules
 
         rules_here = set(role_rules(o.name).values())
+        if o.one_pass and o.fused:
+            raise ConfigError("optim.one_pass and optim.fused are two ways of one update: choose one")
+        if o.one_pass and not any(get_rule(r).has_one_pass for r in rules_here):
+            raise ConfigError(f"optim.one_pass: no rule of {o.name!r} has a one-pass update "
+                              f"(rules with one: {', '.join(_one_pass_rules())})")
         for rs in o.rule_settings:
             if not isinstance(rs, RuleSettings):
                 raise ConfigError(f"rule_settings holds RuleSettings, got {rs!r}")
@@ -352,3 +362,9 @@ class RunConfig:
         if any(q not in ("loss", "sigma1_pi") for q in self.measurements) and not self.measure_at:
             raise ConfigError("measurements other than 'loss' and 'sigma1_pi' need measure_at steps")
         return self
+
+
+def _one_pass_rules() -> list[str]:
+    from synthetic.rules import get_rule, rule_names
+
+    return sorted(r for r in rule_names() if get_rule(r).has_one_pass)

@@ -21,6 +21,7 @@ from theory.errors import TheoryError
 from synthetic.config import RunConfig, OptimConfig
 from synthetic.errors import ConfigError
 from synthetic.rules import BIAS_ROLES, WEIGHT_ROLES, get_rule, role_rules
+from synthetic.one_pass import OnePassPlan, require_one_pass
 from synthetic.rules.base import compiled_multi, require_compiler
 from synthetic.rules.muon import KIMI_SCALE, NS_CUBIC, NS_QUINTIC, newton_schulz  # noqa: F401  (re-exported)
 
@@ -199,6 +200,7 @@ class StackedOptimizer:
         self.groups: dict[str, _Group] = {}
         self.decay: dict[str, Tensor | None] = {}
         scratch, n_scratch = 0, 1
+        one_pass: dict[str, list[str]] = {}
         self._rule_cfgs = {rule: cfg.for_rule(rule) for rule in set(rules.values())}
         for name, p in params.items():
             rule = rules[name]
@@ -221,6 +223,9 @@ class StackedOptimizer:
                     raise ConfigError(f"group {name!r} (rule {rule!r}) needs an epsilon from the bridge")
                 self.eps[name] = _per_run(eps, p)
             self.state[name] = spec.init_state(p.detach(), self._rule_cfgs[rule])
+            if cfg.one_pass and spec.has_one_pass:  # updated row by row (OnePassPlan): no tiles, no scratch
+                one_pass.setdefault(rule, []).append(name)
+                continue
             tile_bytes = cpu_tile_bytes(p.numel() * p.element_size()) if p.device.type == "cpu" and not fused else None
             tile = None if tile_bytes is None else tile_bytes // p.element_size()
             elementwise = self.state[name] if spec.elementwise else {}
@@ -231,6 +236,14 @@ class StackedOptimizer:
             grp = self.groups[name]
             scratch = max([scratch] + [_slice_len(rs, grp.M) * _slice_len(cs, grp.R) for rs, cs in grp.tiles])
             n_scratch = max(n_scratch, spec.scratch)
+        if cfg.one_pass:
+            require_one_pass()
+            if not one_pass:
+                raise ConfigError(f"optim.one_pass: no rule of {cfg.name!r} has a one-pass update")
+        n_runs = next(p.shape[0] for n, p in params.items() if n not in row_runs)
+        self.one_pass = [OnePassPlan(get_rule(rule), names, params, self.state, hps, row_runs, n_runs)
+                         for rule, names in one_pass.items()]
+        self._one_pass_members = {n for names in one_pass.values() for n in names}
         self.flats = self._flatten_small_groups()
         self._flat_members = {n for fl in self.flats for n in fl.members}
         scratch = max([scratch] + [fl.N for fl in self.flats])
@@ -248,7 +261,7 @@ class StackedOptimizer:
         """On a CPU (tiled update, not fused): groups of an element-local rule joined first-fit into `_Flat`s of at
         most `FLAT_MAX_BYTES` (and one tile), keyed by rule and by whether they decay (so an element's operations
         are exactly those of its own group). The members' state becomes views of the `_Flat`'s."""
-        if CPU_TILE_BYTES is None or not FLAT_MAX_BYTES or self.cfg.fused:
+        if CPU_TILE_BYTES is None or not FLAT_MAX_BYTES or self.cfg.fused or self.cfg.one_pass:
             return []
         limit = FLAT_MAX_BYTES if CPU_TILE_BYTES == "measured" else min(FLAT_MAX_BYTES, CPU_TILE_BYTES)
         bins: dict[tuple[str, bool], list[list[str]]] = {}
@@ -376,8 +389,10 @@ class StackedOptimizer:
         dead_runs = None if keep_runs is None else ~keep_runs
         by_rows: dict[int, tuple] = {}  # groups sharing a row layout (the hidden maps) gather the masks once
         args = (keep_runs, dead_runs, lr_scale, by_rows, fused)
+        for plan in self.one_pass:
+            plan.step(self, grads, alive, lr_scale)
         for name, p in self.params.items():
-            if name not in self._flat_members:
+            if name not in self._flat_members and name not in self._one_pass_members:
                 self._update(get_rule(self.rules[name]), name, p.detach(), grads[name].detach(), *args)
         for fl in self.flats:
             torch._foreach_copy_(fl.p_views, fl.params)

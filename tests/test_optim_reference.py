@@ -73,15 +73,18 @@ def torch_reference(run: RunConfig, init: dict, m: int, steps: int, data, opt_na
     return params
 
 
-@pytest.mark.parametrize("opt_name,momentum,nesterov", [("sgd", 0.0, False), ("sgd", 0.9, False),
-                                                        ("sgd", 0.9, True), ("adamw", 0.0, False)])
+@pytest.mark.parametrize("opt_name,momentum,nesterov,one_pass", [("sgd", 0.0, False, False), ("sgd", 0.9, False, False),
+                                                                 ("sgd", 0.9, True, False), ("adamw", 0.0, False, False),
+                                                                 ("adamw", 0.0, False, True)])
 @pytest.mark.engine_device
-def test_stacked_optimizer_equals_torch_optim(opt_name, momentum, nesterov, engine_device):
-    """The stacked step on `engine_device` against torch.optim on the CPU, float64."""
+def test_stacked_optimizer_equals_torch_optim(opt_name, momentum, nesterov, one_pass, engine_device):
+    """The stacked step on `engine_device` against torch.optim on the CPU, float64 (AdamW also by its one-pass
+    update, OptimConfig.one_pass, against torch.optim's default per-tensor AdamW)."""
     bases = [BaseHP(eta=0.01, lam=0.1, n_base=4, L_base=1), BaseHP(eta=0.005, lam=0.0, eps=1e-6, sigma2=0.15),
              BaseHP(eta=0.02, lam=0.3, alpha=0.5, n_base=3, L_base=2)]
     params = ["mup_k2", "sp", "mup_k1"]
-    runs = [RunConfig(model=MODEL, optim=OptimConfig(name=opt_name, momentum=momentum, nesterov=nesterov),
+    runs = [RunConfig(model=MODEL, optim=OptimConfig(name=opt_name, momentum=momentum, nesterov=nesterov,
+                                                     one_pass=one_pass),
                       parameterization=pz, base=b, loss="mse", steps=20, batch_size=5, seed=s, dtype="float64",
                       bias_init_zero=False)
             for s, (b, pz) in enumerate(zip(bases, params))]

@@ -72,6 +72,14 @@ class AdamW(Rule):
                 zero_dead_(u.div_(denom), dead[rs])
                 pt.sub_(u)
 
+    def one_pass_step(self, opt, params, grads, state, lr, wd, eps, skip) -> None:
+        """torch's fused AdamW (the kernel of `torch.optim.AdamW(fused=True)`): the formulas above in one pass, with
+        the optimizer's step count shared by every tensor."""
+        b1, b2 = opt.rule_cfg(self.name).betas
+        torch._fused_adamw_(params, grads, state["m"], state["v"], [], [opt.t_tensor] * len(params), lr=lr,
+                            beta1=b1, beta2=b2, weight_decay=wd, eps=eps, amsgrad=False, maximize=False,
+                            found_inf=skip)
+
     fused_kernel = staticmethod(_adamw_kernel)
 
     def fused_args(self, opt, name, p, g, decay, dead, lr) -> tuple:

@@ -109,6 +109,18 @@ class Rule:
         """The arguments of `fused_kernel` for one group at this step (same meaning as `step`'s)."""
         raise NotImplementedError
 
+    def one_pass_step(self, opt: "StackedOptimizer", params: list[Tensor], grads: list[Tensor],
+                      state: dict[str, list[Tensor]], lr: "float | Tensor", wd: float, eps: float | None,
+                      skip: Tensor | None) -> None:
+        """`OptimConfig.one_pass`: update whole rows that share one (lr, wd, eps) in one pass per tensor (a rule
+        without such a kernel leaves this unset: `has_one_pass`); `skip` a 0-d float flag, 1 for a frozen run, read
+        on the device (synthetic.one_pass)."""
+        raise NotImplementedError
+
+    @property
+    def has_one_pass(self) -> bool:
+        return type(self).one_pass_step is not Rule.one_pass_step
+
     @property
     def has_fused(self) -> bool:
         return self.fused_kernel is not None
