@@ -40,3 +40,24 @@ def data_for(runs, **kw) -> SeededData:
     r = runs[0]
     return SeededData([x.seed for x in runs], r.model.d_in, r.model.d_out, r.batch_size,
                       dtype=torch.float64 if r.dtype == "float64" else torch.float32, loss=r.loss, **kw)
+
+
+def assert_only_frozen_run_unchanged(runs, frozen: int, steps: int = 3) -> None:
+    """Build `runs` (a bucket, deepest first), take `steps` optimizer steps with run `frozen` not alive, and check row
+    by row that exactly that run's weights kept their bits."""
+    from synthetic.engine import build, per_run_loss
+
+    model, opt = build(runs, torch.device("cpu"))
+    data = data_for(runs)
+    names = list(model.params)
+    alive = torch.tensor([m != frozen for m in range(len(runs))])
+    before = {g: p.detach().clone() for g, p in model.params.items()}
+    for t in range(steps):
+        x, y = data.train_batch(t)
+        loss = per_run_loss(runs[0].loss, model.forward(model.params, x)[0], y)
+        grads = torch.autograd.grad(loss.sum(), [model.params[g] for g in names])
+        opt.step(dict(zip(names, grads)), alive)
+    run_of = {g: (opt.row_index[g].tolist() if g in opt.row_index else list(range(len(runs)))) for g in names}
+    for g in names:
+        for row, m in enumerate(run_of[g]):
+            assert torch.equal(model.params[g][row], before[g][row]) == (m == frozen), (g, row, m)

@@ -13,9 +13,9 @@ from theory.bridge import BaseHP
 
 import synthetic.one_pass as one_pass
 from synthetic.config import ModelConfig, OptimConfig, RunConfig, ScheduleConfig
-from synthetic.engine import build, per_run_loss, run_id, train_bucket
+from synthetic.engine import build, run_id, train_bucket
 from synthetic.errors import ConfigError
-from test_engine_support import data_for
+from test_engine_support import assert_only_frozen_run_unchanged
 
 
 def bucket(opt: str = "adamw", dtype: str = "float64", schedule: ScheduleConfig | None = None,
@@ -57,21 +57,7 @@ def test_a_run_has_the_same_bits_alone_and_in_a_bucket():
 
 
 def test_a_frozen_run_is_left_unchanged():
-    runs = one_passed(bucket())
-    model, opt = build(runs, torch.device("cpu"))
-    data = data_for(runs)
-    names = list(model.params)
-    alive = torch.tensor([True, False, True])
-    before = {g: p.detach().clone() for g, p in model.params.items()}
-    for t in range(3):
-        x, y = data.train_batch(t)
-        loss = per_run_loss("mse", model.forward(model.params, x)[0], y)
-        grads = torch.autograd.grad(loss.sum(), [model.params[g] for g in names])
-        opt.step(dict(zip(names, grads)), alive)
-    run_of = {g: (opt.row_index[g].tolist() if g in opt.row_index else list(range(3))) for g in names}
-    for g in names:
-        for row, m in enumerate(run_of[g]):
-            assert torch.equal(model.params[g][row], before[g][row]) == (m == 1), (g, row, m)
+    assert_only_frozen_run_unchanged(one_passed(bucket()), frozen=1)
 
 
 def test_one_call_per_run_and_learning_rate():
