@@ -30,6 +30,7 @@ from benchmarks.hardware import Peak, device_name, peak_for, set_precision, sync
 from benchmarks.plain_loop import parameter_count, train_plain
 from synthetic.config import RunConfig
 from synthetic.engine import RunResult, forget_chunk_sizes, found_chunk_size, train_bucket
+from synthetic import heap
 from synthetic.errors import SyntheticError
 from synthetic.grid import bucketize
 from synthetic.provenance import command_line
@@ -261,6 +262,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                       help="the engine with its fused update (OptimConfig.fused: one torch.compile kernel per rule)")
     path.add_argument("--one-pass", action="store_true",
                       help="the engine with its one-pass AdamW (OptimConfig.one_pass: torch's fused kernel, eager)")
+    p.add_argument("--system-malloc", action="store_true",
+                   help="leave the C library's malloc thresholds as they are (the engine's default raises them on a "
+                        "CPU: synthetic.heap), for both paths")
     p.add_argument("--tf32", action="store_true", help="allow TF32 matmuls (off by default)")
     p.add_argument("--peak-tflops", type=float, help="fp32 peak of this device in TFLOP/s (needed on CPU)")
     p.add_argument("--plain-subsample", type=int, metavar="N",
@@ -292,6 +296,8 @@ def run(args: argparse.Namespace, log=print) -> dict:
     if args.threads:
         torch.set_num_threads(args.threads)
     precision = set_precision(args.tf32)
+    heap.enabled(not getattr(args, "system_malloc", False))
+    kept = heap.keep_freed_memory() if device.type == "cpu" else None
     peak = peak_for(device, args.peak_tflops)
     update = "compiled" if args.compile else "one_pass" if getattr(args, "one_pass", False) else "tiled"
     header = {
@@ -302,7 +308,7 @@ def run(args: argparse.Namespace, log=print) -> dict:
                                  "--tf32 says" if args.tf32 else None,
         "peak": asdict(peak), "quick": args.quick,
         "compile": UPDATE_NOTES["compiled"] if update == "compiled" else "off", "update": UPDATE_NOTES[update],
-        "cpu": describe() if device.type == "cpu" else None,
+        "cpu": describe() if device.type == "cpu" else None, "freed_memory_kept_in_heap": kept,
         "load_avg_start": os.getloadavg() if hasattr(os, "getloadavg") else None,
         "engine_version": ENGINE_VERSION, "command": command_line(),
     }
@@ -310,7 +316,8 @@ def run(args: argparse.Namespace, log=print) -> dict:
         f"date {header['date']}")
     log(f"precision: {precision}" + (f" ({header['engine_precision_note']})" if header["engine_precision_note"] else ""))
     log(f"fp32 peak: {'unknown' if peak.fp32 is None else f'{peak.fp32:g} TFLOP/s'} ({peak.name}); "
-        f"update: {header['update']}")
+        f"update: {header['update']}"
+        + ("" if kept is None else f"; freed memory kept in the heap: {'yes' if kept else 'no'}"))
     results = []
     for name in (GRIDS if args.grid == "all" else (args.grid,)):
         spec = select_spec(name, args.quick, args.steps, args.widths, args.depths)

@@ -33,6 +33,7 @@ from synthetic.device import resolve_device
 from synthetic.errors import ConfigError
 from synthetic.measure import Measurer
 from synthetic.groups import Group
+from synthetic.heap import keep_freed_memory
 from synthetic.models import Capture, StackedResidualNet, group_role
 from synthetic.optim import StackedOptimizer, role_rules, run_hparams
 from synthetic.rules.sophia import gnb_generators, gnb_targets
@@ -139,6 +140,8 @@ def train_bucket(runs: Sequence[RunConfig], device: str | torch.device = "cpu", 
     if any(r.bucket_key() != key for r in runs[1:]):
         raise ConfigError("runs in one bucket must differ only in depth, base, seed, parameterization and schedule")
     dev = resolve_device(device)
+    if dev.type == "cpu":
+        keep_freed_memory()
     order = sorted(range(len(runs)), key=lambda i: -runs[i].model.depth)  # deepest first (BlockLayout), stable
     if data_source is not None and order != list(range(len(runs))):
         raise ConfigError("a bucket given its own data source must list its runs deepest first")
