@@ -19,9 +19,8 @@ M_TRIM_THRESHOLD = -1
 M_MMAP_THRESHOLD = -3
 """mallopt parameters (glibc's malloc.h)."""
 KEEP_BYTES = 1 << 30
-"""Both thresholds: allocations up to 1 GiB come from the heap, and up to 1 GiB of free memory stays at its top. A
-process holds at most its peak of live buffers plus that much; the engine's buckets are estimated against available
-memory before they train (synthetic.estimate)."""
+"""Both thresholds: allocations up to 1 GiB come from the heap, and up to 1 GiB of free memory stays at its top, so
+a process holds at most its peak of live buffers plus that much."""
 
 _state: dict[str, bool] = {}
 
