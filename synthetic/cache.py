@@ -39,6 +39,7 @@ _MIDDLE = b'","payload":'
 _SUFFIX = b"}"
 _HEX = 64
 _TEMP_NAME = re.compile(r"\.[0-9a-f]{16}\..*\.tmp")
+_ENTRY_NAME = re.compile(r"[0-9a-f]{64}\.json")
 STALE_TEMP_SECONDS = 60.0
 """Temporary files in the cache root older than this are leftovers of a killed writer and are removed."""
 
@@ -85,6 +86,14 @@ class RunCache:
             except OSError:
                 continue
         return removed
+
+    def keys(self) -> list[str]:
+        """The keys of the runs stored here, sorted (temporary and foreign files left out)."""
+        try:
+            names = os.listdir(self.root)
+        except OSError:
+            return []
+        return sorted(name[:-5] for name in names if _ENTRY_NAME.fullmatch(name))
 
     def path(self, key: str) -> str:
         return os.path.join(self.root, f"{key}.json")
