@@ -39,7 +39,7 @@ from synthetic.optim import StackedOptimizer, role_rules, run_hparams
 from synthetic.rules.sophia import gnb_generators, gnb_targets
 from synthetic.records import SCHEMA_VERSION, Record
 from synthetic.schedule import factor_table
-from synthetic.version import DIVERGENCE_FACTOR, ENGINE_VERSION
+from synthetic.version import DIVERGENCE_FACTOR, ENGINE_VERSION, LOSS_VERSIONS
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
@@ -67,6 +67,8 @@ def run_id(config: RunConfig) -> str:
                      if (v := get_quantity(q).version) > 1)
     bumped += "".join(f"|rule:{r}@{v}" for r in sorted(set(role_rules(config.optim.name).values()))
                       if (v := rule_identity(get_rule(r))) is not None)
+    if (v := LOSS_VERSIONS.get(config.loss, 1)) > 1:
+        bumped += f"|loss:{config.loss}@{v}"
     return hashlib.sha256((config.canonical_json() + SCHEMA_VERSION + ENGINE_VERSION + bumped).encode()).hexdigest()
 
 
@@ -86,11 +88,13 @@ def full_precision() -> Iterator[None]:
 
 
 def per_run_loss(kind: str, out: Tensor, y: Tensor) -> Tensor:
-    """Mean loss of each run over its batch: out [M, B, d_out] -> [M]."""
+    """Mean loss of each run over its batch: out [M, B, d_out] -> [M]. bce runs one kernel per run: torch's CPU kernel
+    rounds the scalar tail of a tensor differently from its SIMD body, so on the stacked tensor a run's numbers would
+    depend on the runs before it (`synthetic.version.LOSS_VERSIONS`); mse's and ce's kernels do not."""
     if kind == "mse":
         return (out - y).square().mean(dim=(1, 2))
     if kind == "bce":
-        return F.binary_cross_entropy_with_logits(out, y, reduction="none").mean(dim=(1, 2))
+        return torch.stack([F.binary_cross_entropy_with_logits(o, t, reduction="none").mean() for o, t in zip(out, y)])
     if kind == "ce":
         return F.cross_entropy(out.transpose(1, 2), y, reduction="none").mean(dim=1)
     raise ConfigError(f"unknown loss {kind!r}")

@@ -12,5 +12,11 @@ ENGINE_VERSION = "engine-3"
 """engine-1: everything before provenance (implicit). engine-2: divergence also on loss > 1e6·(1 + loss at step 0).
 engine-3: a lone run stays on the batched matmul kernel, so its numbers no longer depend on its bucket companions."""
 
+LOSS_VERSIONS = {"bce": 2}
+"""Per-loss versions past the first, part of the run id of every run with that loss (as measured quantities carry
+theirs), so a change to one loss's numbers misses the cache for its runs only. bce 2: computed run by run, so a run's
+numbers no longer depend on its bucket (torch's SIMD kernel rounds the scalar tail of a tensor differently, and where a
+run's elements fall in the stacked tensor depended on the runs before it; docs/engine.md, "Bucket independence")."""
+
 DIVERGENCE_FACTOR = 1e6
 """A run diverges at the first step whose loss is not finite or exceeds DIVERGENCE_FACTOR·(1 + its step-0 loss)."""

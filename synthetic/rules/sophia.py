@@ -44,7 +44,7 @@ def gnb_targets(loss: str, out: Tensor, gens: list[torch.Generator]) -> tuple[Te
         return out + math.sqrt(0.5) * noise, B * d
     u = torch.stack([torch.rand(B, d, generator=g, dtype=out.dtype, device=out.device) for g in gens])
     if loss == "bce":
-        return (u < torch.sigmoid(out)).to(out.dtype), B * d
+        return (u < torch.stack([torch.sigmoid(o) for o in out])).to(out.dtype), B * d  # run by run: engine.per_run_loss
     gumbel = -torch.log(-torch.log(u.clamp_min(torch.finfo(out.dtype).tiny)))
     return torch.argmax(out + gumbel, dim=-1), B
 
