@@ -7,7 +7,7 @@ so); a change meant to move no number (a CPU choice, a kernel that only reorders
 the gallery actually trained, where `benchmarks.bit_identity` uses a fixed synthetic set. Only runs trained where
 this process trains are compared: the same device, CPU model and thread count (the kernel path is not recorded, so
 run it under the path the cache was trained on); the others are counted as skipped. Every record (step, layer,
-quantity, index, value) must be equal; exit status 1 when one run differs, 2 on bad input.
+quantity, index, value) and the divergence step must be equal; exit status 1 when one run differs, 2 on bad input.
 """
 
 from __future__ import annotations
@@ -61,18 +61,21 @@ def recheck(cache_dir: str, per_key: int = 2, max_steps: int = 1000, log=print) 
     cache = RunCache(cache_dir)
     chosen, elsewhere, too_long = pick(cache, per_key, max_steps)
     differ = total = 0
+    saved = torch.get_num_threads()
     for group in chosen.values():
         hits = [hit for _, hit in group]
         threads = (hits[0].trained_on or {}).get("threads") or torch.get_num_threads()
         torch.set_num_threads(int(threads))
         start = time.perf_counter()
         fresh = train_bucket([RunConfig.from_dict(h.config) for h in hits], "cpu")
-        bad = sum(records_of(h) != records_of(f) or h.run_id != f.run_id for h, f in zip(hits, fresh, strict=True))
+        bad = sum(records_of(h) != records_of(f) or (h.run_id, h.diverged_at) != (f.run_id, f.diverged_at)
+                  for h, f in zip(hits, fresh, strict=True))
         c = hits[0].config
         log(f"{c['optim']['name']} width {c['model']['width']} steps {c['steps']} batch {c['batch_size']} "
             f"{c['dtype']}, {threads} thread(s): {len(hits) - bad}/{len(hits)} identical "
             f"({time.perf_counter() - start:.1f} s)")
         differ, total = differ + bad, total + len(hits)
+    torch.set_num_threads(saved)
     log(f"{total - differ} of {total} runs identical; skipped {elsewhere} trained elsewhere and {too_long} longer than "
         f"{max_steps} steps")
     return differ

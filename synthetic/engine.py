@@ -38,6 +38,7 @@ from synthetic.models import Capture, StackedResidualNet, group_role
 from synthetic.optim import StackedOptimizer, role_rules, run_hparams
 from synthetic.rules.sophia import gnb_generators, gnb_targets
 from synthetic.records import SCHEMA_VERSION, Record
+from synthetic.runwise import run_by_run
 from synthetic.schedule import factor_table
 from synthetic.version import DIVERGENCE_FACTOR, ENGINE_VERSION, LOSS_VERSIONS
 
@@ -88,13 +89,13 @@ def full_precision() -> Iterator[None]:
 
 
 def per_run_loss(kind: str, out: Tensor, y: Tensor) -> Tensor:
-    """Mean loss of each run over its batch: out [M, B, d_out] -> [M]. bce runs one kernel per run: torch's CPU kernel
-    rounds the scalar tail of a tensor differently from its SIMD body, so on the stacked tensor a run's numbers would
-    depend on the runs before it (`synthetic.version.LOSS_VERSIONS`); mse's and ce's kernels do not."""
+    """Mean loss of each run over its batch: out [M, B, d_out] -> [M]. bce runs run by run on a CPU
+    (`synthetic.runwise`; `synthetic.version.LOSS_VERSIONS`); mse's and ce's kernels round every element alike."""
     if kind == "mse":
         return (out - y).square().mean(dim=(1, 2))
     if kind == "bce":
-        return torch.stack([F.binary_cross_entropy_with_logits(o, t, reduction="none").mean() for o, t in zip(out, y)])
+        return run_by_run(lambda o, t: F.binary_cross_entropy_with_logits(o, t, reduction="none").mean(dim=(-2, -1)),
+                          out, y)
     if kind == "ce":
         return F.cross_entropy(out.transpose(1, 2), y, reduction="none").mean(dim=1)
     raise ConfigError(f"unknown loss {kind!r}")

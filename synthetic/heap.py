@@ -34,8 +34,9 @@ def keep_freed_memory() -> bool:
 
 
 def enabled(on: bool) -> None:
-    """Before any training: False leaves the C library's defaults (a benchmark's baseline, `--system-malloc`). Once
-    the thresholds are set (or left) in a process this changes nothing; `keep_freed_memory()` says which holds."""
+    """Before any training: False leaves the C library's defaults (a benchmark's baseline, `--system-malloc`). The
+    first call in a process decides, and nothing changes once the engine has trained there;
+    `keep_freed_memory()` says which holds."""
     _state.setdefault("enabled", on)
 
 

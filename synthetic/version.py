@@ -14,7 +14,7 @@ engine-3: a lone run stays on the batched matmul kernel, so its numbers no longe
 
 LOSS_VERSIONS = {"bce": 2}
 """Per-loss versions past the first, part of the run id of every run with that loss (as measured quantities carry
-theirs), so a change to one loss's numbers misses the cache for its runs only. bce 2: computed run by run, so a run's
+theirs), so a change to one loss's numbers misses the cache for its runs only. bce 2: computed run by run on a CPU (`synthetic.runwise`), so a run's
 numbers no longer depend on its bucket (torch's SIMD kernel rounds the scalar tail of a tensor differently, and where a
 run's elements fall in the stacked tensor depended on the runs before it; docs/engine.md, "Bucket independence")."""
 

@@ -26,6 +26,7 @@ import torch
 from torch import Tensor
 
 from synthetic.rules.base import Rule, register_rule, zero_dead_
+from synthetic.runwise import run_by_run
 
 CLIP_EPS = 1e-15
 GNB_SEED_OFFSET = 0x50F1A
@@ -44,7 +45,7 @@ def gnb_targets(loss: str, out: Tensor, gens: list[torch.Generator]) -> tuple[Te
         return out + math.sqrt(0.5) * noise, B * d
     u = torch.stack([torch.rand(B, d, generator=g, dtype=out.dtype, device=out.device) for g in gens])
     if loss == "bce":
-        return (u < torch.stack([torch.sigmoid(o) for o in out])).to(out.dtype), B * d  # run by run: engine.per_run_loss
+        return (u < run_by_run(torch.sigmoid, out)).to(out.dtype), B * d
     gumbel = -torch.log(-torch.log(u.clamp_min(torch.finfo(out.dtype).tiny)))
     return torch.argmax(out + gumbel, dim=-1), B
 
