@@ -40,7 +40,7 @@ from synthetic.rules.sophia import gnb_generators, gnb_targets
 from synthetic.records import SCHEMA_VERSION, Record
 from synthetic.runwise import run_by_run
 from synthetic.schedule import factor_table
-from synthetic.version import DIVERGENCE_FACTOR, ENGINE_VERSION, LOSS_VERSIONS
+from synthetic.version import ACTIVATION_VERSIONS, DIVERGENCE_FACTOR, ENGINE_VERSION, LOSS_VERSIONS
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
@@ -58,8 +58,9 @@ class RunResult:
 
 def run_id(config: RunConfig) -> str:
     """sha256 of the canonical config JSON, the records schema version, the engine version, the version of every
-    measured quantity past its first and the identity of every update rule from outside this package
-    (`synthetic.rules.rule_identity`), so a run trained or measured by other code is never served from the cache."""
+    measured quantity, loss and activation past its first and the identity of every update rule that declares one or
+    comes from outside this package (`synthetic.rules.rule_identity`), so a run trained or measured by other code is
+    never served from the cache."""
     from synthetic.quantities import get_quantity
     from synthetic.rules import get_rule, role_rules
     from synthetic.rules.base import rule_identity
@@ -70,6 +71,8 @@ def run_id(config: RunConfig) -> str:
                       if (v := rule_identity(get_rule(r))) is not None)
     if (v := LOSS_VERSIONS.get(config.loss, 1)) > 1:
         bumped += f"|loss:{config.loss}@{v}"
+    if (v := ACTIVATION_VERSIONS.get(config.model.activation, 1)) > 1:
+        bumped += f"|act:{config.model.activation}@{v}"
     return hashlib.sha256((config.canonical_json() + SCHEMA_VERSION + ENGINE_VERSION + bumped).encode()).hexdigest()
 
 

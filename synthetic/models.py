@@ -38,7 +38,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from synthetic import groups
+from synthetic import groups, runwise
 from synthetic.config import ModelConfig
 from synthetic.groups import Group
 
@@ -141,12 +141,20 @@ def param_shapes(cfg: ModelConfig) -> dict[str, tuple[int, ...]]:
     return shapes
 
 
-def activation_fn(name: str):
+RUN_BY_RUN_ACTIVATIONS = {("gelu", torch.float64)}
+"""(activation, dtype) pairs whose CPU kernel rounds by position (SIMD body, scalar tail), so they are applied run by
+run (`synthetic.runwise.run_by_run`; `synthetic.version.ACTIVATION_VERSIONS`). Measured on the three kernel paths of
+an AMD EPYC Zen 4 (tests/test_simd_tail.py); float32 GELU and ReLU round every element alike there."""
+
+
+def activation_fn(name: str, dtype: torch.dtype = torch.float32):
     if name == "identity":
         return lambda z: z
     if name == "relu":
         return torch.relu
     if name == "gelu":
+        if (name, dtype) in RUN_BY_RUN_ACTIVATIONS:
+            return lambda z: runwise.run_by_run(F.gelu, z)
         return F.gelu
     raise ValueError(f"unknown activation {name!r}")
 
@@ -175,18 +183,11 @@ class Capture:
 
 
 def _linear(u: Tensor, w: Tensor, b: Tensor | None) -> Tensor:
-    """u [M, B, in] @ w[M, out, in]ᵀ (+ b): one batched matmul for all M runs.
-
-    A stack of one run whose product has a unit dimension (batch 1, d_out 1) is computed as a stack of two views of
-    it: torch's CPU bmm sends a single matrix-vector product to a different kernel than a batch of them, which rounds
-    differently, and a run's numbers must not depend on how many companions its bucket has. The second copy's
-    gradient is exactly zero, so the gradient is unchanged."""
-    if u.shape[0] == 1 and 1 in (u.shape[1], u.shape[2], w.shape[1]):
-        two = (2, *u.shape[1:]), (2, *w.shape[1:])
-        return _linear(u.expand(two[0]), w.expand(two[1]), None if b is None else b.expand(2, *b.shape[1:]))[:1]
+    """u [M, B, in] @ w[M, out, in]ᵀ (+ b): one batched matmul for all M runs (a lone run through a stack of two
+    where torch's CPU kernels would round it otherwise: `synthetic.runwise.matmul`)."""
     if b is None:
-        return torch.bmm(u, w.transpose(1, 2))
-    return torch.baddbmm(b.unsqueeze(1), u, w.transpose(1, 2))
+        return runwise.matmul(u, w.transpose(1, 2))
+    return runwise.baddbmm(b.unsqueeze(1), u, w.transpose(1, 2))
 
 
 class _SplitInto(torch.autograd.Function):
@@ -266,15 +267,15 @@ class _BlockLinear(torch.autograd.Function):
         ctx.save_for_backward(u, w)
         ctx.grad_rows, ctx.has_bias = grad_rows, b is not None
         if b is None:
-            return torch.bmm(u, w.transpose(1, 2))
-        return torch.baddbmm(b.unsqueeze(1), u, w.transpose(1, 2))
+            return runwise.matmul(u, w.transpose(1, 2))
+        return runwise.baddbmm(b.unsqueeze(1), u, w.transpose(1, 2))
 
     @staticmethod
     def backward(ctx, gz):
         u, w = ctx.saved_tensors
-        torch.bmm(gz.transpose(1, 2), u, out=ctx.grad_rows)
+        runwise.bmm_into(ctx.grad_rows, gz.transpose(1, 2), u)
         gb = gz.sum(1) if ctx.has_bias else None
-        return torch.bmm(gz, w), None, gb, None, None, None
+        return runwise.matmul(gz, w), None, gb, None, None, None
 
 
 class StackedResidualNet:
@@ -293,7 +294,7 @@ class StackedResidualNet:
         self.device, self.dtype = torch.device(device), dtype
         self.alpha = {role: torch.tensor(list(multipliers[role]), dtype=dtype, device=self.device).view(-1, 1, 1)
                       for role in ("input", "hidden", "output")}
-        self.act = activation_fn(cfg.activation)
+        self.act = activation_fn(cfg.activation, dtype)
         self._alpha_blocks = [self.alpha["hidden"].narrow(0, 0, n) for n in self._active]
         self.params = self._init_params(init_vars, seeds, bias_init_zero)
         self.grad_buffers: dict[str, Tensor] | None = None

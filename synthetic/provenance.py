@@ -16,7 +16,7 @@ from typing import Any, Iterable
 import torch
 
 from synthetic.records import SCHEMA_VERSION
-from synthetic.version import ENGINE_VERSION
+from synthetic.version import ENGINE_VERSION, THREADED_VERSION
 
 
 def command_line(argv: Iterable[str] | None = None) -> str:
@@ -48,11 +48,23 @@ def cpu_model() -> str:
 
 
 def trained_on(device: torch.device | str, threads: int | None = None, cpu: str | None = None) -> dict[str, Any]:
-    """Where runs are trained: device, torch threads and CPU model (recorded in every cache entry)."""
+    """Where runs are trained: device, torch threads and CPU model (recorded in every cache entry), and the version
+    of the engine's threaded products (`synthetic.version.THREADED_VERSION`)."""
     name = device if isinstance(device, str) else ("cpu" if device.type == "cpu" else device_name(device))
     return {"device": name,
             "threads": int(threads if threads is not None else torch.get_num_threads()),
-            "cpu": cpu if cpu is not None else cpu_model()}
+            "cpu": cpu if cpu is not None else cpu_model(),
+            "threaded": THREADED_VERSION}
+
+
+def threaded_stale(where: dict[str, Any] | None) -> bool:
+    """Whether a cache entry trained `where` predates THREADED_VERSION and was (or may have been) trained on a CPU at
+    more than one thread, where its lone products rounded otherwise: such an entry is a miss."""
+    if not where:
+        return True
+    if "cpu" not in str(where.get("device")) or int(where.get("threads", 1)) <= 1:
+        return False
+    return int(where.get("threaded", 1)) < THREADED_VERSION
 
 
 def trained_on_set(results: Iterable[Any]) -> list[str]:

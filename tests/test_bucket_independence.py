@@ -4,6 +4,7 @@ round-off on CUDA (conftest.CUDA_ROUNDOFF_RTOL).
 Before `synthetic.models._linear` kept a lone run on the batched kernel, a run trained alone differed from the same
 run in a bucket in the last bits (torch's CPU bmm sends a single matrix-vector product, d_out = 1 or batch 1, to
 another kernel), and in float32 with ReLU such a difference could flip a pre-activation near zero and grow to 1e-3.
+At two threads every lone product did (`synthetic.runwise.matmul` now sends it through a stack of two).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import itertools
 
 import pytest
+import torch
 from theory.bridge import BaseHP
 
 from synthetic.config import ModelConfig, OptimConfig, RunConfig
@@ -90,6 +92,34 @@ def test_run_in_a_ragged_depth_bucket_equals_the_run_alone(opt, norm, dtype, eng
                    f"depth {run.model.depth} seed {run.seed} differs in the ragged bucket")
         layers = {r.layer for r in res.records}
         assert f"block{run.model.depth}.1" in layers and f"block{run.model.depth + 1}.1" not in layers
+
+
+@pytest.fixture
+def two_threads():
+    saved = torch.get_num_threads()
+    torch.set_num_threads(2)
+    yield
+    torch.set_num_threads(saved)
+
+
+@pytest.mark.parametrize("opt, width, batch, depths, measured", [
+    ("adamw", 32, 7, (2,), ("loss",)), ("adamw", 64, 7, (1, 2, 3), RAGGED_MEASURED), ("sgd", 256, 7, (1,), MEASURED),
+    ("muon_kimi_adamw", 128, 7, (1, 3), ("loss",)), ("shampoo", 64, 32, (2,), ("loss",)), ("soap", 32, 7, (1, 2), ("loss",)),
+    ("lion", 64, 7, (2,), ("loss",)),
+])
+def test_at_two_threads_a_run_alone_equals_the_run_in_a_bucket(two_threads, opt, width, batch, depths, measured):
+    """At two threads torch's CPU bmm splits a lone matrix between the threads and a stack matrix by matrix, which
+    sum in other orders: before `synthetic.runwise.matmul` every case here but one differed alone and in a bucket of
+    eight (measured 2026-12-05 on the Zen 4; the first at step 0 or 1). Batch 7, ragged depths (a deep block with one
+    run left), depth 1 (lone optimizer groups), d_out 1."""
+    runs = [RunConfig(model=ModelConfig(width=width, depth=depths[s % len(depths)], d_in=8, d_out=1),
+                      optim=OptimConfig(name=opt), steps=6, batch_size=batch, seed=s,
+                      base=BaseHP(sigma2=2.0, eta=1e-2, n_base=1, L_base=1), measure_at=(0, 3, 6),
+                      measurements=measured) for s in range(8)]
+    together = train_bucket(runs, "cpu")
+    for i in range(3):
+        alone = train_bucket([runs[i]], "cpu")[0]
+        assert [repr(v) for v in values(alone)] == [repr(v) for v in values(together[i])], i
 
 
 def test_the_comparison_is_exact_on_a_cpu_and_to_round_off_on_cuda():

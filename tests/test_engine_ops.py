@@ -18,6 +18,7 @@ from theory.bridge import BaseHP
 import synthetic.engine
 import synthetic.models
 import synthetic.optim
+import synthetic.runwise
 from synthetic.config import ModelConfig, OptimConfig, RunConfig
 from synthetic.engine import train_bucket
 
@@ -42,6 +43,7 @@ def gpu_code_path(monkeypatch) -> None:
     monkeypatch.setattr(synthetic.models, "CPU_DROP_FINISHED_RUNS", False)
     monkeypatch.setattr(synthetic.optim, "CPU_SKIP_MASKS", False)
     monkeypatch.setattr(synthetic.optim, "CPU_HOST_SCALARS", False)
+    monkeypatch.setattr(synthetic.runwise, "CPU_RUNWISE", False)
 
 
 def bucket(depths, steps: int, opt: str, width: int = 16) -> list[RunConfig]:

@@ -137,3 +137,27 @@ def test_force_stores_every_finished_bucket_before_an_interrupt(tmp_path, counti
     cache = RunCache(tmp_path)
     stored = [cache.load(cache_key(r), r.to_dict()) is not None for r in grid]
     assert stored == [r.model.width == 8 for r in grid]   # the first bucket (width 8) landed before the interrupt
+
+
+def test_entries_trained_at_several_threads_before_the_threaded_fix_are_retrained(tmp_path, counting):
+    """synthetic.version.THREADED_VERSION: an entry trained on a CPU at more than one thread by older code (no
+    `threaded` in its trained_on), or with no trained_on at all, is a miss; one at one thread, or on another device,
+    or with the current version, is served."""
+    from synthetic.provenance import threaded_stale
+    from synthetic.version import THREADED_VERSION
+
+    grid = runs(widths=(8,), seeds=(0, 1, 2, 3))
+    run_grid(grid, cache_dir=tmp_path, device="cpu", progress=False)
+    cache = RunCache(tmp_path)
+    places = [{"device": "cpu", "threads": 2, "cpu": "x"}, None, {"device": "cpu", "threads": 1, "cpu": "x"},
+              {"device": "cpu", "threads": 4, "cpu": "x", "threaded": THREADED_VERSION}]
+    for run, where in zip(grid, places):
+        hit = cache.load(cache_key(run))
+        cache.store(cache_key(run), hit.run_id, hit.config, hit.records, hit.diverged_at, where)
+    assert [threaded_stale(w) for w in places] == [True, True, False, False]
+    assert not threaded_stale({"device": "NVIDIA H200", "threads": 16})
+    assert threaded_stale({"device": "ray (cpu workers)", "threads": 2})
+    counting.clear()
+    run_grid(grid, cache_dir=tmp_path, device="cpu", progress=False)
+    assert counting == [[(8, 0), (8, 1)]]
+    assert all(not threaded_stale(cache.load(cache_key(r)).trained_on) for r in grid)

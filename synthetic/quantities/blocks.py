@@ -21,5 +21,6 @@ def _claim_e2(v):
     return claim_e2(v.w_next[g] - v.w[g], v.cap.stacked(v.cap.inputs, g))
 
 
-register_quantity(Quantity("claim_e1", Phase.PRE, Scope.BLOCKS, _claim_e1))
-register_quantity(Quantity("claim_e2", Phase.POST, Scope.BLOCKS, _claim_e2, frozenset({Need.SNAPSHOT})))
+register_quantity(Quantity("claim_e1", Phase.PRE, Scope.BLOCKS, _claim_e1, version=2))
+register_quantity(Quantity("claim_e2", Phase.POST, Scope.BLOCKS, _claim_e2, frozenset({Need.SNAPSHOT}), version=2))
+"""claim_e1 and claim_e2 2: a lone run's products go through the batched kernel (`synthetic.runwise.matmul`)."""

@@ -14,6 +14,8 @@ from typing import Sequence
 import torch
 from torch import Tensor
 
+from synthetic.runwise import matmul
+
 
 def finite(x: Tensor) -> Tensor:
     """x with non-finite entries set to 0 (so a diverged run cannot make a decomposition fail)."""
@@ -81,7 +83,7 @@ def rel_update_feature(h: Tensor, h_next: Tensor) -> Tensor:
 
 def gain(w: Tensor, u: Tensor) -> Tensor:
     """Mean over samples of ‖W u_b‖_R / ‖u_b‖_R; w [..., out, in], u [..., B, in]."""
-    return sample_mean(vec_rms(u @ w.mT) / vec_rms(u))
+    return sample_mean(vec_rms(matmul(u, w.mT)) / vec_rms(u))
 
 
 def activation_ratio(z: Tensor, o: Tensor) -> Tensor:
@@ -96,9 +98,9 @@ def g3_alignment(u: Tensor, delta: Tensor) -> Tensor:
     G = Σ_j δ_j u_jᵀ, the SGD updates are ΔW^(i) = −η g_i and ΔW = −η G, and the ratio is
     mean_i ‖(1/B) ΔW^(i) u_i‖_R / ‖ΔW u_i‖_R = mean_i ‖δ_i‖ ‖u_i‖² / ‖Σ_j δ_j (u_j·u_i)‖ (η cancels).
     This is exact for SGD without momentum or weight decay; for other optimizers it is the same gradient ratio."""
-    gram = u @ u.mT
+    gram = matmul(u, u.mT)
     num = torch.linalg.vector_norm(delta, dim=-1) * torch.diagonal(gram, dim1=-2, dim2=-1)
-    den = torch.linalg.vector_norm(gram @ delta, dim=-1)
+    den = torch.linalg.vector_norm(matmul(gram, delta), dim=-1)
     return sample_mean(num / den)
 
 
@@ -107,14 +109,14 @@ def claim_e1(ws: Sequence[Tensor], u: Tensor) -> Tensor:
     v = u
     denom = vec_rms(u)
     for w in ws:
-        v = v @ w.mT
+        v = matmul(v, w.mT)
         denom = denom * op_norm_R(w).unsqueeze(-1)
     return sample_mean(vec_rms(v) / denom)
 
 
 def claim_e2(dw: Tensor, u: Tensor) -> Tensor:
     """Mean over samples of ‖ΔW u_b‖_R / (‖ΔW‖_R ‖u_b‖_R)."""
-    return sample_mean(vec_rms(u @ dw.mT) / (op_norm_R(dw).unsqueeze(-1) * vec_rms(u)))
+    return sample_mean(vec_rms(matmul(u, dw.mT)) / (op_norm_R(dw).unsqueeze(-1) * vec_rms(u)))
 
 
 class PowerIteration:

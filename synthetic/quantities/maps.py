@@ -11,8 +11,11 @@ from synthetic.quantities.base import Need, Phase, Quantity, Scope, register_qua
 from synthetic.quantities.formulas import activation_ratio, g3_alignment, gain
 
 for q in (
-    Quantity("gain", Phase.PRE, Scope.MATRICES, lambda v: gain(v.w, v.u)),
+    Quantity("gain", Phase.PRE, Scope.MATRICES, lambda v: gain(v.w, v.u), version=2),
     Quantity("g2_activation", Phase.PRE, Scope.MATRICES, lambda v: activation_ratio(v.z, v.o)),
-    Quantity("g3_alignment", Phase.PRE, Scope.MATRICES, lambda v: g3_alignment(v.u, v.zgrad), frozenset({Need.ZGRAD})),
+    Quantity("g3_alignment", Phase.PRE, Scope.MATRICES, lambda v: g3_alignment(v.u, v.zgrad), frozenset({Need.ZGRAD}),
+             version=2),
 ):
     register_quantity(q)
+"""gain and g3_alignment 2: a lone run's products go through the batched kernel (`synthetic.runwise.matmul`), so a
+run alone measures what it measures in a bucket (a matrix-vector product, d_out 1, rounded otherwise alone)."""

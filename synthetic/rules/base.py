@@ -68,9 +68,10 @@ class Rule:
     """The engine hands the rule a Hessian-diagonal estimate (`update_hessian`) every `OptimConfig.hessian_every`
     steps, from step 0."""
     version: str | None = None
-    """The rule's identity in its runs' ids, for a rule defined outside synthetic.rules (whose own rules are covered
-    by ENGINE_VERSION): declare one and change it when the rule's numbers change; without it the sha256 of the rule
-    class's source is used, so an edited rule never gets the old cached numbers back (`rule_identity`)."""
+    """The rule's identity in its runs' ids. A rule defined outside synthetic.rules: declare one and change it when
+    the rule's numbers change; without it the sha256 of the rule class's source is used, so an edited rule never gets
+    the old cached numbers back (`rule_identity`). The package's own rules are covered by ENGINE_VERSION and declare
+    one only where their numbers changed without an engine bump, so that only their runs miss the cache."""
     element_local: bool = False
     """Every element's update depends only on that element and its row's factors (no norms, no matrix products,
     state initialised element by element), so small groups of the rule can be updated as one concatenated group
@@ -225,13 +226,13 @@ BUILT_IN_PREFIX = "synthetic.rules."
 
 
 def rule_identity(rule: Rule) -> str | None:
-    """None for the package's own rules (ENGINE_VERSION covers them); else the rule's declared `version`, or the
-    sha256 of its class's source (its module and qualified name where the source cannot be read)."""
+    """The rule's declared `version`; else None for the package's own rules (ENGINE_VERSION covers them), and the
+    sha256 of its class's source for others (its module and qualified name where the source cannot be read)."""
     cls = type(rule)
-    if cls.__module__.startswith(BUILT_IN_PREFIX):
-        return None
     if rule.version is not None:
         return f"v{rule.version}"
+    if cls.__module__.startswith(BUILT_IN_PREFIX):
+        return None
     import hashlib
     import inspect
 

@@ -13,6 +13,7 @@ import torch
 from torch import Tensor
 
 from synthetic.rules.base import Rule, col, register_rule, zero_dead_
+from synthetic.runwise import matmul
 
 NS_QUINTIC = (3.4445, -4.7750, 2.0315)
 """Keller Jordan's quintic Newton–Schulz coefficients (also torch.optim.Muon's default): fast, not convergent to U Vᵀ;
@@ -32,9 +33,9 @@ def newton_schulz(g: Tensor, steps: int, coefficients: tuple[float, float, float
     x = g.mT if transpose else g
     x = x / x.norm(dim=(-2, -1), keepdim=True).clamp_min(torch.finfo(g.dtype).tiny)
     for _ in range(steps):
-        gram = x @ x.mT
-        poly = b * gram + c * (gram @ gram) if c != 0.0 else b * gram
-        x = a * x + poly @ x
+        gram = matmul(x, x.mT)
+        poly = b * gram + c * matmul(gram, gram) if c != 0.0 else b * gram
+        x = a * x + matmul(poly, x)
     return x.mT if transpose else x
 
 
@@ -52,6 +53,9 @@ def apply_direction(opt, name: str, direction: Tensor, scale: float, decay: Tens
 
 class Muon(Rule):
     name = "muon"
+    version = "2"
+    """2: a lone run's matrix products go through the batched kernel (`synthetic.runwise.matmul`), so its numbers
+    no longer depend on its bucket (docs/engine.md, "Bucket independence")."""
     elementwise = False
 
     def init_state(self, p: Tensor, cfg) -> dict[str, Tensor]:

@@ -21,6 +21,7 @@ import torch
 from torch import Tensor
 
 from synthetic.rules.base import Rule, register_rule
+from synthetic.runwise import matmul, run_by_run
 from synthetic.rules.muon import apply_direction
 
 ROOT = 4
@@ -63,8 +64,8 @@ def eig_floor(mat: Tensor) -> tuple[Tensor, Tensor]:
 def inv_root(mat: Tensor, eps: Tensor, root: int = ROOT) -> Tensor:
     """(mat + ε I)^{-1/root} for a batch of symmetric PSD matrices; `eps` broadcastable against the eigenvalues."""
     lam, q = eig_floor(mat)
-    d = (lam + eps).pow(-1.0 / root)
-    return (q * d.unsqueeze(-2)) @ q.mT
+    d = run_by_run(lambda x: x.pow(-1.0 / root), lam + eps)
+    return matmul(q * d.unsqueeze(-2), q.mT)
 
 
 def eps_for(opt, name: str, ndim: int) -> Tensor:
@@ -75,6 +76,10 @@ def eps_for(opt, name: str, ndim: int) -> Tensor:
 
 class Shampoo(Rule):
     name = "shampoo"
+    version = "2"
+    """2: a lone run's matrix products go through the batched kernel (`synthetic.runwise.matmul`) and the inverse
+    root's `pow` is taken run by run, so a run's numbers no longer depend on its bucket (docs/engine.md, "Bucket
+    independence")."""
     needs_eps = True
     elementwise = False
 
@@ -89,10 +94,10 @@ class Shampoo(Rule):
     def step(self, opt, name, p, g, decay, dead, lr) -> None:
         b1, b2 = opt.rule_cfg(self.name).betas
         st = opt.state[name]
-        st["L"].mul_(b2).add_(g @ g.mT)
-        st["R"].mul_(b2).add_(g.mT @ g)
+        st["L"].mul_(b2).add_(matmul(g, g.mT))
+        st["R"].mul_(b2).add_(matmul(g.mT, g))
         eps = eps_for(opt, name, g.ndim - 1)
-        d = inv_root(st["L"], eps) @ g @ inv_root(st["R"], eps)
+        d = matmul(matmul(inv_root(st["L"], eps), g), inv_root(st["R"], eps))
         if "m" in st:
             st["m"].lerp_(d, 1 - b1)
             d = st["m"].clone()

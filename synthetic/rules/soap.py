@@ -26,10 +26,14 @@ from torch import Tensor
 from synthetic.rules.base import Rule, register_rule
 from synthetic.rules.muon import apply_direction
 from synthetic.rules.shampoo import eig_floor, eps_for
+from synthetic.runwise import matmul
 
 
 class SOAP(Rule):
     name = "soap"
+    version = "2"
+    """2: a lone run's matrix products go through the batched kernel (`synthetic.runwise.matmul`), so its numbers
+    no longer depend on its bucket (docs/engine.md, "Bucket independence")."""
     needs_eps = True
     elementwise = False
 
@@ -42,15 +46,15 @@ class SOAP(Rule):
     def step(self, opt, name, p, g, decay, dead, lr) -> None:
         b1, b2 = opt.rule_cfg(self.name).betas
         st = opt.state[name]
-        st["L"].mul_(b2).add_(g @ g.mT, alpha=1 - b2)
-        st["R"].mul_(b2).add_(g.mT @ g, alpha=1 - b2)
+        st["L"].mul_(b2).add_(matmul(g, g.mT), alpha=1 - b2)
+        st["R"].mul_(b2).add_(matmul(g.mT, g), alpha=1 - b2)
         ql, qr = eig_floor(st["L"])[1], eig_floor(st["R"])[1]
         st["m"].lerp_(g, 1 - b1)
-        gr = ql.mT @ g @ qr
+        gr = matmul(matmul(ql.mT, g), qr)
         st["v"].mul_(b2).addcmul_(gr, gr, value=1 - b2)
-        mr = (ql.mT @ st["m"] @ qr) / (1 - b1 ** opt.t)
+        mr = matmul(matmul(ql.mT, st["m"]), qr) / (1 - b1 ** opt.t)
         denom = st["v"].sqrt() / math.sqrt(1 - b2 ** opt.t) + eps_for(opt, name, g.ndim)
-        a = ql @ (mr / denom) @ qr.mT
+        a = matmul(matmul(ql, mr / denom), qr.mT)
         apply_direction(opt, name, a.contiguous(), 1.0, decay, dead, lr)
 
 
