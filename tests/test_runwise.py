@@ -89,3 +89,18 @@ def test_run_by_run_gelu_has_the_slices_gradients():
         xi = x[i].detach().clone().requires_grad_()
         F.gelu(xi).sum().backward()
         assert torch.equal(x.grad[i], xi.grad), i
+
+
+def test_off_a_cpu_run_by_run_is_one_call_on_the_stack():
+    """The `meta` device stands in for a GPU: one call on the whole stack, no per-run calls."""
+    calls = []
+
+    def fn(x):
+        calls.append(tuple(x.shape))
+        return x * 2
+
+    out = runwise.run_by_run(fn, torch.empty(5, 3, 4, device="meta"))
+    assert calls == [(5, 3, 4)] and out.shape == (5, 3, 4) and out.device.type == "meta"
+    calls.clear()
+    runwise.run_by_run(fn, torch.ones(5, 3, 4))
+    assert calls == [(3, 4)] * 5
