@@ -38,7 +38,7 @@ from synthetic.models import Capture, StackedResidualNet, group_role
 from synthetic.optim import StackedOptimizer, role_rules, run_hparams
 from synthetic.rules.sophia import gnb_generators, gnb_targets
 from synthetic.records import SCHEMA_VERSION, Record
-from synthetic.runwise import run_by_run
+from synthetic.runwise import reduce_per_run, run_by_run
 from synthetic.schedule import factor_table
 from synthetic.version import ACTIVATION_VERSIONS, DIVERGENCE_FACTOR, ENGINE_VERSION, LOSS_VERSIONS
 
@@ -71,8 +71,8 @@ def run_id(config: RunConfig) -> str:
                       if (v := rule_identity(get_rule(r))) is not None)
     if (v := LOSS_VERSIONS.get(config.loss, 1)) > 1:
         bumped += f"|loss:{config.loss}@{v}"
-    if (v := ACTIVATION_VERSIONS.get(config.model.activation, 1)) > 1:
-        bumped += f"|act:{config.model.activation}@{v}"
+    if (v := ACTIVATION_VERSIONS.get((config.model.activation, config.dtype), 1)) > 1:
+        bumped += f"|act:{config.model.activation}:{config.dtype}@{v}"
     return hashlib.sha256((config.canonical_json() + SCHEMA_VERSION + ENGINE_VERSION + bumped).encode()).hexdigest()
 
 
@@ -95,12 +95,12 @@ def per_run_loss(kind: str, out: Tensor, y: Tensor) -> Tensor:
     """Mean loss of each run over its batch: out [M, B, d_out] -> [M]. bce runs run by run on a CPU
     (`synthetic.runwise`; `synthetic.version.LOSS_VERSIONS`); mse's and ce's kernels round every element alike."""
     if kind == "mse":
-        return (out - y).square().mean(dim=(1, 2))
+        return reduce_per_run(lambda d: d.square().mean(dim=(1, 2)), out - y)
     if kind == "bce":
         return run_by_run(lambda o, t: F.binary_cross_entropy_with_logits(o, t, reduction="none").mean(dim=(-2, -1)),
                           out, y)
     if kind == "ce":
-        return F.cross_entropy(out.transpose(1, 2), y, reduction="none").mean(dim=1)
+        return reduce_per_run(lambda c: c.mean(dim=1), F.cross_entropy(out.transpose(1, 2), y, reduction="none"))
     raise ConfigError(f"unknown loss {kind!r}")
 
 

@@ -86,7 +86,8 @@ def run_grid(runs: Sequence[RunConfig], cache_dir: str | os.PathLike | None = DE
         options = (ray or RayOptions()).validate()
         worker_device(device, options)
         outcomes = on_ray(bucketize(missing, max_bucket or ray_bucket_size(len(missing), options)), device, options)
-        where = trained_on(f"ray ({device} workers)", options.cpus_per_bucket, cpu="a Ray worker's")
+        where = trained_on(f"ray ({worker_device(device, options)} workers)", options.cpus_per_bucket,
+                           cpu="a Ray worker's")
     else:
         buckets = bucketize(missing, max_bucket or 256)
         check_fits(buckets, dev)

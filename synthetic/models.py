@@ -141,7 +141,7 @@ def param_shapes(cfg: ModelConfig) -> dict[str, tuple[int, ...]]:
     return shapes
 
 
-RUN_BY_RUN_ACTIVATIONS = {("gelu", torch.float64)}
+RUN_BY_RUN_ACTIVATIONS = {("gelu", "float64")}
 """(activation, dtype) pairs whose CPU kernel rounds by position (SIMD body, scalar tail), so they are applied run by
 run (`synthetic.runwise.run_by_run`; `synthetic.version.ACTIVATION_VERSIONS`). Measured on the three kernel paths of
 an AMD EPYC Zen 4 (tests/test_simd_tail.py); float32 GELU and ReLU round every element alike there."""
@@ -153,7 +153,7 @@ def activation_fn(name: str, dtype: torch.dtype = torch.float32):
     if name == "relu":
         return torch.relu
     if name == "gelu":
-        if (name, dtype) in RUN_BY_RUN_ACTIVATIONS:
+        if (name, str(dtype).removeprefix("torch.")) in RUN_BY_RUN_ACTIVATIONS:
             return lambda z: runwise.run_by_run(F.gelu, z)
         return F.gelu
     raise ValueError(f"unknown activation {name!r}")
@@ -241,8 +241,8 @@ def direct_weight_grad_ok(dtype: torch.dtype, device: str) -> bool:
         gz = torch.randn(m, b, o, generator=g, dtype=dtype).to(device)
         w = torch.zeros(m, o, i, dtype=dtype, device=device, requires_grad=True)
         with torch.enable_grad():
-            (autograd,) = torch.autograd.grad(torch.bmm(u, w.transpose(1, 2)), [w], gz)
-        if not torch.equal(torch.bmm(gz.transpose(1, 2), u), autograd):
+            (autograd,) = torch.autograd.grad(runwise.matmul(u, w.transpose(1, 2)), [w], gz)
+        if not torch.equal(runwise.bmm_into(torch.empty_like(autograd), gz.transpose(1, 2), u), autograd):
             return False
     return True
 

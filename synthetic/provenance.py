@@ -59,10 +59,11 @@ def trained_on(device: torch.device | str, threads: int | None = None, cpu: str 
 
 def threaded_stale(where: dict[str, Any] | None) -> bool:
     """Whether a cache entry trained `where` predates THREADED_VERSION and was (or may have been) trained on a CPU at
-    more than one thread, where its lone products rounded otherwise: such an entry is a miss."""
+    more than one thread, where a lone run rounded otherwise: such an entry is a miss. Anything not on CUDA counts as
+    a CPU (older Ray entries name the device they were asked for, such as "auto")."""
     if not where:
         return True
-    if "cpu" not in str(where.get("device")) or int(where.get("threads", 1)) <= 1:
+    if "cuda" in str(where.get("device")) or int(where.get("threads", 1)) <= 1:
         return False
     return int(where.get("threaded", 1)) < THREADED_VERSION
 

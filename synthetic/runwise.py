@@ -9,7 +9,8 @@ independence"):
   function on each run's slice, the tensor the run sees alone.
 - A lone matrix product (a stack of one) goes to another kernel than a stack when it is a matrix-vector product, and
   at more than one thread is split between the threads within the matrix, where a stack is split matrix by matrix.
-  `matmul`, `baddbmm` and `bmm_into` send a lone matrix through a stack of two copies.
+  `matmul`, `baddbmm` and `bmm_into` send a lone matrix through a stack of two copies; `reduce_per_run` does the
+  same for a lone run's sum at more than one thread, which torch splits between the threads.
 
 Both act on a CPU only (elsewhere the stacked call is one kernel launch). Imports nothing of synthetic, so the engine,
 the rules and the measured quantities can all use it.
@@ -45,11 +46,20 @@ def _lone_rounds_otherwise(a: Tensor, b: Tensor) -> bool:
     than the same matrix inside a stack: a matrix-vector product (a unit dimension) at any thread count, which goes to
     another kernel, and any product at more than one thread, where a stack is split between threads matrix by matrix
     and a lone matrix within itself, which sums in another order (docs/engine.md, "Bucket independence")."""
-    if not _on_cpu(a) or a.dim() < 3 or b.dim() < 3:
+    if not _on_cpu(a) or a.dim() < 3 or b.dim() != a.dim():
         return False
     if math.prod(a.shape[:-2]) != 1 or math.prod(b.shape[:-2]) != 1:
         return False
     return torch.get_num_threads() > 1 or 1 in (a.shape[-2], a.shape[-1], b.shape[-1])
+
+
+def reduce_per_run(fn: Callable[[Tensor], Tensor], x: Tensor) -> Tensor:
+    """fn(x) for a reduction of each run's slice of the stacked x to one value per run (a loss), such that a run alone
+    gets the bits it gets in a bucket: at more than one thread torch splits a lone output's sum (from 32768 elements
+    on) between the threads, and a stack's sums output by output, so a lone run goes through a stack of two."""
+    if _on_cpu(x) and x.shape[0] == 1 and torch.get_num_threads() > 1:
+        return _as_pair(fn, x)
+    return fn(x)
 
 
 def _as_pair(fn: Callable[..., Tensor], *xs: Tensor) -> Tensor:

@@ -18,18 +18,19 @@ theirs), so a change to one loss's numbers misses the cache for its runs only. b
 numbers no longer depend on its bucket (torch's SIMD kernel rounds the scalar tail of a tensor differently, and where a
 run's elements fall in the stacked tensor depended on the runs before it; docs/engine.md, "Bucket independence")."""
 
-ACTIVATION_VERSIONS = {"gelu": 2}
-"""Per-activation versions past the first, part of the run id of every run with that activation, as LOSS_VERSIONS.
-gelu 2: in float64 applied run by run on a CPU (`synthetic.models.RUN_BY_RUN_ACTIVATIONS`; its float64 kernel rounds
+ACTIVATION_VERSIONS = {("gelu", "float64"): 2}
+"""Versions past the first of an (activation, dtype), part of the run id of every run with both, as LOSS_VERSIONS.
+float64 gelu 2: applied run by run on a CPU (`synthetic.models.RUN_BY_RUN_ACTIVATIONS`; its float64 kernel rounds
 a tensor's scalar tail otherwise)."""
 
-THREADED_VERSION = 2
-"""Recorded in the `trained_on` of every cache entry. An entry trained at more than one torch thread with an older
-one is a miss (`synthetic.cache`): before version 2 a lone matrix product (a chunk of one run, a ragged bucket's
-deepest blocks) was split between the threads within the matrix, which rounds otherwise than the same matrix in a
-stack, so such a run's numbers depended on its bucket; since, it goes through a stack of two
-(`synthetic.runwise.matmul`). Numbers trained at one thread did not change, apart from the quantities and rules
-whose versions say so."""
+THREADED_VERSION = 3
+"""Recorded in the `trained_on` of every cache entry. An entry trained on a CPU at more than one torch thread with an
+older one, or with no `trained_on` at all, is a miss (`synthetic.provenance.threaded_stale`, in `synthetic.grid`).
+Before version 2 a lone matrix product (a chunk of one run, a ragged bucket's deepest blocks) was split between the
+threads within the matrix, which rounds otherwise than the same matrix in a stack, so such a run's numbers depended
+on its bucket; since, it goes through a stack of two (`synthetic.runwise.matmul`). Before version 3 a lone run's
+loss (32768 or more elements) was summed the same split way (`synthetic.runwise.reduce_per_run`). Numbers trained at
+one thread did not change, apart from the quantities, rules and activation whose versions say so."""
 
 DIVERGENCE_FACTOR = 1e6
 """A run diverges at the first step whose loss is not finite or exceeds DIVERGENCE_FACTOR·(1 + its step-0 loss)."""

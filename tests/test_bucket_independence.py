@@ -102,17 +102,20 @@ def two_threads():
     torch.set_num_threads(saved)
 
 
-@pytest.mark.parametrize("opt, width, batch, depths, measured", [
-    ("adamw", 32, 7, (2,), ("loss",)), ("adamw", 64, 7, (1, 2, 3), RAGGED_MEASURED), ("sgd", 256, 7, (1,), MEASURED),
-    ("muon_kimi_adamw", 128, 7, (1, 3), ("loss",)), ("shampoo", 64, 32, (2,), ("loss",)), ("soap", 32, 7, (1, 2), ("loss",)),
-    ("lion", 64, 7, (2,), ("loss",)),
+@pytest.mark.parametrize("opt, width, batch, depths, measured, d_out", [
+    ("adamw", 32, 7, (2,), ("loss",), 1), ("adamw", 64, 7, (1, 2, 3), RAGGED_MEASURED, 1),
+    ("sgd", 256, 7, (1,), MEASURED, 1), ("muon_kimi_adamw", 128, 7, (1, 3), ("loss",), 1),
+    ("shampoo", 64, 32, (2,), ("loss",), 1), ("soap", 32, 7, (1, 2), ("loss",), 1), ("lion", 64, 7, (2,), ("loss",), 1),
+    ("adamw", 16, 1024, (1,), ("loss",), 128),
 ])
-def test_at_two_threads_a_run_alone_equals_the_run_in_a_bucket(two_threads, opt, width, batch, depths, measured):
+def test_at_two_threads_a_run_alone_equals_the_run_in_a_bucket(two_threads, opt, width, batch, depths, measured,
+                                                               d_out):
     """At two threads torch's CPU bmm splits a lone matrix between the threads and a stack matrix by matrix, which
     sum in other orders: before `synthetic.runwise.matmul` every case here but one differed alone and in a bucket of
     eight (measured 2026-12-05 on the Zen 4; the first at step 0 or 1). Batch 7, ragged depths (a deep block with one
-    run left), depth 1 (lone optimizer groups), d_out 1."""
-    runs = [RunConfig(model=ModelConfig(width=width, depth=depths[s % len(depths)], d_in=8, d_out=1),
+    run left), depth 1 (lone optimizer groups), d_out 1; and a loss of 1024 × 128 elements, whose sum torch split
+    between the threads for a lone run (`synthetic.runwise.reduce_per_run`)."""
+    runs = [RunConfig(model=ModelConfig(width=width, depth=depths[s % len(depths)], d_in=8, d_out=d_out),
                       optim=OptimConfig(name=opt), steps=6, batch_size=batch, seed=s,
                       base=BaseHP(sigma2=2.0, eta=1e-2, n_base=1, L_base=1), measure_at=(0, 3, 6),
                       measurements=measured) for s in range(8)]

@@ -155,8 +155,11 @@ def test_entries_trained_at_several_threads_before_the_threaded_fix_are_retraine
         hit = cache.load(cache_key(run))
         cache.store(cache_key(run), hit.run_id, hit.config, hit.records, hit.diverged_at, where)
     assert [threaded_stale(w) for w in places] == [True, True, False, False]
-    assert not threaded_stale({"device": "NVIDIA H200", "threads": 16})
+    assert not threaded_stale({"device": "cuda:0 (NVIDIA H200)", "threads": 16})
+    assert not threaded_stale({"device": "ray (cuda workers)", "threads": 4})
     assert threaded_stale({"device": "ray (cpu workers)", "threads": 2})
+    assert threaded_stale({"device": "ray (auto workers)", "threads": 2})
+    assert threaded_stale({"device": "cpu", "threads": 2, "threaded": THREADED_VERSION - 1})
     counting.clear()
     run_grid(grid, cache_dir=tmp_path, device="cpu", progress=False)
     assert counting == [[(8, 0), (8, 1)]]

@@ -59,3 +59,24 @@ def test_frozen_run_keeps_weights(rule):
     frozen = run(torch.tensor([True, False, True]), poison=True)
     assert torch.equal(frozen[1], p0[1])
     assert torch.equal(frozen[0], whole[0]) and torch.equal(frozen[2], whole[2])
+
+
+def test_rule_identity_of_package_rules_and_of_subclasses_outside_it():
+    """A package rule enters run ids by the version it declares (Muon 2), or not at all (AdamW); a rule outside the
+    package by its own declared version, else by its source, even when it subclasses a versioned package rule (it
+    must not inherit Muon's "2": an edit of it would then keep serving the old cached numbers)."""
+    from synthetic.rules import get_rule
+    from synthetic.rules.base import rule_identity
+    from synthetic.rules.muon import Muon
+
+    assert rule_identity(get_rule("muon")) == "v2" and rule_identity(get_rule("sso")) == "v2"
+    assert rule_identity(get_rule("adamw")) is None
+
+    class MyMuon(Muon):
+        name = "my_muon"
+
+    class MyVersionedMuon(Muon):
+        name = "my_versioned_muon"
+        version = "7"
+
+    assert rule_identity(MyMuon()).startswith("src") and rule_identity(MyVersionedMuon()) == "v7"

@@ -63,3 +63,15 @@ def test_first_runs_of_a_bucket_of_40_equal_the_runs_alone(monkeypatch, one_thre
     together = train_bucket(bucket, "cpu")
     alone = [train_bucket([r], "cpu")[0] for r in bucket[:6]]
     assert [values(a) for a in alone] == [values(t) for t in together[:6]]
+
+
+def test_float64_gelu_goes_run_by_run():
+    """The model's float64 GELU gives each run's slice its own result (torch's stacked kernel rounds the scalar tail
+    of the whole tensor otherwise: on a SIMD path some of these 40 runs differ stacked); float32 GELU is torch's."""
+    from synthetic.models import activation_fn
+
+    z = torch.randn(40, 7, 34, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    gelu = activation_fn("gelu", torch.float64)
+    together = gelu(z)
+    assert all(torch.equal(together[i], torch.nn.functional.gelu(z[i])) for i in range(40))
+    assert activation_fn("gelu", torch.float32) is torch.nn.functional.gelu

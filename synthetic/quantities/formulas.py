@@ -14,7 +14,7 @@ from typing import Sequence
 import torch
 from torch import Tensor
 
-from synthetic.runwise import matmul
+from synthetic.runwise import matmul, reduce_per_run
 
 
 def finite(x: Tensor) -> Tensor:
@@ -50,13 +50,14 @@ def op_norm_R(w: Tensor) -> Tensor:
 
 
 def sample_mean(ratio: Tensor) -> Tensor:
-    """Mean over the sample dimension (last), skipping NaN (0/0) samples."""
-    return torch.nanmean(ratio, dim=-1)
+    """Mean over the sample dimension (last), skipping NaN (0/0) samples (a lone run's as in a bucket:
+    `synthetic.runwise.reduce_per_run`)."""
+    return reduce_per_run(lambda r: torch.nanmean(r, dim=-1), ratio)
 
 
 def feature_rms(h: Tensor) -> Tensor:
     """Mean over samples of ‖h_b‖_R for h [..., B, d]."""
-    return vec_rms(h).mean(-1)
+    return reduce_per_run(lambda r: r.mean(-1), vec_rms(h))
 
 
 def g1_ratio_feature(h: Tensor, h_next: Tensor) -> Tensor:
