@@ -46,7 +46,7 @@ def _lone_rounds_otherwise(a: Tensor, b: Tensor) -> bool:
     than the same matrix inside a stack: a matrix-vector product (a unit dimension) at any thread count, which goes to
     another kernel, and any product at more than one thread, where a stack is split between threads matrix by matrix
     and a lone matrix within itself, which sums in another order (docs/engine.md, "Bucket independence")."""
-    if not _on_cpu(a) or a.dim() < 3 or b.dim() != a.dim():
+    if a.dim() < 3 or a.shape[0] != 1 or b.dim() != a.dim() or not _on_cpu(a):
         return False
     if math.prod(a.shape[:-2]) != 1 or math.prod(b.shape[:-2]) != 1:
         return False
@@ -71,7 +71,9 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
     """a @ b over stacks of matrices [..., n, k] @ [..., k, m] whose leading dims index runs (and blocks), such that a
     run alone gets the bits it gets in any bucket: a lone matrix that torch would send elsewhere goes through a stack
     of two copies (the second copy's gradient is exactly zero, so autograd's gradients are unchanged)."""
-    return _as_pair(torch.matmul, a, b) if _lone_rounds_otherwise(a, b) else a @ b
+    if _lone_rounds_otherwise(a, b):
+        return _as_pair(torch.matmul, a, b)
+    return torch.bmm(a, b) if a.dim() == 3 and b.dim() == 3 else a @ b
 
 
 def baddbmm(c: Tensor, a: Tensor, b: Tensor) -> Tensor:
