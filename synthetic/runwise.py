@@ -45,7 +45,9 @@ def _lone_rounds_otherwise(a: Tensor, b: Tensor) -> bool:
     """Whether a @ b is one matrix (leading dims all of size one) that torch's CPU kernels would compute otherwise
     than the same matrix inside a stack: a matrix-vector product (a unit dimension) at any thread count, which goes to
     another kernel, and any product at more than one thread, where a stack is split between threads matrix by matrix
-    and a lone matrix within itself, which sums in another order (docs/engine.md, "Bucket independence")."""
+    and a lone matrix within itself, which sums in another order (docs/engine.md, "Bucket independence"). Tested at
+    two threads; at four or more a stack of two can itself round otherwise than a stack of 40 (float64, 256 and 512
+    wide), a limit this does not remove."""
     if a.dim() < 3 or a.shape[0] != 1 or b.dim() != a.dim() or not _on_cpu(a):
         return False
     if math.prod(a.shape[:-2]) != 1 or math.prod(b.shape[:-2]) != 1:
@@ -56,8 +58,9 @@ def _lone_rounds_otherwise(a: Tensor, b: Tensor) -> bool:
 def reduce_per_run(fn: Callable[[Tensor], Tensor], x: Tensor) -> Tensor:
     """fn(x) for a reduction of each run's slice of the stacked x to one value per run (a loss), such that a run alone
     gets the bits it gets in a bucket: at more than one thread torch splits a lone output's sum (from 32768 elements
-    on) between the threads, and a stack's sums output by output, so a lone run goes through a stack of two."""
-    if _on_cpu(x) and x.shape[0] == 1 and torch.get_num_threads() > 1:
+    on) between the threads, and a stack's sums output by output, so a lone run goes through a stack of two. x has
+    the runs first and at least one more dimension."""
+    if x.dim() > 1 and x.shape[0] == 1 and _on_cpu(x) and torch.get_num_threads() > 1:
         return _as_pair(fn, x)
     return fn(x)
 

@@ -30,7 +30,8 @@ Before version 2 a lone matrix product (a chunk of one run, a ragged bucket's de
 threads within the matrix, which rounds otherwise than the same matrix in a stack, so such a run's numbers depended
 on its bucket; since, it goes through a stack of two (`synthetic.runwise.matmul`). Before version 3 a lone run's
 loss (32768 or more elements) was summed the same split way (`synthetic.runwise.reduce_per_run`). Numbers trained at
-one thread did not change, apart from the quantities, rules and activation whose versions say so."""
+one thread did not change, apart from the quantities, rules and activation whose versions say so. At four threads
+or more a run's numbers can still depend on its bucket (docs/engine.md, "Bucket independence")."""
 
 DIVERGENCE_FACTOR = 1e6
 """A run diverges at the first step whose loss is not finite or exceeds DIVERGENCE_FACTOR·(1 + its step-0 loss)."""

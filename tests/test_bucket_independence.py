@@ -17,7 +17,7 @@ from theory.bridge import BaseHP
 
 from synthetic.config import ModelConfig, OptimConfig, RunConfig
 from synthetic.engine import train_bucket
-from conftest import same_numbers_check
+from conftest import same_numbers_check, torch_threads
 
 MEASURED = ("loss", "test_loss", "h_rms", "dh_rms", "sigma1", "spectrum", "dw_rms", "g1_weight")
 ETAS = {"adamw": (1e-3, 1e-2), "sgd": (0.01, 0.05), "muon_kimi_adamw": (1e-3, 1e-2)}
@@ -96,10 +96,8 @@ def test_run_in_a_ragged_depth_bucket_equals_the_run_alone(opt, norm, dtype, eng
 
 @pytest.fixture
 def two_threads():
-    saved = torch.get_num_threads()
-    torch.set_num_threads(2)
-    yield
-    torch.set_num_threads(saved)
+    with torch_threads(2):
+        yield
 
 
 @pytest.mark.parametrize("opt, width, batch, depths, measured, d_out", [
@@ -111,8 +109,8 @@ def two_threads():
 def test_at_two_threads_a_run_alone_equals_the_run_in_a_bucket(two_threads, opt, width, batch, depths, measured,
                                                                d_out):
     """At two threads torch's CPU bmm splits a lone matrix between the threads and a stack matrix by matrix, which
-    sum in other orders: before `synthetic.runwise.matmul` every case here but one differed alone and in a bucket of
-    eight (measured 2026-12-05 on the Zen 4; the first at step 0 or 1). Batch 7, ragged depths (a deep block with one
+    sum in other orders: before the fixes of 2026-12-05 (`synthetic.runwise`) every case here differed alone and in a
+    bucket of eight on the Zen 4, the first at step 0 or 1 (Shampoo's through its inverse root's `pow`). Batch 7, ragged depths (a deep block with one
     run left), depth 1 (lone optimizer groups), d_out 1; and a loss of 1024 × 128 elements, whose sum torch split
     between the threads for a lone run (`synthetic.runwise.reduce_per_run`)."""
     runs = [RunConfig(model=ModelConfig(width=width, depth=depths[s % len(depths)], d_in=8, d_out=d_out),

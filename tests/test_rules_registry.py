@@ -80,3 +80,6 @@ def test_rule_identity_of_package_rules_and_of_subclasses_outside_it():
         version = "7"
 
     assert rule_identity(MyMuon()).startswith("src") and rule_identity(MyVersionedMuon()) == "v7"
+    instance = MyMuon()
+    instance.version = "9"
+    assert rule_identity(instance) == "v9"

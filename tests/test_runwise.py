@@ -12,6 +12,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from conftest import torch_threads
 from synthetic import runwise
 
 SHAPES = [(7, 8, 32), (7, 32, 32), (16, 32, 1), (1, 64, 64), (32, 64, 64), (7, 64, 256), (8, 256, 256)]
@@ -20,10 +21,8 @@ SHAPES = [(7, 8, 32), (7, 32, 32), (16, 32, 1), (1, 64, 64), (32, 64, 64), (7, 6
 
 @pytest.fixture(params=[1, 2], ids=["1-thread", "2-threads"])
 def threads(request):
-    saved = torch.get_num_threads()
-    torch.set_num_threads(request.param)
-    yield request.param
-    torch.set_num_threads(saved)
+    with torch_threads(request.param) as n:
+        yield n
 
 
 def stack(n: int, k: int, m: int, dtype=torch.float32, runs: int = 40) -> tuple[torch.Tensor, torch.Tensor]:
@@ -119,3 +118,8 @@ def test_a_lone_runs_loss_sum_equals_its_sum_in_a_stack(threads):
 def test_operands_of_different_ranks_are_left_to_torch():
     a, b = torch.randn(1, 7, 8), torch.randn(1, 1, 8, 5)
     assert runwise.matmul(a, b).shape == (a @ b).shape == (1, 1, 7, 5)
+
+
+def test_a_one_dimensional_stack_is_reduced_as_it_is(threads):
+    x = torch.tensor([2.0])
+    assert torch.equal(runwise.reduce_per_run(lambda t: t.mean(-1), x), torch.tensor(2.0))

@@ -22,6 +22,7 @@ from theory.bridge import BaseHP
 from synthetic import engine
 from synthetic.config import ModelConfig, OptimConfig, RunConfig
 from synthetic.engine import train_bucket
+from conftest import torch_threads
 
 
 
@@ -36,10 +37,8 @@ def runs(opt: str, activation: str, width: int, dtype: str) -> list[RunConfig]:
 @pytest.fixture
 def one_thread():
     """One torch thread (bucket independence at two threads: tests/test_bucket_independence.py)."""
-    saved = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(saved)
+    with torch_threads(1):
+        yield
 
 
 def values(result) -> list[tuple]:

@@ -226,14 +226,14 @@ BUILT_IN_PREFIX = "synthetic.rules."
 
 
 def rule_identity(rule: Rule) -> str | None:
-    """A rule of the package: its `version`, or None (ENGINE_VERSION covers it). Another rule: the `version` its own
-    class or an ancestor outside the package declares, else the sha256 of its class's source (its module and
+    """A rule of the package: its `version`, or None (ENGINE_VERSION covers it). Another rule: the `version` it, its
+    own class or an ancestor outside the package declares, else the sha256 of its class's source (its module and
     qualified name where the source cannot be read), so that a subclass of a package rule that edits it is never
     served the old cached numbers under the version it inherited."""
     cls = type(rule)
     if cls.__module__.startswith(BUILT_IN_PREFIX):
         return None if rule.version is None else f"v{rule.version}"
-    owner = next((c for c in cls.__mro__ if "version" in vars(c)), Rule)
+    owner = rule if "version" in vars(rule) else next((c for c in cls.__mro__ if "version" in vars(c)), Rule)
     if rule.version is not None and not owner.__module__.startswith(BUILT_IN_PREFIX) and owner is not Rule:
         return f"v{rule.version}"
     import hashlib
