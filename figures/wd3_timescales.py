@@ -1,15 +1,18 @@
-"""Do wd3's runs, each trained only to its own EMA timescales, measure the σ₁ width exponents of the shared steps?
+"""Do wd3's runs, trained to fewer steps, measure the σ₁ width exponents of the shared steps?
 
 wd3 trains every run the steps of its slowest (λ₂ const at the largest width: `steps_per_tau` EMA timescales
 1/(η₂λ₂) there, up to 8 times as many, the width ratio, for the others), which makes it the catalogue's longest
-figure. A run's first T steps do not depend on how long it trains (a fresh batch every step from the seed's stream, a
-constant learning rate; tests/test_wd3_timescales.py checks it record for record), so one training answers the
-question: wd3's plan is trained with each run's own steady window measured too, and every run is read twice
-(`readout`), over the last 10% of its own timescales and of the shared steps (wd3's readout). Per rule and seed, the
-difference of the two width exponents; its seed t-interval, on the schedule of looks, says whether the cheaper plan
-measures the same thing (`SAME`, at `TOLERANCE`).
+figure. Two cheaper plans (`PLANS`): `own`, each run only its own `steps_per_tau` timescales; `rule`, each rule the
+steps of its own slowest run (so a rule's runs still share steps and buckets, and every run keeps at least
+`steps_per_tau` timescales). A run's first T steps do not depend on how long it trains (a fresh batch every step from
+the seed's stream, a constant learning rate; tests/test_wd3_timescales.py checks it record for record), so one
+training answers the question: wd3's plan is trained with the cheaper plan's steady window measured too, and every run
+is read twice (`readout`), over the last 10% of the cheaper plan's steps and of the shared steps (wd3's readout). Per
+rule and seed, the difference of the two width exponents; its seed t-interval, on the schedule of looks, says whether
+the cheaper plan measures the same thing (`SAME`, at `TOLERANCE`). Under `rule`, a rule whose slowest run is the
+grid's slowest keeps the shared steps: its difference is zero by construction, and its runs are not trained.
 
-    python -m figures.wd3_timescales [--scale default] [--threads N] [--cache DIR] [--look 2]
+    python -m figures.wd3_timescales [--plan own|rule] [--scale default] [--threads N] [--cache DIR] [--look 2]
 
 The outcome and the choice it led to are in docs/decisions.md ("wd3's steps").
 """
@@ -37,20 +40,47 @@ SAME = Within(0.0, TOLERANCE)
 interval lies within ±TOLERANCE (the cheaper plan measures the same thing), fails when wholly outside."""
 
 
+PLANS = ("own", "rule")
+"""The cheaper plans: each run its own timescales, or each rule the steps of its slowest run."""
+
+
 def own_steps(config, scale: str) -> int:
     """The steps giving this run alone `steps_per_tau` EMA timescales (figures.wd_setup.steps_for at its own κ)."""
     eta2, lam2 = ws.hidden_eta_lam(config)
     return ws.steps_for(ws.setting(scale), eta2 * lam2)
 
 
+def rule_steps(plan, scale: str) -> dict[str, int]:
+    """rule -> the steps of its slowest run: `steps_per_tau` timescales for it, at least as many for the others."""
+    out: dict[str, int] = {}
+    for rule, _, cfg in plan:
+        out[rule] = max(out.get(rule, 0), own_steps(cfg, scale))
+    return out
+
+
+def cheaper_steps(kind: str, rule: str, config, scale: str, by_rule: dict[str, int]) -> int:
+    """The steps a run trains under the cheaper plan `kind` (`PLANS`); `by_rule` from `rule_steps`."""
+    return own_steps(config, scale) if kind == "own" else by_rule[rule]
+
+
+def measure_at_for(steps: int, scale: str) -> tuple[int, ...]:
+    """The measurement steps of a run trained to `steps` (figures.wd_setup.measure_steps)."""
+    return ws.measure_steps(steps, ws.setting(scale).n_measure)
+
+
 def own_measure_at(config, scale: str) -> tuple[int, ...]:
     """The measurement steps a run trained to its own steps would have."""
-    return ws.measure_steps(own_steps(config, scale), ws.setting(scale).n_measure)
+    return measure_at_for(own_steps(config, scale), scale)
+
+
+def with_window(config, steps: int, scale: str):
+    """A planned run, measured also at the steps its counterpart trained to `steps` would measure."""
+    return replace(config, measure_at=tuple(sorted(set(config.measure_at) | set(measure_at_for(steps, scale)))))
 
 
 def with_own_window(config, scale: str):
     """A planned run, measured also at the steps its own-timescales counterpart would measure."""
-    return replace(config, measure_at=tuple(sorted(set(config.measure_at) | set(own_measure_at(config, scale)))))
+    return with_window(config, own_steps(config, scale), scale)
 
 
 def readout(result: RunResult, steps: int, measure_at: tuple[int, ...]) -> RunResult:
@@ -64,14 +94,18 @@ def readout(result: RunResult, steps: int, measure_at: tuple[int, ...]) -> RunRe
                             if r.step <= steps and (r.step in keep or r.quantity == TRAINING_LOSS)])
 
 
-def exponents(plan, results, scale: str) -> dict[str, dict[str, dict[int, float]]]:
-    """rule -> {"own", "shared"} -> seed -> σ₁'s width exponent (PRIMARY matrices), per seed."""
+def exponents(plan, results, scale: str, kind: str = "own",
+              by_rule: dict[str, int] | None = None) -> dict[str, dict[str, dict[int, float]]]:
+    """rule -> {"own", "shared"} -> seed -> σ₁'s width exponent (PRIMARY matrices), per seed; "own" is the cheaper
+    plan `kind`'s readout (`by_rule`: `rule_steps` of the whole plan, needed for `kind` "rule")."""
+    by_rule = by_rule if by_rule is not None else rule_steps(plan, scale)
     out: dict[str, dict[str, dict[int, float]]] = {}
     for how in ("own", "shared"):
         rows = []
         for (rule, _, cfg), res in zip(plan, results):
             if how == "own":
-                res = readout(res, own_steps(cfg, scale), own_measure_at(cfg, scale))
+                steps = cheaper_steps(kind, rule, cfg, scale, by_rule)
+                res = readout(res, steps, measure_at_for(steps, scale))
             else:
                 res = readout(res, cfg.steps, cfg.measure_at)
             rows.append({"rule": rule, "width": cfg.model.width, "seed": cfg.seed, **scalars(res)})
@@ -86,10 +120,17 @@ def differences(exps: dict[str, dict[str, dict[int, float]]]) -> dict[str, Estim
             for rule, d in exps.items()}
 
 
-def cost(plan, scale: str) -> tuple[int, int]:
-    """(steps the shared plan trains, steps the own-timescales plan would), summed over distinct runs."""
-    distinct = {cfg.canonical_json(): cfg for _, _, cfg in plan}.values()
-    return sum(c.steps for c in distinct), sum(own_steps(c, scale) for c in distinct)
+def cost(plan, scale: str, kind: str = "own", by_rule: dict[str, int] | None = None) -> tuple[int, int]:
+    """(steps the shared plan trains, steps the cheaper plan `kind` would), each summed over its distinct runs (at d0
+    the rules share a config under the shared steps, not under `rule`, where their steps differ); `by_rule` as in
+    `exponents`."""
+    by_rule = by_rule if by_rule is not None else rule_steps(plan, scale)
+    shared = {cfg.canonical_json(): cfg.steps for _, _, cfg in plan}
+    cheaper = {}
+    for rule, _, cfg in plan:
+        c = replace(cfg, steps=cheaper_steps(kind, rule, cfg, scale, by_rule))
+        cheaper[c.canonical_json()] = c.steps
+    return sum(shared.values()), sum(cheaper.values())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -97,27 +138,39 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--look", type=int, default=1, choices=LOOKS,
                    help="the look of the sequential schedule (figures.claims.LOOKS): at look k, k copies of the plan's "
                         "seeds (figures.registry.figure_runs)")
+    p.add_argument("--plan", default="own", choices=PLANS,
+                   help="the cheaper plan: each run its own timescales (own), or each rule the steps of its slowest "
+                        "run (rule)")
     a = parse_pilot(p, argv)
     from synthetic.grid import run_grid
 
-    plan = [(rule, e, replace(cfg, seed=cfg.seed + i * LOOK_SEED_STRIDE))
+    full = [(rule, e, replace(cfg, seed=cfg.seed + i * LOOK_SEED_STRIDE))
             for i in range(a.look) for rule, e, cfg in wd3_plan(a.scale)]
-    results = run_grid([with_own_window(cfg, a.scale) for _, _, cfg in plan], cache_dir=a.cache, progress=True)
-    exps = exponents(plan, results, a.scale)
-    shared_steps, own = cost(plan, a.scale)
-    n_seeds = len({c.seed for _, _, c in plan})
-    print(f"wd3 at scale {a.scale}, look {a.look} ({n_seeds} seeds): {plan[0][2].steps} shared steps; σ₁'s width "
-          f"exponent ({PRIMARY}) read over the last 10% of each run's own {ws.setting(a.scale).steps_per_tau:g} "
-          f"timescales / of the shared steps")
-    print("| rule | own timescales | shared steps | own − shared (paired, per seed) | "
+    by_rule = rule_steps(full, a.scale)
+    plan = full if a.plan == "own" else [(r, e, c) for r, e, c in full if by_rule[r] < c.steps]
+    windows = [with_window(cfg, cheaper_steps(a.plan, r, cfg, a.scale, by_rule), a.scale) for r, _, cfg in plan]
+    results = run_grid(windows, cache_dir=a.cache, progress=True)
+    exps = exponents(plan, results, a.scale, a.plan, by_rule)
+    shared_steps, cheaper = cost(full, a.scale, a.plan, by_rule)
+    n_seeds = len({c.seed for _, _, c in full})
+    tau = f"{ws.setting(a.scale).steps_per_tau:g}"
+    what = (f"each run's own {tau} timescales" if a.plan == "own"
+            else f"each rule's steps ({tau} timescales for its slowest run: "
+                 + ", ".join(f"{r} {s}" for r, s in by_rule.items()) + ")")
+    print(f"wd3 at scale {a.scale}, look {a.look} ({n_seeds} seeds): {full[0][2].steps} shared steps; σ₁'s width "
+          f"exponent ({PRIMARY}) read over the last 10% of {what} / of the shared steps")
+    print(f"| rule | {a.plan} steps | shared steps | {a.plan} − shared (paired, per seed) | "
           f"same within ±{TOLERANCE.value:g} |")
     print("|---|---|---|---|---|")
     diffs = differences(exps)
-    for rule, d in exps.items():
-        own_e, shared_e = (Estimate.of_seeds(list(d[h].values())) for h in ("own", "shared"))
+    for rule in by_rule:
+        if rule not in exps:
+            print(f"| {rule} | the shared steps | the shared steps | 0 (the same runs; not trained) | holds |")
+            continue
+        own_e, shared_e = (Estimate.of_seeds(list(exps[rule][h].values())) for h in ("own", "shared"))
         print(f"| {rule} | {fmt(own_e)} | {fmt(shared_e)} | {fmt(diffs[rule], 4)} | {SAME.judge(diffs[rule]).value} |")
-    print(f"steps over distinct runs: {shared_steps} shared, {own} own ({own / shared_steps:.2f} of the shared; "
-          "steps, not time: runs of other steps train in buckets of their own)")
+    print(f"steps over distinct runs: {shared_steps} shared, {cheaper} {a.plan} ({cheaper / shared_steps:.2f} of the "
+          "shared; steps, not time: runs of other steps train in buckets of their own)")
     return 0
 
 

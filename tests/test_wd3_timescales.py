@@ -87,3 +87,27 @@ def test_bad_input_is_one_line_and_exit_2(capsys):
         assert e.value.code == 2
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and err.startswith("python -m figures.wd3_timescales: error:")
+
+
+def test_rule_steps_give_each_rules_slowest_run_the_plans_timescales_and_the_rest_at_least_as_many():
+    s = ws.setting("default")
+    plan = wd3_plan("default")
+    by_rule = t.rule_steps(plan, "default")
+    assert set(by_rule) == {r for r, _, _ in plan}
+    for rule, steps in by_rule.items():
+        runs = [c for r, _, c in plan if r == rule]
+        assert steps == max(t.own_steps(c, "default") for c in runs)
+        for c in runs:
+            eta2, lam2 = ws.hidden_eta_lam(c)
+            assert steps * eta2 * lam2 >= s.steps_per_tau
+    assert by_rule["mup_fixed"] == plan[0][2].steps                 # λ₂ const holds the grid's slowest run
+    assert by_rule["constant_eta_lambda"] == min(by_rule.values())  # constant ηλ: one timescale at every width
+
+
+def test_cost_counts_the_d0_runs_the_rules_share_once_and_the_rule_plans_apart():
+    plan = [(r, e, c) for r, e, c in wd3_plan("default") if c.model.width == ws.setting("default").d0 and c.seed == 0]
+    by_rule = t.rule_steps(wd3_plan("default"), "default")
+    assert len({c.canonical_json() for _, _, c in plan}) == 1          # at d0 the shared plan's rules are one run
+    shared, cheaper = t.cost(plan, "default", "rule", by_rule)
+    assert shared == plan[0][2].steps
+    assert cheaper == sum(by_rule.values())                             # under "rule" their steps differ
