@@ -44,6 +44,15 @@ PLANS = ("own", "rule")
 """The cheaper plans: each run its own timescales, or each rule the steps of its slowest run."""
 
 
+def shared_plan(scale: str) -> list[tuple[str, float, object]]:
+    """wd3's plan with every run at the steps of the grid's slowest run (λ₂ const at the largest width) and the tiled
+    update (`wd_setup.tiled`): the plan as this study measured it, the reference both cheaper plans are read against."""
+    plan = wd3_plan(scale)
+    steps = max(c.steps for _, _, c in plan)
+    at = ws.measure_steps(steps, ws.setting(scale).n_measure)
+    return [(r, e, ws.tiled(replace(c, steps=steps, measure_at=at))) for r, e, c in plan]
+
+
 def own_steps(config, scale: str) -> int:
     """The steps giving this run alone `steps_per_tau` EMA timescales (figures.wd_setup.steps_for at its own κ)."""
     eta2, lam2 = ws.hidden_eta_lam(config)
@@ -145,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     from synthetic.grid import run_grid
 
     full = [(rule, e, replace(cfg, seed=cfg.seed + i * LOOK_SEED_STRIDE))
-            for i in range(a.look) for rule, e, cfg in wd3_plan(a.scale)]
+            for i in range(a.look) for rule, e, cfg in shared_plan(a.scale)]
     by_rule = rule_steps(full, a.scale)
     plan = full if a.plan == "own" else [(r, e, c) for r, e, c in full if by_rule[r] < c.steps]
     windows = [with_window(cfg, cheaper_steps(a.plan, r, cfg, a.scale, by_rule), a.scale) for r, _, cfg in plan]

@@ -47,8 +47,8 @@ def pilot_runs(scale: str, seeds: tuple[int, ...], n_train: int | None = None,
     per_tau = replace(s, steps_per_tau=s.transfer_steps_per_tau or s.steps_per_tau)
     steps = mup_steps(per_tau, es, s.transfer_widths, mults=min(min(s.eta_grid), min(s.lam_grid)))
     points = [(em, shift / em) for em in ETA_MULTS for shift in LAM_SHIFTS]
-    runs = [ws.run_config(s, width=s.d0, seed=seed, steps=steps, transfer=True,
-                          base=ws.base_hp(s, width=s.d0, eta_mult=em, lam_mult=lm))
+    runs = [ws.tiled(ws.run_config(s, width=s.d0, seed=seed, steps=steps, transfer=True,
+                                   base=ws.base_hp(s, width=s.d0, eta_mult=em, lam_mult=lm)))
             for em, lm in points for seed in seeds]
     runs = [replace(r, data=replace(r.data, n_train=r.data.n_train if n_train is None else n_train,
                                     noise=r.data.noise if noise is None else noise)) for r in runs]
@@ -121,7 +121,7 @@ def timescale_check(scale: str, width: int, cache: str) -> int:
 
     s = ws.setting(scale)
     per_tau = s.transfer_steps_per_tau or s.steps_per_tau
-    plan = [(labels, cfg) for labels, cfg in wd4_plan(scale) if labels["width"] == width]
+    plan = [(labels, ws.tiled(cfg)) for labels, cfg in wd4_plan(scale) if labels["width"] == width]
     if not plan:
         print(f"error: wd4 plans no run at width {width} (its widths: {list(s.transfer_widths)})", file=sys.stderr)
         return 2

@@ -24,7 +24,7 @@ The hidden-role λ2 is what the regression checks test.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Sequence
 
@@ -188,16 +188,29 @@ def steps_for(s: FanSetting, slowest_kappa: float) -> int:
     return int(math.ceil(s.steps_per_tau / slowest_kappa / 10.0) * 10)
 
 
+ONE_PASS = True
+"""The Fan figures' AdamW updates each weight in one pass (`OptimConfig.one_pass`, torch's fused AdamW kernel): the
+same algorithm as the tiled update, to float64 round-off (tests/test_one_pass.py), about a fifth faster at their
+batch of 16 (docs/engine.md). Part of a run's identity; it needs torch >= 2.4."""
+
+
 def run_config(s: FanSetting, *, width: int, base: BaseHP, steps: int, seed: int,
                parameterization: str = "mup_width", transfer: bool = False) -> RunConfig:
     """One run of the setting; `transfer`: wd4's data (`transfer_n_train`, `transfer_noise`)."""
     noise = s.transfer_noise if transfer and s.transfer_noise is not None else s.noise
     return RunConfig(
-        model=_model(s, width), optim=OptimConfig(name="adamw", betas=s.betas), parameterization=parameterization,
+        model=_model(s, width), optim=OptimConfig(name="adamw", betas=s.betas, one_pass=ONE_PASS),
+        parameterization=parameterization,
         base=base, data=DataConfig(kind="teacher_regression", noise=noise, teacher_rank=s.teacher_rank,
                                    n_train=s.transfer_n_train if transfer else None),
         loss="mse", steps=steps, batch_size=s.batch_size, seed=seed, dtype=s.dtype,
         measure_at=measure_steps(steps, s.n_measure), measurements=QUANTITIES, decay_roles=DECAY_ROLES)
+
+
+def tiled(config: RunConfig) -> RunConfig:
+    """The run as the pilots measured it, before the Fan figures took `ONE_PASS`: their commands keep training the
+    runs their documented numbers came from (figures.wd4_pilot, figures.wd3_timescales)."""
+    return replace(config, optim=replace(config.optim, one_pass=False))
 
 
 def base_hp(s: FanSetting, *, width: int, eta_mult: float = 1.0, lam_mult: float = 1.0, a: float | None = None,

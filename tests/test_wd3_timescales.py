@@ -8,7 +8,7 @@ import pytest
 from figures import wd3_timescales as t
 from figures.claims import Estimate
 from figures import wd_setup as ws
-from figures.wd_runs import wd3_plan
+from figures.wd_runs import mup_steps, rule_e, wd3_plan
 from synthetic.engine import RunResult, run_id
 from synthetic.grid import run_grid
 from synthetic.records import Record
@@ -21,7 +21,7 @@ def _rows(result):
 
 
 def test_a_longer_run_read_over_its_own_timescales_is_the_run_trained_to_them(tmp_path):
-    plan = wd3_plan(SCALE)
+    plan = t.shared_plan(SCALE)
     width = max(ws.setting(SCALE).widths)
     picked = [c for rule, _, c in plan if rule == "constant_eta_lambda" and c.model.width == width][:1]
     assert picked and t.own_steps(picked[0], SCALE) < picked[0].steps    # the fastest rule: far fewer steps
@@ -40,12 +40,12 @@ def test_a_longer_run_read_over_its_own_timescales_is_the_run_trained_to_them(tm
 
 def test_own_steps_give_each_run_the_plans_timescales():
     s = ws.setting("default")
-    for _, _, c in wd3_plan("default"):
+    for _, _, c in t.shared_plan("default"):
         eta2, lam2 = ws.hidden_eta_lam(c)
         steps = t.own_steps(c, "default")
         assert s.steps_per_tau <= steps * eta2 * lam2 < s.steps_per_tau + 10 * eta2 * lam2
         assert steps <= c.steps                     # never longer than the shared steps of the slowest run
-    shared, own = t.cost(wd3_plan("default"), "default")
+    shared, own = t.cost(t.shared_plan("default"), "default")
     assert own < shared
 
 
@@ -65,7 +65,7 @@ def test_the_criterion_is_equivalence_within_half_of_wd3s_tolerance():
 
 
 def _result(steps_recorded, diverged_at):
-    cfg = wd3_plan(SCALE)[0][2]
+    cfg = t.shared_plan(SCALE)[0][2]
     recs = [Record("x", s, "model", "loss", 0, 1.0) for s in range(max(steps_recorded) + 1)]
     recs += [Record("x", s, "block1.1", "sigma1", 0, float(s)) for s in steps_recorded]
     return RunResult(replace(cfg, steps=max(steps_recorded), measure_at=tuple(steps_recorded)), "x", recs, diverged_at)
@@ -91,7 +91,7 @@ def test_bad_input_is_one_line_and_exit_2(capsys):
 
 def test_rule_steps_give_each_rules_slowest_run_the_plans_timescales_and_the_rest_at_least_as_many():
     s = ws.setting("default")
-    plan = wd3_plan("default")
+    plan = t.shared_plan("default")
     by_rule = t.rule_steps(plan, "default")
     assert set(by_rule) == {r for r, _, _ in plan}
     for rule, steps in by_rule.items():
@@ -105,9 +105,20 @@ def test_rule_steps_give_each_rules_slowest_run_the_plans_timescales_and_the_res
 
 
 def test_cost_counts_the_d0_runs_the_rules_share_once_and_the_rule_plans_apart():
-    plan = [(r, e, c) for r, e, c in wd3_plan("default") if c.model.width == ws.setting("default").d0 and c.seed == 0]
-    by_rule = t.rule_steps(wd3_plan("default"), "default")
+    plan = [(r, e, c) for r, e, c in t.shared_plan("default") if c.model.width == ws.setting("default").d0 and c.seed == 0]
+    by_rule = t.rule_steps(t.shared_plan("default"), "default")
     assert len({c.canonical_json() for _, _, c in plan}) == 1          # at d0 the shared plan's rules are one run
     shared, cheaper = t.cost(plan, "default", "rule", by_rule)
     assert shared == plan[0][2].steps
     assert cheaper == sum(by_rule.values())                             # under "rule" their steps differ
+
+
+def test_the_shared_plan_is_wd3s_plan_as_the_study_measured_it():
+    s = ws.setting("default")
+    shared, planned = t.shared_plan("default"), wd3_plan("default")
+    slowest = mup_steps(s, [rule_e(r) for r, _, _ in planned], s.widths)
+    assert {c.steps for _, _, c in shared} == {slowest} == {c.steps for _, _, c in planned} and slowest == 6400
+    for (r, e, c), (r2, e2, c2) in zip(planned, shared):
+        assert (r, e) == (r2, e2)
+        assert c.optim.one_pass is ws.ONE_PASS and c2.optim.one_pass is False     # the study measured tiled runs
+        assert ws.tiled(c) == c2

@@ -26,12 +26,13 @@ def test_paired_standard_error_is_that_of_per_seed_differences(monkeypatch):
 
 def test_the_pilot_runs_are_wd4s_runs_at_d0():
     runs, points = wd4_pilot.pilot_runs("default", (0, 1))
-    plan = {cfg.canonical_json() for _, cfg in wd4_plan("default")}
+    plan = {ws.tiled(cfg).canonical_json() for _, cfg in wd4_plan("default")}
     s = ws.setting("default")
     assert len(runs) == 2 * len(points) and {r.model.width for r in runs} == {s.d0}
     assert {(r.steps, r.data.n_train, r.data.noise) for r in runs} == {(next(iter(wd4_plan("default")))[1].steps,
                                                                         s.transfer_n_train, s.transfer_noise)}
     assert any(r.canonical_json() in plan for r in runs)              # the base point is wd4's own run at d0
+    assert all(not r.optim.one_pass for r in runs)                   # as the pilot measured them (wd_setup.tiled)
 
 
 def test_loss_at_reads_the_first_measured_step_from_the_given_one():
