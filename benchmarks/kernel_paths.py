@@ -69,12 +69,6 @@ def distinct_paths() -> tuple[str, ...]:
     return ("avx2", "default") if native_aten_isa().startswith("AVX512") else ("default",)
 
 
-def second_path() -> str:
-    """The forced path a chaotic figure is checked on: the first of `distinct_paths()` (`avx2` under AVX512, where
-    MKL's and ATen's AVX2 code round otherwise, else `default`)."""
-    return distinct_paths()[0]
-
-
 def current_path() -> str:
     """The name of the path this process was started on (`custom` when the variables match none)."""
     here = {k: os.environ[k] for k in PATH_VARIABLES if k in os.environ}

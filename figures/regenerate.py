@@ -49,8 +49,8 @@ RERUN_SEED_OFFSET = 1000
 NO_RERUN: frozenset[str] = frozenset()
 """Figures not rerun on fresh seeds: none (wd4 was, while its runs were the longest of the catalogue)."""
 KERNEL_CHECK = ("wd1", "wd2", "wd3")
-"""Figures rerun on their first seeds under a second CPU kernel path (`benchmarks.kernel_paths.second_path`: MKL's and
-ATen's AVX2 code on an AVX512 CPU, their SSE4.2 and scalar code on an AVX2-only one), in a cache of their own: their
+"""Figures rerun on their first seeds under a second CPU kernel path (`figures.kernel_check.second_path`: the first
+forced path on which a short run of theirs trains to other bits than natively), in a cache of their own: their
 steady states are chaotic, a last-bit change acts like a new seed, so a verdict that holds only on one CPU shows up
 as borderline. (The η-sweep figures are chaotic too; the 2-hour budget of a regeneration on a 2-core CPU leaves them
 to the fresh-seed rerun.)"""
@@ -122,7 +122,7 @@ def machine() -> str:
 def _plan(t: Target) -> list[Step]:
     """The steps this regeneration trains, in the order the manifest lists them: per figure its first seeds and
     fresh-seed rerun, then KERNEL_CHECK's figures on their first seeds under `second_path()`."""
-    from benchmarks.kernel_paths import second_path
+    from figures.kernel_check import second_path
 
     steps = []
     for fid in t.ids():
@@ -222,6 +222,15 @@ def readme_command(t: Target) -> str:
     return cmd + (f" --threads {t.threads}" if t.threads is not None else "")
 
 
+def _other_kernel_labels(times: dict[str, float]) -> set[str]:
+    """Labels of a kernel-path step on another path of a figure whose kernel-path step is in `times` (a part that
+    checks a figure on a new second path replaces its old one)."""
+    from benchmarks.kernel_paths import KERNEL_PATHS
+
+    labels = {fid: {Step(fid, StepKind.KERNEL, kernel_path=p).label for p in KERNEL_PATHS} for fid in KERNEL_CHECK}
+    return {lab for fid, mine in labels.items() if mine & times.keys() for lab in mine - times.keys()}
+
+
 def _manifest(t: Target, times: dict[str, float], total: float, device: str, runs: dict[str, int],
               looks: dict[str, int]) -> None:
     """The manifest of a whole regeneration; with `t.only`, the existing one with this part's wall times and looks
@@ -251,8 +260,9 @@ def _manifest(t: Target, times: dict[str, float], total: float, device: str, run
         if m["engine_version"] != ENGINE_VERSION:
             raise RuntimeError(f"the gallery was made by {m['engine_version']}, this engine is {ENGINE_VERSION}: "
                                "regenerate everything (python paper_repro.py --readme)")
-        m["wall_seconds"] = {**m["wall_seconds"], **times}
-        m["looks"] = {**m.get("looks", {}), **looks}
+        stale = _other_kernel_labels(times)
+        m["wall_seconds"] = {**{k: v for k, v in m["wall_seconds"].items() if k not in stale}, **times}
+        m["looks"] = {**{k: v for k, v in m.get("looks", {}).items() if k not in stale}, **looks}
         m["parts"] = [*m.get("parts", []), {**here, "command": readme_command(t), "steps": sorted(times)}]
     path.write_text(json.dumps(m, indent=1) + "\n")
 

@@ -100,6 +100,7 @@ def _kernel_step(step: Step, where: Where) -> int:
     its own cache; returns its last look."""
     from benchmarks.kernel_paths import path_env
 
+    _claim_kernel_folder(where.out / "kernel", step.kernel_path)
     argv = [sys.executable, str(ROOT / "paper_repro.py"), "--figure", step.fid, "--until-decided",
             "--scale", where.scale, "--out", str(where.out / "kernel")]
     done = subprocess.run(argv, cwd=ROOT, env={**path_env(step.kernel_path), "PYTHONPATH": str(ROOT)},
@@ -109,6 +110,22 @@ def _kernel_step(step: Step, where: Where) -> int:
                               "finished bucket is cached")
     summary = json.loads((where.out / "kernel" / "figures" / step.fid / f"summary_{step.fid}.json").read_text())
     return int(summary.get("look", 1))
+
+
+KERNEL_PATH_FILE = "kernel_path.txt"
+"""Names the kernel path the runs of a kernel-path folder's cache were trained on (run ids do not say it)."""
+
+
+def _claim_kernel_folder(folder: Path, path: str) -> None:
+    """Mark `folder` as `path`'s; refuse (one line) a folder whose cache holds runs of another or an unnamed path,
+    which the check would otherwise read as this path's."""
+    marker = folder / KERNEL_PATH_FILE
+    old = marker.read_text().strip() if marker.exists() else None
+    if old != path and (old is not None or any((folder / "cache").rglob("*.json"))):
+        raise RunsFailedError(f"{folder} holds runs trained on the {old or 'an unnamed'} kernel path, not {path}: "
+                              "remove it (or name another --out) to check on this one")
+    folder.mkdir(parents=True, exist_ok=True)
+    marker.write_text(path + "\n")
 
 
 def _set_threads(threads: int) -> None:

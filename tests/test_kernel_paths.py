@@ -3,21 +3,14 @@
 import pytest
 
 from benchmarks import kernel_paths
-from benchmarks.kernel_paths import distinct_paths, main, path_env, run_under, second_path
-
-
-@pytest.mark.parametrize("native, second", [("AVX512", "avx2"), ("AVX512_BF16", "avx2"), ("AVX2", "default"),
-                                            ("DEFAULT", "default")])
-def test_the_second_path_is_avx2_only_under_avx512(monkeypatch, native, second):
-    monkeypatch.setattr(kernel_paths, "native_aten_isa", lambda: native)
-    assert second_path() == second
+from benchmarks.kernel_paths import distinct_paths, main, path_env, run_under
 
 
 @pytest.mark.parametrize("native, paths", [("AVX512", ("avx2", "default")), ("AVX512_VNNI", ("avx2", "default")),
                                            ("AVX2", ("default",))])
 def test_ci_skips_only_the_avx2_path_of_an_avx2_only_cpu(monkeypatch, capsys, native, paths):
     monkeypatch.setattr(kernel_paths, "native_aten_isa", lambda: native)
-    assert distinct_paths() == paths and second_path() == paths[0]
+    assert distinct_paths() == paths
     assert main(["--distinct"]) == 0 and capsys.readouterr().out.split() == list(paths)
 
 

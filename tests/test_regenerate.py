@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from figures import regenerate
 from figures.regenerate import BLOCKS, Target, readme_blocks
 
@@ -124,7 +126,7 @@ def test_only_refuses_selectors_that_select_nothing(monkeypatch):
 def test_the_kernel_path_step_runs_the_figure_under_the_second_path_into_its_own_cache(tmp_path, monkeypatch):
     """The kernel-path step (e1 standing in for wd1–wd3): a subprocess under the second path's variables, its own cache, its
     summary collected into summaries/kernel and rendered in the kernel column."""
-    from benchmarks.kernel_paths import second_path
+    from figures.kernel_check import second_path
 
     t = _target(tmp_path)
     t.gallery.mkdir()
@@ -147,7 +149,7 @@ def test_steps_in_parallel_workers_give_the_numbers_of_steps_one_after_another(t
     one-thread regeneration in this process writes, and the manifest names the jobs and threads."""
     import torch
 
-    from benchmarks.kernel_paths import second_path
+    from figures.kernel_check import second_path
 
     monkeypatch.setattr(regenerate, "KERNEL_CHECK", ("e1",))
     t = _target(tmp_path)
@@ -201,3 +203,26 @@ def test_budget_line_judges_a_side_by_side_regeneration_by_its_whole_wall_time()
     assert "does not show" in cached                                         # runs read from a cache cost nothing
     assert regenerate.budget_line(times, 0, ["1"], whole_seconds=7000.0, jobs=1) == regenerate.budget_line(
         times, 0, ["1"])
+
+
+def test_a_part_that_checks_a_figure_on_a_new_path_drops_its_old_paths_wall_time():
+    times = {"wd3 (default kernel path)": 1.0, "wd1": 2.0}
+    assert regenerate._other_kernel_labels(times) == {"wd3 (native kernel path)", "wd3 (avx2 kernel path)"}
+    assert regenerate._other_kernel_labels({"wd3": 1.0, "wd3 (rerun)": 1.0}) == set()
+
+
+def test_a_kernel_folder_holding_another_paths_runs_is_refused_not_read(tmp_path):
+    from figures.regenerate_steps import KERNEL_PATH_FILE, _claim_kernel_folder
+    from synthetic.errors import RunsFailedError
+
+    folder = tmp_path / "kernel"
+    _claim_kernel_folder(folder, "default")                       # a fresh folder is claimed
+    assert (folder / KERNEL_PATH_FILE).read_text() == "default\n"
+    (folder / "cache").mkdir()
+    (folder / "cache" / "x.json").write_text("{}")
+    _claim_kernel_folder(folder, "default")                       # its own path again: fine
+    with pytest.raises(RunsFailedError, match="the default kernel path, not avx2"):
+        _claim_kernel_folder(folder, "avx2")
+    (folder / KERNEL_PATH_FILE).unlink()                          # runs of an unnamed path: refused too
+    with pytest.raises(RunsFailedError, match="an unnamed kernel path"):
+        _claim_kernel_folder(folder, "default")
