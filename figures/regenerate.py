@@ -130,9 +130,10 @@ def _plan(t: Target) -> list[Step]:
             steps.append(Step(fid, StepKind.FIGURES))
         if fid not in NO_RERUN and t.wants(fid, "rerun"):
             steps.append(Step(fid, StepKind.RERUN, seed_offset=RERUN_SEED_OFFSET))
-    path = second_path()
-    steps += [Step(fid, StepKind.KERNEL, kernel_path=path)
-              for fid in t.ids() if fid in KERNEL_CHECK and t.wants(fid, "kernel")]
+    checked = [fid for fid in t.ids() if fid in KERNEL_CHECK and t.wants(fid, "kernel")]
+    if checked:  # the probe trains in subprocesses: only when a kernel-path step is planned
+        path = second_path()
+        steps += [Step(fid, StepKind.KERNEL, kernel_path=path) for fid in checked]
     return steps
 
 
