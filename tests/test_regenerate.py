@@ -205,6 +205,48 @@ def test_budget_line_judges_a_side_by_side_regeneration_by_its_whole_wall_time()
         times, 0, ["1"])
 
 
+def test_a_part_that_trained_the_figures_and_reruns_alone_is_judged_by_its_wall_time():
+    times = {"1": 5000.0, "1 (rerun)": 5000.0}
+    alone = regenerate.budget_line(times, 0, ["1"], whole_seconds=7000.0, jobs=2, alone=True)
+    assert "the part that trained the figures and their reruns and nothing else took 7000 s (1.94 h)" in alone
+    assert "from an empty cache: within the budget side by side" in alone
+    late = regenerate.budget_line(times, 0, ["1"], whole_seconds=7300.0, jobs=2, alone=True)
+    assert "from an empty cache: over the budget side by side" in late
+    cached = regenerate.budget_line(times, 5, ["1"], whole_seconds=7000.0, jobs=2, alone=True)
+    assert "does not show" in cached and "within the budget side by side" not in cached
+
+
+def test_budget_sources_finds_the_regeneration_that_timed_every_figure_and_rerun():
+    labels = regenerate.figure_labels(["1", "e1"])
+    assert labels == {"1", "1 (rerun)", "e1", "e1 (rerun)"}
+    whole = {"runs": {"trained": 10, "from_cache": 7}, "total_seconds": 9000.0, "jobs": 2}
+    assert regenerate.budget_sources(whole, labels) == (7, whole)
+    part = {"steps": sorted(labels), "runs": {"trained": 10, "from_cache": 0}, "total_seconds": 6000.0, "jobs": 2}
+    kernel = {"steps": ["wd3 (default kernel path)"], "runs": {"trained": 3, "from_cache": 0}}
+    assert regenerate.budget_sources({**whole, "parts": [part, kernel]}, labels) == (0, part)
+    some = {**part, "steps": ["1", "1 (rerun)"], "runs": {"trained": 4, "from_cache": 2}}
+    assert regenerate.budget_sources({**whole, "parts": [some]}, labels) == (9, None)   # two sources: no one time
+    assert regenerate.budget_sources({**whole, "parts": [part, some]}, labels) == (2, None)
+
+
+def test_the_as_of_line_lists_only_the_regenerations_whose_numbers_are_still_shown():
+    part = {"date": "d", "machine": "M", "device": "cpu", "torch": "t", "runs": {"trained": 1, "from_cache": 0},
+            "total_seconds": 60.0}
+    m = {"engine_version": "engine-x", "date": "d0", "machine": "M0", "device": "cpu", "torch": "t", "command": "cmd0",
+         "runs": {"trained": 5, "from_cache": 0}, "total_seconds": 600.0,
+         "wall_seconds": {"1": 1.0, "1 (rerun)": 1.0, "grid example": 1.0},
+         "parts": [{**part, "command": "a", "steps": ["1"]}, {**part, "command": "b", "steps": ["1", "1 (rerun)"]}]}
+    assert regenerate.current_parts(m) == (True, [m["parts"][1]])
+    text = regenerate._as_of(Target(), m)
+    assert "`cmd0` regenerated every number" in text and "`b`" in text and "`a`" not in text
+    assert "1 earlier part, all of whose steps a later one replaced, is listed" in text
+    m["parts"].append({**part, "command": "c", "steps": ["grid example"]})
+    assert regenerate.current_parts(m) == (False, m["parts"][1:])
+    text = regenerate._as_of(Target(), m)
+    assert "comes from the regenerations below. The first, `cmd0` on a M0 on d0, has been replaced" in text
+    assert text.count("On d, on a M") == 2 and "Then" not in text
+
+
 def test_a_part_that_checks_a_figure_on_a_new_path_drops_its_old_paths_wall_time():
     times = {"wd3 (default kernel path)": 1.0, "wd1": 2.0}
     assert regenerate._other_kernel_labels(times) == {"wd3 (native kernel path)", "wd3 (avx2 kernel path)"}
