@@ -276,7 +276,7 @@ def current_parts(m: dict) -> tuple[bool, list[dict]]:
     parts = m.get("parts", [])
     latest = {label: 0 for label in m["wall_seconds"]}
     for i, p in enumerate(parts, start=1):
-        latest.update({label: i for label in p["steps"]})
+        latest.update({label: i for label in p["steps"] if label in latest})
     used = set(latest.values())
     return 0 in used, [p for i, p in enumerate(parts, start=1) if i in used]
 
@@ -333,16 +333,19 @@ def budget_line(wall_seconds: dict[str, float], from_cache: int, fids, *, whole_
             f"examples: {rest:.0f} s more.")
     if whole_seconds is None or jobs == 1:
         return line + "\n"
+    if alone and not from_cache:
+        side = "within" if whole_seconds <= FIGURE_BUDGET_S else "over"
+        return (f"Every figure and its fresh-seed rerun, trained from an empty cache with `--jobs {jobs}` side by "
+                f"side and nothing else: {whole_seconds:.0f} s ({whole_seconds / 3600:.2f} h) of wall time, {side} "
+                f"the budget of {FIGURE_BUDGET_S / 3600:g} hours; their steps add up to {figs:.0f} s of "
+                f"one-worker time; the second kernel path and the examples: {rest:.0f} s more.\n")
     what = ("the part that trained the figures and their reruns and nothing else" if alone else
             "the whole regeneration, which also trains the second kernel path and the examples,")
     whole = f" With `--jobs {jobs}` {what} took {whole_seconds:.0f} s ({whole_seconds / 3600:.2f} h) of wall time"
     if from_cache:
         return line + whole + ", with runs read from a cache, so it does not show them within the budget.\n"
     if whole_seconds <= FIGURE_BUDGET_S:
-        return line + whole + (" from an empty cache: within the budget side by side.\n" if alone else
-                               ": the figures and their reruns, a part of it, fit the budget side by side.\n")
-    if alone:
-        return line + whole + " from an empty cache: over the budget side by side.\n"
+        return line + whole + ": the figures and their reruns, a part of it, fit the budget side by side.\n"
     return line + whole + ", so it does not show the figures and their reruns alone within the budget side by side.\n"
 
 

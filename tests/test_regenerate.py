@@ -208,10 +208,10 @@ def test_budget_line_judges_a_side_by_side_regeneration_by_its_whole_wall_time()
 def test_a_part_that_trained_the_figures_and_reruns_alone_is_judged_by_its_wall_time():
     times = {"1": 5000.0, "1 (rerun)": 5000.0}
     alone = regenerate.budget_line(times, 0, ["1"], whole_seconds=7000.0, jobs=2, alone=True)
-    assert "the part that trained the figures and their reruns and nothing else took 7000 s (1.94 h)" in alone
-    assert "from an empty cache: within the budget side by side" in alone
+    assert "with `--jobs 2` side by side and nothing else: 7000 s (1.94 h) of wall time, within the budget" in alone
+    assert "their steps add up to 10000 s of one-worker time" in alone and "over" not in alone
     late = regenerate.budget_line(times, 0, ["1"], whole_seconds=7300.0, jobs=2, alone=True)
-    assert "from an empty cache: over the budget side by side" in late
+    assert "7300 s (2.03 h) of wall time, over the budget" in late
     cached = regenerate.budget_line(times, 5, ["1"], whole_seconds=7000.0, jobs=2, alone=True)
     assert "does not show" in cached and "within the budget side by side" not in cached
 
@@ -235,7 +235,8 @@ def test_the_as_of_line_lists_only_the_regenerations_whose_numbers_are_still_sho
     m = {"engine_version": "engine-x", "date": "d0", "machine": "M0", "device": "cpu", "torch": "t", "command": "cmd0",
          "runs": {"trained": 5, "from_cache": 0}, "total_seconds": 600.0,
          "wall_seconds": {"1": 1.0, "1 (rerun)": 1.0, "grid example": 1.0},
-         "parts": [{**part, "command": "a", "steps": ["1"]}, {**part, "command": "b", "steps": ["1", "1 (rerun)"]}]}
+         "parts": [{**part, "command": "a", "steps": ["1", "wd3 (avx2 kernel path)"]},   # a path since dropped
+                   {**part, "command": "b", "steps": ["1", "1 (rerun)"]}]}
     assert regenerate.current_parts(m) == (True, [m["parts"][1]])
     text = regenerate._as_of(Target(), m)
     assert "`cmd0` regenerated every number" in text and "`b`" in text and "`a`" not in text
