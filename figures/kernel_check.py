@@ -42,7 +42,7 @@ def probe_digest(path: str) -> str:
 @functools.lru_cache(maxsize=None)
 def second_path() -> str:
     """The first of `distinct_paths()` whose probe digest differs from the native one; the last of them when none
-    does (then no forced path can perturb these runs here, and the check is a repeat: `differs` says so)."""
+    does (then no forced path can perturb these runs here, and the check is a repeat of the native runs)."""
     from benchmarks.kernel_paths import distinct_paths
 
     paths = distinct_paths()

@@ -270,15 +270,20 @@ def _manifest(t: Target, times: dict[str, float], total: float, device: str, run
 
 # ------------------------------------------------------------------------------------------------ rendering
 
+def step_sources(m: dict) -> dict[str, int]:
+    """For each step the manifest times, the regeneration its numbers come from: 0 the whole one, i its i-th part
+    (the last part that ran the step)."""
+    latest = {label: 0 for label in m["wall_seconds"]}
+    for i, p in enumerate(m.get("parts", []), start=1):
+        latest.update({label: i for label in p["steps"] if label in latest})
+    return latest
+
+
 def current_parts(m: dict) -> tuple[bool, list[dict]]:
     """Whether the manifest's whole regeneration still supplies a step's wall time (and so its numbers), and the
     parts that do, in order; a part whose every step a later part replaced is left out."""
-    parts = m.get("parts", [])
-    latest = {label: 0 for label in m["wall_seconds"]}
-    for i, p in enumerate(parts, start=1):
-        latest.update({label: i for label in p["steps"] if label in latest})
-    used = set(latest.values())
-    return 0 in used, [p for i, p in enumerate(parts, start=1) if i in used]
+    used = set(step_sources(m).values())
+    return 0 in used, [p for i, p in enumerate(m.get("parts", []), start=1) if i in used]
 
 
 def _as_of(t: Target, m: dict) -> str:
@@ -358,14 +363,11 @@ def figure_labels(fids) -> set[str]:
 def budget_sources(m: dict, labels: set[str]) -> tuple[int, dict | None]:
     """From a manifest: the runs read from a cache by the regenerations (the whole one, then its parts) whose wall
     times of `labels` the manifest still holds, and the one of them that timed all of `labels`, if one did."""
-    sources = [(m, None)] + [(p, set(p["steps"])) for p in m.get("parts", [])]
-    latest: dict[str, int] = {}
-    for i, (_, steps) in enumerate(sources):
-        for label in labels if steps is None else steps & labels:
-            latest[label] = i
+    sources = [m, *m.get("parts", [])]
+    latest = {label: i for label, i in step_sources(m).items() if label in labels}
     used = sorted(set(latest.values()))
-    cached = sum((sources[i][0].get("runs") or {}).get("from_cache", 0) for i in used)
-    return cached, sources[used[0]][0] if len(used) == 1 and latest.keys() == labels else None
+    cached = sum((sources[i].get("runs") or {}).get("from_cache", 0) for i in used)
+    return cached, sources[used[0]] if len(used) == 1 and latest.keys() == labels else None
 
 
 def _wall_times(t: Target, m: dict) -> str:

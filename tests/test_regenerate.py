@@ -219,7 +219,8 @@ def test_a_part_that_trained_the_figures_and_reruns_alone_is_judged_by_its_wall_
 def test_budget_sources_finds_the_regeneration_that_timed_every_figure_and_rerun():
     labels = regenerate.figure_labels(["1", "e1"])
     assert labels == {"1", "1 (rerun)", "e1", "e1 (rerun)"}
-    whole = {"runs": {"trained": 10, "from_cache": 7}, "total_seconds": 9000.0, "jobs": 2}
+    whole = {"runs": {"trained": 10, "from_cache": 7}, "total_seconds": 9000.0, "jobs": 2,
+             "wall_seconds": {label: 1.0 for label in [*sorted(labels), "wd3 (default kernel path)"]}}
     assert regenerate.budget_sources(whole, labels) == (7, whole)
     part = {"steps": sorted(labels), "runs": {"trained": 10, "from_cache": 0}, "total_seconds": 6000.0, "jobs": 2}
     kernel = {"steps": ["wd3 (default kernel path)"], "runs": {"trained": 3, "from_cache": 0}}
@@ -227,6 +228,8 @@ def test_budget_sources_finds_the_regeneration_that_timed_every_figure_and_rerun
     some = {**part, "steps": ["1", "1 (rerun)"], "runs": {"trained": 4, "from_cache": 2}}
     assert regenerate.budget_sources({**whole, "parts": [some]}, labels) == (9, None)   # two sources: no one time
     assert regenerate.budget_sources({**whole, "parts": [part, some]}, labels) == (2, None)
+    untimed = {**whole, "wall_seconds": {"1": 1.0, "1 (rerun)": 1.0}}                  # e1 never timed: no one time
+    assert regenerate.budget_sources(untimed, labels) == (7, None)
 
 
 def test_the_as_of_line_lists_only_the_regenerations_whose_numbers_are_still_shown():
