@@ -3,6 +3,7 @@ kernel path and still catch a change of a scaling rule.
 
     python -m figures.golden --set zheng|fan            # measure here and compare with the golden file
     python -m figures.golden --set zheng|fan --update   # measure on every kernel path × thread count, rewrite it
+    python -m figures.golden --set zheng|fan --widen    # the same on another CPU: keep the values, widen the spreads
 
 A set is a module with `GOLDEN_PATH`, `ABOUT` and `measure() -> {name: (value, base tolerance)}` (`GOLDEN_SETS`), and
 `THREADS` when it fixes its own thread count.
@@ -11,6 +12,8 @@ threads and takes the spread of each exponent, the largest |value − reference|
 `REPORTED_ELSEWHERE` (values a teammate measured on another CPU). An exponent's tolerance is the larger of its base
 tolerance and `MARGIN` × its spread; an exponent whose spread exceeds `LEAVE_OUT_ABOVE` is left out, listed in the
 file with its spread: it moves by as much as a change of rule would, so pinning it would only pin the CPU.
+`--widen` measures the same way on another machine and keeps the file's values: each spread becomes the larger of
+the file's and of the largest |value here − file's value|, and the machine joins the file's `measured_on` list.
 """
 
 from __future__ import annotations
@@ -118,11 +121,33 @@ def build(reference: dict[str, tuple[float | None, float]], paths: dict[str, dic
     return exponents, left_out
 
 
+def widen(doc: dict, paths: dict[str, dict[str, float | None]]) -> dict:
+    """The golden file `doc` with its values kept and each spread widened by this machine's `paths` values (an
+    exponent measured here but absent from the file is reported by `compare` as new, not added)."""
+    exponents, left_out = {}, dict(doc.get("left_out", {}))
+    for name, g in sorted(doc["exponents"].items()):
+        value, others = g["value"], [vals.get(name) for vals in paths.values()]
+        if value is None:
+            here = 0.0 if all(v is None for v in others) else math.inf
+        else:
+            here = max((math.inf if v is None else abs(v - value) for v in others), default=0.0)
+        spread = max(g["spread"], here)
+        if spread > LEAVE_OUT_ABOVE:
+            why = "non-finite on some path" if math.isinf(spread) else f"moves by {spread:.3f} across kernel paths"
+            left_out[name] = {"value": value, "spread": None if math.isinf(spread) else spread,
+                              "why": why + " (widened on another CPU)"}
+        else:   # the file's tol is max(base, MARGIN · its spread), so this is max(base, MARGIN · spread)
+            exponents[name] = {"value": value, "tol": max(g["tol"], MARGIN * spread), "spread": spread}
+    return {**doc, "exponents": exponents, "left_out": left_out}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = OneLineParser(prog="python -m figures.golden", description=__doc__.splitlines()[0], raise_errors=False)
     ap.add_argument("--set", required=True, choices=sorted(GOLDEN_SETS), help="which golden file")
     mode = ap.add_mutually_exclusive_group()
     mode.add_argument("--update", action="store_true", help="measure on every kernel path and rewrite the file")
+    mode.add_argument("--widen", action="store_true",
+                      help="measure on every kernel path here, keep the file's values and widen its spreads")
     mode.add_argument("--dump", action="store_true", help="print this process's values as one JSON line")
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     ap.add_argument("--jobs", type=int, default=2, help="subprocesses at a time for --update")
@@ -150,6 +175,21 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wrote {len(exponents)} exponents ({len(left_out)} left out) to {module.GOLDEN_PATH}")
         for name, entry in left_out.items():
             print(f"  left out {name}: {entry['why']}")
+        return 0
+    if args.widen:
+        from benchmarks.kernel_paths import describe
+
+        doc, d = load(module.GOLDEN_PATH), describe()
+        paths = measure_paths(args.set, args.jobs)
+        new = widen(doc, paths)
+        before = doc["measured_on"] if isinstance(doc["measured_on"], list) else [doc["measured_on"]]
+        new["measured_on"] = [*before, {"cpu": d["cpu"], "torch": d["torch"], "paths": sorted(paths)}]
+        module.GOLDEN_PATH.write_text(json.dumps(new, indent=1, sort_keys=True) + "\n")
+        moved = [n for n, g in new["exponents"].items() if g["spread"] > doc["exponents"][n]["spread"]]
+        print(f"widened {len(moved)} of {len(doc['exponents'])} spreads in {module.GOLDEN_PATH} "
+              f"({len(new['left_out']) - len(doc.get('left_out', {}))} newly left out)")
+        for name in sorted(set(new["left_out"]) - set(doc.get("left_out", {}))):
+            print(f"  left out {name}: {new['left_out'][name]['why']}")
         return 0
     problems = compare({k: v for k, (v, _) in measure_here(args.set).items()}, load(module.GOLDEN_PATH))
     print("\n".join(problems) if problems else "every pinned exponent within its tolerance")

@@ -23,7 +23,7 @@ from synthetic.errors import ConfigError, DataError, RunsFailedError
 from synthetic.executors import EXECUTORS, RayOptions, in_process, on_ray, ray_bucket_size, worker_device
 from synthetic.estimate import check_fits
 from synthetic.progress import Progress
-from synthetic.provenance import threaded_stale, trained_on
+from synthetic.provenance import stale, trained_on
 
 DEFAULT_CACHE_DIR = os.path.join(".cache", "runs")
 TABLE_COLUMNS = ("run_id", "width", "depth", "lr", "wd", "seed", "parameterization", "optimizer", "diverged_at",
@@ -77,7 +77,7 @@ def run_grid(runs: Sequence[RunConfig], cache_dir: str | os.PathLike | None = DE
     if cache is not None and not force:
         for key, run in unique.items():
             hit = cache.load(key, run.to_dict())
-            if hit is not None and not threaded_stale(hit.trained_on):
+            if hit is not None and not stale(hit.trained_on):
                 done[key] = RunResult(run, hit.run_id, hit.records, hit.diverged_at, hit.trained_on)
     missing = [run for key, run in unique.items() if key not in done]
     bar = Progress(len(unique), total_steps=sum(run.steps for run in missing), enabled=bool(progress),

@@ -28,7 +28,6 @@ A run's numbers do not depend on the depths of its companions (tests/test_bucket
 
 from __future__ import annotations
 
-import functools
 import math
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -215,36 +214,15 @@ kept above, where a fresh allocation per step costs page faults on a CPU. Both g
 
 DIRECT_MIN_ELEMENTS = 128 * 128
 """Hidden matrices smaller than this keep autograd's product and copy: there the copy is cheaper than the Python
-overhead of one `_BlockLinear` per block (the numbers are the same either way)."""
+overhead of one `_BlockLinear` per block. Which side of it a run's matrices fall on does not depend on its bucket;
+moving it changes numbers on a BLAS path where the two products round differently (DIRECT_WEIGHT_GRAD_DTYPES)."""
 DIRECT_WEIGHT_GRAD_DTYPES = (torch.float32,)
-"""Dtypes whose hidden-weight gradients `_BlockLinear` may compute straight into the gradient buffer as gzᵀu, where
-this process's BLAS rounds it as autograd's (uᵀgz)ᵀ (`direct_weight_grad_ok`). Autograd's product is a transposed
-view whose copy into the buffer cost ~15% of a CPU step at width 512. In float64 the two products round differently,
-so float64 keeps autograd's product and the copy (a run's numbers do not depend on the path)."""
-DIRECT_PROBE_SHAPES = ((32, 128, 256, 256), (8, 32, 64, 64), (3, 16, 32, 16), (5, 128, 128, 32), (1, 128, 64, 64),
-                       (4, 17, 33, 65), (2, 128, 512, 512))
-"""(runs, batch, out, in) of the products `direct_weight_grad_ok` compares: square and rectangular, odd sizes, one to
-32 runs."""
-
-
-@functools.lru_cache(maxsize=None)
-def direct_weight_grad_ok(dtype: torch.dtype, device: str) -> bool:
-    """Whether gzᵀu equals autograd's (uᵀgz)ᵀ bit for bit on every DIRECT_PROBE_SHAPES product, in this process
-    (its BLAS and CPU kernel path: on an Intel Xeon the AVX2 path of MKL rounds them differently, the native AVX512
-    one does not). Measured once per process and device; the answer holds for every bucket, so a run's numbers do not
-    depend on the runs it shares a bucket with."""
-    if dtype not in DIRECT_WEIGHT_GRAD_DTYPES:
-        return False
-    for m, b, o, i in DIRECT_PROBE_SHAPES:
-        g = torch.Generator().manual_seed(m * b + o)
-        u = torch.randn(m, b, i, generator=g, dtype=dtype).to(device)
-        gz = torch.randn(m, b, o, generator=g, dtype=dtype).to(device)
-        w = torch.zeros(m, o, i, dtype=dtype, device=device, requires_grad=True)
-        with torch.enable_grad():
-            (autograd,) = torch.autograd.grad(runwise.matmul(u, w.transpose(1, 2)), [w], gz)
-        if not torch.equal(runwise.bmm_into(torch.empty_like(autograd), gz.transpose(1, 2), u), autograd):
-            return False
-    return True
+"""Dtypes whose hidden-weight gradients `_BlockLinear` computes straight into the gradient buffer as gzᵀu (from
+DIRECT_MIN_ELEMENTS on). Autograd's product is (uᵀgz)ᵀ, a transposed view whose copy into the buffer cost ~15% of a
+CPU step at width 512. The two round differently on some BLAS paths (MKL's AVX2 path on an Intel Xeon), so the
+choice is part of what a run computes: in float32 the hidden-weight gradient is gzᵀu on every machine (before
+`synthetic.version.WEIGHT_GRAD_VERSION` 2, only where a probe found the two equal), and float64 keeps autograd's
+product and one copy."""
 
 
 CPU_DROP_FINISHED_RUNS = True
@@ -421,7 +399,7 @@ class StackedResidualNet:
             cap.add("input", x, z, o)
             cap.features.append(h)
         direct = (self.grad_buffers is not None and torch.is_grad_enabled() and x.shape[1] > 1
-                  and direct_weight_grad_ok(self.dtype, str(self.device)) and params is self.params
+                  and self.dtype in DIRECT_WEIGHT_GRAD_DTYPES and params is self.params
                   and all(self.params[f"hidden.{i}"][0].numel() >= DIRECT_MIN_ELEMENTS for i in range(1, cfg.k + 1)))
         if torch.is_grad_enabled():
             self._direct_grads = direct

@@ -16,7 +16,7 @@ from typing import Any, Iterable
 import torch
 
 from synthetic.records import SCHEMA_VERSION
-from synthetic.version import ENGINE_VERSION, THREADED_VERSION
+from synthetic.version import ENGINE_VERSION, THREADED_VERSION, WEIGHT_GRAD_VERSION
 
 
 def command_line(argv: Iterable[str] | None = None) -> str:
@@ -54,7 +54,7 @@ def trained_on(device: torch.device | str, threads: int | None = None, cpu: str 
     return {"device": name,
             "threads": int(threads if threads is not None else torch.get_num_threads()),
             "cpu": cpu if cpu is not None else cpu_model(),
-            "threaded": THREADED_VERSION}
+            "threaded": THREADED_VERSION, "weight_grad": WEIGHT_GRAD_VERSION}
 
 
 def threaded_stale(where: dict[str, Any] | None) -> bool:
@@ -66,6 +66,22 @@ def threaded_stale(where: dict[str, Any] | None) -> bool:
     if "cuda" in str(where.get("device")) or int(where.get("threads", 1)) <= 1:
         return False
     return int(where.get("threaded", 1)) < THREADED_VERSION
+
+
+def weight_grad_stale(where: dict[str, Any] | None) -> bool:
+    """Whether a cache entry trained `where` predates WEIGHT_GRAD_VERSION and was (or may have been) trained where the
+    old probe could choose autograd's hidden-weight product: on a GPU or on a CPU at more than one thread. Such an
+    entry is a miss."""
+    if not where:
+        return True
+    if "cuda" not in str(where.get("device")) and int(where.get("threads", 1)) <= 1:
+        return False
+    return int(where.get("weight_grad", 1)) < WEIGHT_GRAD_VERSION
+
+
+def stale(where: dict[str, Any] | None) -> bool:
+    """Whether a cache entry trained `where` is a miss for this code (`threaded_stale`, `weight_grad_stale`)."""
+    return threaded_stale(where) or weight_grad_stale(where)
 
 
 def trained_on_set(results: Iterable[Any]) -> list[str]:

@@ -33,5 +33,15 @@ loss (32768 or more elements) was summed the same split way (`synthetic.runwise.
 one thread did not change, apart from the quantities, rules and activation whose versions say so. At four threads
 or more a run's numbers can still depend on its bucket (docs/engine.md, "Bucket independence")."""
 
+WEIGHT_GRAD_VERSION = 2
+"""Recorded in the `trained_on` of every cache entry. An entry with an older one (or none) trained on a GPU or on a
+CPU at more than one torch thread is a miss (`synthetic.provenance.weight_grad_stale`). Before version 2 a float32
+run's hidden-weight gradient was gzᵀu (`synthetic.models.DIRECT_WEIGHT_GRAD_DTYPES`) only where a probe found it equal
+to autograd's (uᵀgz)ᵀ, and autograd's product elsewhere; since, it is gzᵀu everywhere. At one thread the probe compared
+autograd's product with itself (its bmm wrote into an output with the transposed strides of autograd's, so BLAS got
+the same call), so it held and gzᵀu was used: true at one thread on all three kernel paths of an Intel Xeon, whose
+AVX2 path rounds the two products differently, and false at two threads there, where a lone probe matrix went
+through a stack of two (a real comparison). Numbers trained at one thread did not change."""
+
 DIVERGENCE_FACTOR = 1e6
 """A run diverges at the first step whose loss is not finite or exceeds DIVERGENCE_FACTOR·(1 + its step-0 loss)."""

@@ -53,9 +53,7 @@ def bucket(depths, steps: int, opt: str, width: int = 16) -> list[RunConfig]:
 
 
 def ops_per_step(depths, opt: str, width: int = 16) -> Counter:
-    """Operations of 5 steps minus those of 3 steps (set-up and the final host copy cancel), halved. The once-per-process
-    probe of the direct-gradient path runs first, outside the count."""
-    synthetic.models.direct_weight_grad_ok(torch.float32, "cpu")
+    """Operations of 5 steps minus those of 3 steps (set-up and the final host copy cancel), halved."""
     counts = []
     for steps in (3, 5):
         with KernelCount() as c:

@@ -144,13 +144,13 @@ def test_entries_trained_at_several_threads_before_the_threaded_fix_are_retraine
     `threaded` in its trained_on), or with no trained_on at all, is a miss; one at one thread, or on another device,
     or with the current version, is served."""
     from synthetic.provenance import threaded_stale
-    from synthetic.version import THREADED_VERSION
+    from synthetic.version import THREADED_VERSION, WEIGHT_GRAD_VERSION
 
     grid = runs(widths=(8,), seeds=(0, 1, 2, 3))
     run_grid(grid, cache_dir=tmp_path, device="cpu", progress=False)
     cache = RunCache(tmp_path)
     places = [{"device": "cpu", "threads": 2, "cpu": "x"}, None, {"device": "cpu", "threads": 1, "cpu": "x"},
-              {"device": "cpu", "threads": 4, "cpu": "x", "threaded": THREADED_VERSION}]
+              {"device": "cpu", "threads": 4, "cpu": "x", "threaded": THREADED_VERSION, "weight_grad": WEIGHT_GRAD_VERSION}]
     for run, where in zip(grid, places):
         hit = cache.load(cache_key(run))
         cache.store(cache_key(run), hit.run_id, hit.config, hit.records, hit.diverged_at, where)
@@ -164,3 +164,29 @@ def test_entries_trained_at_several_threads_before_the_threaded_fix_are_retraine
     run_grid(grid, cache_dir=tmp_path, device="cpu", progress=False)
     assert counting == [[(8, 0), (8, 1)]]
     assert all(not threaded_stale(cache.load(cache_key(r)).trained_on) for r in grid)
+
+
+def test_entries_that_may_hold_autograds_hidden_weight_product_are_retrained(tmp_path, counting):
+    """synthetic.version.WEIGHT_GRAD_VERSION: an entry from before it trained on a GPU or on a CPU at more than one
+    thread (where the old probe could keep autograd's (uᵀgz)ᵀ) is a miss; one at one CPU thread, or with the current
+    version, is served."""
+    from synthetic.provenance import weight_grad_stale
+    from synthetic.version import THREADED_VERSION, WEIGHT_GRAD_VERSION
+
+    grid = runs(widths=(8,), seeds=(0, 1, 2, 3))
+    run_grid(grid, cache_dir=tmp_path, device="cpu", progress=False)
+    cache = RunCache(tmp_path)
+    now = {"threaded": THREADED_VERSION}
+    places = [{"device": "cpu", "threads": 2, "cpu": "x", **now}, {"device": "cuda:0 (NVIDIA H200)", "threads": 1, **now},
+              {"device": "cpu", "threads": 1, "cpu": "x", **now},
+              {"device": "cpu", "threads": 2, "cpu": "x", **now, "weight_grad": WEIGHT_GRAD_VERSION}]
+    for run, where in zip(grid, places):
+        hit = cache.load(cache_key(run))
+        cache.store(cache_key(run), hit.run_id, hit.config, hit.records, hit.diverged_at, where)
+    assert [weight_grad_stale(w) for w in places] == [True, True, False, False]
+    assert weight_grad_stale({"device": "ray (cpu workers)", "threads": 2, **now, "weight_grad": 1})
+    assert weight_grad_stale(None)
+    counting.clear()
+    run_grid(grid, cache_dir=tmp_path, device="cpu", progress=False)
+    assert counting == [[(8, 0), (8, 1)]]
+    assert all(not weight_grad_stale(cache.load(cache_key(r)).trained_on) for r in grid)

@@ -138,3 +138,25 @@ def test_golden_tolerance_follows_the_measured_spread():
     name, (value, where) = next(iter(golden.REPORTED_ELSEWHERE.items()))
     _, left_out = golden.build({name: (value + 1.0, 0.05)}, {})
     assert name in left_out and "issue 22" in left_out[name]["why"]
+
+
+def test_widen_keeps_the_values_and_takes_the_larger_spread():
+    """`--widen` on another CPU: values kept; spread max(file's, |here − value|); tolerance max(file's, MARGIN ×
+    spread), which is max(base, MARGIN × spread) since the file's was; past LEAVE_OUT_ABOVE left out; a file's
+    left-out exponent stays left out."""
+    doc = {"exponents": {"a": {"value": 0.5, "tol": 0.05, "spread": 0.001},
+                         "b": {"value": 1.0, "tol": 0.09, "spread": 0.03},
+                         "c": {"value": 0.0, "tol": 0.05, "spread": 0.0},
+                         "d": {"value": None, "tol": 0.05, "spread": 0.0}},
+           "left_out": {"e": {"value": 0.2, "spread": 0.4, "why": "moves"}}, "margin": golden.MARGIN}
+    here = {"native/1": {"a": 0.53, "b": 1.01, "c": 0.3, "d": None, "e": 5.0},
+            "avx2/1": {"a": 0.49, "b": 1.0, "c": 0.0, "d": None}}
+    new = golden.widen(doc, here)
+    assert new["exponents"]["a"]["value"] == 0.5 and math.isclose(new["exponents"]["a"]["spread"], 0.03)
+    assert math.isclose(new["exponents"]["a"]["tol"], golden.MARGIN * 0.03)
+    assert new["exponents"]["b"] == doc["exponents"]["b"]
+    assert set(new["left_out"]) == {"c", "e"} and math.isclose(new["left_out"]["c"]["spread"], 0.3)
+    assert new["exponents"]["d"] == doc["exponents"]["d"]
+    assert golden.compare({"a": 0.58, "b": 1.0, "c": 9.0, "d": None, "e": 9.0}, new) == []
+    (msg,) = golden.compare({"a": 0.6, "b": 1.0, "c": 9.0, "d": None}, new)
+    assert msg.startswith("exponent a moved")
