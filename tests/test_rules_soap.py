@@ -49,7 +49,9 @@ def _same(a, b) -> bool:
 def test_diverging_runs_never_fail_the_bucket():
     """Found on this bucket: a run diverging under SOAP leaves a finite preconditioner (entries near 1e35) that
     LAPACK's eigh cannot decompose, which failed the whole batched `eigh` and the bucket with it. Every run is now
-    trained to the end, its divergence recorded, each exactly as when trained alone."""
+    trained to the end, its divergence recorded, each exactly as when trained alone. The η = 10 runs diverge at once
+    on every kernel path; the others diverge from step 3 to 9, or (depth 1, η = 0.01, on an Intel Xeon's SSE4.2 path)
+    not within the 10 steps, which is why only the first are required to."""
     from theory.bridge import BaseHP
     from synthetic.config import DataConfig, ModelConfig, RunConfig
     from synthetic.engine import train_bucket
@@ -62,7 +64,7 @@ def test_diverging_runs_never_fail_the_bucket():
 
     runs = [run(d, eta, lam, s) for d, s in ((2, 0), (1, 1)) for eta, lam in ((0.01, 0.0), (0.03, 0.1), (10.0, 0.1))]
     together = train_bucket(runs)
-    assert all(r.diverged_at is not None for r in together)
+    assert all(r.diverged_at is not None and r.diverged_at <= 2 for r in together[2::3])
     for r, res in zip(runs, together):
         alone = train_bucket([r])[0]
         assert alone.diverged_at == res.diverged_at and _same(alone.records, res.records)
