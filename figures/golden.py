@@ -21,6 +21,7 @@ from __future__ import annotations
 import importlib
 import json
 import math
+import os
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -82,6 +83,13 @@ def measure_here(name: str) -> dict[str, tuple[float | None, float]]:
     return {k: (_finite(v), tol) for k, (v, tol) in golden_set(name).measure().items()}
 
 
+def parallel_jobs(jobs: int, threads: int, cores: int | None = None) -> int:
+    """At most `jobs` subprocesses, and no more than the cores hold at `threads` threads each: on a 2-core machine two
+    subprocesses at two threads each spun against each other for over six times their run time (2026-12-05)."""
+    cores = cores if cores is not None else os.cpu_count() or 1
+    return max(1, min(jobs, cores // threads))
+
+
 def measure_paths(name: str, jobs: int = 2) -> dict[str, dict[str, float | None]]:
     """{"path/threads": {exponent: value}}, each measured in its own subprocess (`jobs` at a time)."""
     from benchmarks.kernel_paths import KERNEL_PATHS, run_under
@@ -93,8 +101,9 @@ def measure_paths(name: str, jobs: int = 2) -> dict[str, dict[str, float | None]
             raise RuntimeError(f"{name} on {path}/{threads} failed: {proc.stderr.strip().splitlines()[-1:]}")
         return json.loads(proc.stdout.strip().splitlines()[-1])
 
-    keys = [(p, t) for p in KERNEL_PATHS for t in getattr(golden_set(name), "THREADS", THREADS)]
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
+    threads = getattr(golden_set(name), "THREADS", THREADS)
+    keys = [(p, t) for p in KERNEL_PATHS for t in threads]
+    with ThreadPoolExecutor(max_workers=parallel_jobs(jobs, max(threads))) as pool:
         values = list(pool.map(one, keys))
     return {f"{p}/{t}": {k: v for k, (v, _) in vals.items()} for (p, t), vals in zip(keys, values)}
 
@@ -150,7 +159,8 @@ def main(argv: list[str] | None = None) -> int:
                       help="measure on every kernel path here, keep the file's values and widen its spreads")
     mode.add_argument("--dump", action="store_true", help="print this process's values as one JSON line")
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
-    ap.add_argument("--jobs", type=int, default=2, help="subprocesses at a time for --update")
+    ap.add_argument("--jobs", type=int, default=2,
+                    help="subprocesses at a time for --update and --widen (fewer where their threads outnumber the cores)")
     args = ap.parse_args(argv)
     if args.threads is not None and args.threads < 1 or args.jobs < 1:
         ap.error("--threads and --jobs must be at least 1")

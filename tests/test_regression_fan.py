@@ -160,3 +160,10 @@ def test_widen_keeps_the_values_and_takes_the_larger_spread():
     assert golden.compare({"a": 0.58, "b": 1.0, "c": 9.0, "d": None, "e": 9.0}, new) == []
     (msg,) = golden.compare({"a": 0.6, "b": 1.0, "c": 9.0, "d": None}, new)
     assert msg.startswith("exponent a moved")
+
+
+def test_parallel_jobs_never_outnumber_the_cores():
+    assert golden.parallel_jobs(2, 2, cores=2) == 1
+    assert golden.parallel_jobs(2, 1, cores=2) == 2
+    assert golden.parallel_jobs(4, 2, cores=16) == 4
+    assert golden.parallel_jobs(2, 4, cores=2) == 1

@@ -10,9 +10,9 @@ Two causes were measured on 2026-12-05 (AMD EPYC Zen 4):
   [33×33] matrices in float64, [7×33]·[33×7] in float32: `python -m benchmarks.bit_identity` does not see it, its
   shapes are even), on all three kernel paths. On an Intel Xeon (2026-12-05) the products did not, on any path, and
   the AdamW runs were identical alone and in a bucket; LAPACK's float32 eigh of a [33×33] matrix (SOAP's
-  preconditioner) did on its SSE4.2 path. Not fixed (each run's matrices would need a padded, aligned stride); the odd-sized
-  cases are strict xfails where `products_round_by_place` finds the batched product rounding by place, and must pass
-  where it does not. The catalogue's shapes are even (`benchmarks.cache_recheck`: its runs identical alone and in
+  preconditioner) did on its SSE4.2 path. Not fixed (each run's matrices would need a padded, aligned stride); the
+  odd-sized cases are strict xfails where `products_round_by_place` finds such rounding, and must pass where it does
+  not. The catalogue's shapes are even (`benchmarks.cache_recheck`: its runs identical alone and in
   their buckets).
 """
 
@@ -61,9 +61,8 @@ def products_round_by_place(width: int, dtype: str) -> bool:
     t = getattr(torch, dtype)
     n = width if dtype == "float64" else 7
     g = torch.Generator().manual_seed(width)
-    u, w, gz = (torch.randn(40, *shape, generator=g, dtype=t) for shape in ((7, width), (n, width), (7, n)))
-
-    q = torch.randn(40, width, width, generator=g, dtype=t)
+    u, w, gz, q = (torch.randn(40, *shape, generator=g, dtype=t)
+                   for shape in ((7, width), (n, width), (7, n), (width, width)))
 
     def products(u, w, gz, q):
         return (torch.bmm(u, w.transpose(1, 2)), torch.bmm(gz, w), torch.bmm(gz.transpose(1, 2), u), torch.bmm(q, q),
@@ -88,8 +87,8 @@ def products_round_by_place(width: int, dtype: str) -> bool:
 ])
 def test_first_runs_of_a_bucket_of_40_equal_the_runs_alone(request, monkeypatch, one_thread, opt, activation, width,
                                                           dtype):
-    """Even widths on every kernel path; odd ones where the batched product does not round by place (strict xfail
-    where it does)."""
+    """Even widths on every kernel path; odd ones where neither the batched products nor eigh round by place
+    (`products_round_by_place`; a strict xfail where they do)."""
     if width % 2 and products_round_by_place(width, dtype):
         request.applymarker(pytest.mark.xfail(strict=True, reason=ALIGNMENT))
     monkeypatch.setattr(engine, "CPU_CHUNKS", False)
