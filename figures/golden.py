@@ -116,18 +116,24 @@ def build(reference: dict[str, tuple[float | None, float]], paths: dict[str, dic
         reported = REPORTED_ELSEWHERE.get(name)
         if reported is not None:
             others.append(reported[0])
-        if value is None:
-            spread = 0.0 if all(v is None for v in others) else math.inf
-        else:
-            spread = max((math.inf if v is None else abs(v - value) for v in others), default=0.0)
+        spread = _spread(value, others)
         if spread > LEAVE_OUT_ABOVE:
-            why = "non-finite on some path" if math.isinf(spread) else f"moves by {spread:.3f} across kernel paths"
-            if reported is not None:
-                why += f" (includes {reported[1]})"
-            left_out[name] = {"value": value, "spread": None if math.isinf(spread) else spread, "why": why}
+            left_out[name] = _left_out(value, spread, "" if reported is None else f" (includes {reported[1]})")
         else:
             exponents[name] = {"value": value, "tol": max(base_tol, MARGIN * spread), "spread": spread}
     return exponents, left_out
+
+
+def _spread(value: float | None, others: list[float | None]) -> float:
+    """The largest |other − value| (inf where only one of them is finite, 0 with no others)."""
+    if value is None:
+        return 0.0 if all(v is None for v in others) else math.inf
+    return max((math.inf if v is None else abs(v - value) for v in others), default=0.0)
+
+
+def _left_out(value: float | None, spread: float, note: str) -> dict:
+    why = "non-finite on some path" if math.isinf(spread) else f"moves by {spread:.3f} across kernel paths"
+    return {"value": value, "spread": None if math.isinf(spread) else spread, "why": why + note}
 
 
 def widen(doc: dict, paths: dict[str, dict[str, float | None]]) -> dict:
@@ -135,18 +141,11 @@ def widen(doc: dict, paths: dict[str, dict[str, float | None]]) -> dict:
     exponent measured here but absent from the file is reported by `compare` as new, not added)."""
     exponents, left_out = {}, dict(doc.get("left_out", {}))
     for name, g in sorted(doc["exponents"].items()):
-        value, others = g["value"], [vals.get(name) for vals in paths.values()]
-        if value is None:
-            here = 0.0 if all(v is None for v in others) else math.inf
-        else:
-            here = max((math.inf if v is None else abs(v - value) for v in others), default=0.0)
-        spread = max(g["spread"], here)
+        spread = max(g["spread"], _spread(g["value"], [vals.get(name) for vals in paths.values()]))
         if spread > LEAVE_OUT_ABOVE:
-            why = "non-finite on some path" if math.isinf(spread) else f"moves by {spread:.3f} across kernel paths"
-            left_out[name] = {"value": value, "spread": None if math.isinf(spread) else spread,
-                              "why": why + " (widened on another CPU)"}
+            left_out[name] = _left_out(g["value"], spread, " (widened on another CPU)")
         else:   # the file's tol is max(base, MARGIN · its spread), so this is max(base, MARGIN · spread)
-            exponents[name] = {"value": value, "tol": max(g["tol"], MARGIN * spread), "spread": spread}
+            exponents[name] = {"value": g["value"], "tol": max(g["tol"], MARGIN * spread), "spread": spread}
     return {**doc, "exponents": exponents, "left_out": left_out}
 
 
